@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages that the build, the tests and `make demo` need. Idempotent: it
+# only calls apt-get when something is missing. Run as root (CI and the demo do).
+set -eu
+PKGS="gcc clang make libc6-dev libopenblas-dev liblapacke-dev libjansson-dev zlib1g-dev
+      libstb-dev libgif-dev libomp-dev dataset-fashion-mnist"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi

@@ -1,0 +1,110 @@
+# rin -- Recurrent Interface Networks in C. The only build entry point.
+#
+# Knobs (override on the command line, e.g. `make CC=clang SAN=address,undefined test`):
+#   CC      compiler (gcc or clang)
+#   OMP     1: OpenMP threads; 0: serial
+#   BLAS    openblas: cblas_sgemm from OpenBLAS; none: the naive loops
+#   SAN     sanitizers, e.g. address,undefined or thread (thread needs CC=clang)
+#   DEBUG   1: -O0 -g3
+#   WERROR  1: warnings are errors (CI)
+#   PERF    1: -march=native (changes rounding and portability; benchmarks only)
+
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+OMP ?= 1
+BLAS ?= openblas
+SAN ?=
+DEBUG ?= 0
+WERROR ?= 0
+PERF ?= 0
+
+BUILD ?= build
+
+WARN = -Wall -Wextra -Wshadow -Wdouble-promotion -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wcast-qual -Werror=implicit-function-declaration
+CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off $(WARN) -MMD -MP -Iinclude -Isrc -g
+LDLIBS = -ljansson -lm
+
+ifeq ($(DEBUG),1)
+CFLAGS += -O0 -g3
+else
+CFLAGS += -O2
+endif
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(PERF),1)
+CFLAGS += -march=native
+endif
+ifeq ($(OMP),1)
+CFLAGS += -fopenmp
+LDFLAGS += -fopenmp
+endif
+ifeq ($(BLAS),openblas)
+CFLAGS += -DRIN_BLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS := -lopenblas $(LDLIBS)
+else ifneq ($(BLAS),none)
+$(error BLAS must be openblas or none, not '$(BLAS)')
+endif
+ifneq ($(SAN),)
+CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+LIB_SRC = $(wildcard src/*.c)
+CLI_SRC = $(wildcard cli/*.c)
+TEST_SRC = $(wildcard tests/*.c)
+LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
+
+.PHONY: all test fixtures format format-check lint clean deps demo
+all: $(BUILD)/rin $(BUILD)/rin_tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# tests keep assert() and RIN_ASSERT on whatever the flags
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -UNDEBUG -c $< -o $@
+
+$(BUILD)/librin.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/rin: $(CLI_OBJ) $(BUILD)/librin.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The test program runs from the repository root (fixtures in tests/fixtures, the CLI in
+# $(BUILD)/rin). Thread counts are pinned so results do not depend on the machine.
+test: $(BUILD)/rin_tests $(BUILD)/rin
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
+	RIN_CLI=$(BUILD)/rin ./$(BUILD)/rin_tests $(T)
+
+# Regenerates tests/fixtures with the PyTorch reference (needs python3-torch; CI does not).
+fixtures:
+	/usr/bin/python3 ref/make_fixtures.py tests/fixtures
+
+# Installs the Debian packages the build and tests need (run as root on a fresh machine).
+deps:
+	sh .ci/install-deps.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h
+
+format-check:
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h
+
+lint:
+	-cppcheck --quiet --enable=warning,performance,portability -Iinclude -Isrc src cli
+	-clang-tidy $(LIB_SRC) -- -std=c11 -Iinclude -Isrc
+
+clean:
+	rm -rf build build-*
+
+-include $(wildcard $(BUILD)/*/*.d)

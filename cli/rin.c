@@ -1,0 +1,403 @@
+/* rin.c -- the `rin` command line: a dispatcher over librin.
+ *
+ *   rin init    --preset NAME [--set key=value ...] [--seed S] --out FILE
+ *   rin info    FILE
+ *   rin forward --model FILE --in INPUTS --out OUTPUTS [--train --seed S]
+ *
+ * The CLI owns process concerns (arguments, messages, exit codes); the library does the work.
+ * Every failure prints what went wrong and exits non-zero.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rin.h"
+
+#define MAX_SETS 64
+
+static void die(const char *fmt, const char *a) {
+    fprintf(stderr, "rin: ");
+    fprintf(stderr, fmt, a);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "rin %s -- Recurrent Interface Networks in C\n"
+            "\n"
+            "usage: rin COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  init      write a freshly initialised checkpoint\n"
+            "  info      print a checkpoint's config and parameter counts per part\n"
+            "  forward   run the denoiser of a checkpoint on tensors from a safetensors file\n"
+            "\n"
+            "Run `rin COMMAND --help` for the options of a command.\n",
+            RIN_VERSION);
+}
+
+/* ---- init --------------------------------------------------------------------------------- */
+
+static void init_usage(FILE *f) {
+    fprintf(f,
+            "usage: rin init --preset NAME [--set key=value]... [--seed S] --out FILE\n"
+            "\n"
+            "  --preset NAME     cifar10, imagenet64, fmnist or tiny (required)\n"
+            "  --set key=value   override a config key (repeatable); keys:\n");
+    for (int i = 0; i < rin_config_num_keys(); i++)
+        fprintf(f, "                      %s\n", rin_config_key(i));
+    fprintf(f, "  --seed S          initialisation seed (default 0)\n"
+               "  --out FILE        checkpoint to write (safetensors, required)\n");
+}
+
+static int cmd_init(int argc, char **argv) {
+    static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"seed", required_argument, 0, 'r'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *preset = NULL, *out = NULL, *sets[MAX_SETS];
+    int nsets = 0;
+    unsigned long long seed = 0;
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p':
+            preset = optarg;
+            break;
+        case 's':
+            if (nsets == MAX_SETS)
+                die("too many --set options (max %s)", "64");
+            sets[nsets++] = optarg;
+            break;
+        case 'r': {
+            char *end;
+            seed = strtoull(optarg, &end, 10);
+            if (*end || end == optarg)
+                die("--seed: '%s' is not a non-negative integer", optarg);
+            break;
+        }
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            init_usage(stdout);
+            return 0;
+        default:
+            init_usage(stderr);
+            return 2;
+        }
+    }
+    if (!preset || !out) {
+        init_usage(stderr);
+        fprintf(stderr, "rin init: --preset and --out are required\n");
+        return 2;
+    }
+    char err[512];
+    rin_config c;
+    if (rin_config_preset(&c, preset, err, sizeof err))
+        die("%s", err);
+    for (int i = 0; i < nsets; i++) {
+        char key[128];
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key)
+            die("--set '%s': expected key=value", sets[i]);
+        memcpy(key, sets[i], (size_t)(eq - sets[i]));
+        key[eq - sets[i]] = 0;
+        if (rin_config_set(&c, key, eq + 1, err, sizeof err))
+            die("--set: %s", err);
+    }
+    rin_model *m;
+    if (rin_model_create(&m, &c, err, sizeof err))
+        die("%s", err);
+    rin_model_init_params(m, seed);
+    char seedbuf[32];
+    snprintf(seedbuf, sizeof seedbuf, "%llu", seed);
+    const char *meta[] = {"init_seed", seedbuf, "preset", preset, NULL};
+    if (rin_model_save(m, out, meta, err, sizeof err)) {
+        rin_model_free(m);
+        die("%s", err);
+    }
+    printf("wrote %s: preset %s, %zu parameters, seed %llu\n", out, preset,
+           rin_config_num_params(&c), seed);
+    rin_model_free(m);
+    return 0;
+}
+
+/* ---- info --------------------------------------------------------------------------------- */
+
+/* The part a tensor belongs to, for the per-part counts. */
+static void part_of(const char *name, char *part, size_t len) {
+    if (!strncmp(name, "blocks.", 7)) {
+        int blk = atoi(name + 7);
+        const char *rest = strchr(name + 7, '.');
+        rest = rest ? rest + 1 : "";
+        if (!strncmp(rest, "read_", 5))
+            snprintf(part, len, "block %d read", blk);
+        else if (!strncmp(rest, "process.", 8))
+            snprintf(part, len, "block %d process", blk);
+        else
+            snprintf(part, len, "block %d write", blk);
+        return;
+    }
+    static const struct {
+        const char *prefix, *part;
+    } map[] = {{"stem_ln", "stem LayerNorm"},     {"stem", "stem (patch embedding)"},
+               {"tape_pos", "interface positions"}, {"latent_pos", "latent table"},
+               {"time_", "time MLP"},             {"cond_", "class projection"},
+               {"sc_", "self-conditioning"},      {"out_", "readout"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strncmp(name, map[i].prefix, strlen(map[i].prefix))) {
+            snprintf(part, len, "%s", map[i].part);
+            return;
+        }
+    snprintf(part, len, "other");
+}
+
+static int cmd_info(int argc, char **argv) {
+    if (argc != 2 || !strcmp(argv[1], "--help")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: rin info FILE\n");
+        return argc == 2 ? 0 : 2;
+    }
+    char err[512];
+    rin_model *m;
+    if (rin_model_load(&m, argv[1], err, sizeof err))
+        die("%s", err);
+    const rin_config *c = rin_model_config(m);
+    char buf[4096];
+    rin_config_format(c, buf, sizeof buf);
+    printf("%s\nconfig:\n", argv[1]);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+        printf("  %s\n", line);
+    rin_dims d;
+    rin_dims_compute(&d, c);
+    printf("derived: n=%d interface tokens, A=%d, %d learned latents, %d read-only tokens\n", d.n,
+           d.A, d.Lz, d.nr);
+    printf("parameters by part:\n");
+    char parts[256][48];
+    size_t counts[256];
+    int np = 0;
+    size_t total = 0;
+    for (int i = 0; i < rin_model_num_tensors(m); i++) {
+        const rin_tensor_info *t = rin_model_tensor(m, i);
+        char p[48];
+        part_of(t->name, p, sizeof p);
+        int k = 0;
+        while (k < np && strcmp(parts[k], p))
+            k++;
+        if (k == np && np < 256) {
+            snprintf(parts[np], sizeof parts[np], "%s", p);
+            counts[np++] = 0;
+        }
+        if (k < np)
+            counts[k] += t->numel;
+        total += t->numel;
+    }
+    for (int k = 0; k < np; k++)
+        printf("  %-28s %12zu\n", parts[k], counts[k]);
+    printf("  %-28s %12zu\n", "total", total);
+    printf("tensors: %d\n", rin_model_num_tensors(m));
+    rin_model_free(m);
+    return 0;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+static void forward_usage(FILE *f) {
+    fprintf(f,
+            "usage: rin forward --model CKPT --in INPUTS --out OUTPUTS [--train] [--seed S]\n"
+            "\n"
+            "  --model CKPT   checkpoint (safetensors) written by rin init or rin train\n"
+            "  --in INPUTS    safetensors with x_t (B,H,W,C) F32, gamma (B) F32, labels (B)\n"
+            "                 I32 or I64 (class ids, -1 = dropped; needed when the model has\n"
+            "                 classes) and optionally z_prev (B,L,D) F32 (default zeros)\n"
+            "  --out OUTPUTS  safetensors to write with eps (B,H,W,C) and latents (B,L,D), F32\n"
+            "  --train        training mode: dropout and drop-path on (default off)\n"
+            "  --seed S       seed of the dropout masks in training mode (default 0)\n");
+}
+
+static const rin_st_tensor *need(const rin_st_file *f, const char *path, const char *name,
+                                 int required) {
+    const rin_st_tensor *t = rin_st_find(f, name);
+    if (!t && required) {
+        fprintf(stderr, "rin forward: %s: tensor '%s' is missing\n", path, name);
+        exit(1);
+    }
+    return t;
+}
+
+static void check_shape(const rin_st_tensor *t, const char *path, int ndim, const int64_t *want) {
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = t->shape[i] == want[i];
+    if (!ok || t->dtype != RIN_DTYPE_F32) {
+        fprintf(stderr, "rin forward: %s: tensor '%s' must be F32 of shape (", path, t->name);
+        for (int i = 0; i < ndim; i++)
+            fprintf(stderr, "%s%lld", i ? "," : "", (long long)want[i]);
+        fprintf(stderr, "); file has %s of shape (", rin_dtype_name(t->dtype));
+        for (int i = 0; i < t->ndim; i++)
+            fprintf(stderr, "%s%lld", i ? "," : "", (long long)t->shape[i]);
+        fprintf(stderr, ")\n");
+        exit(1);
+    }
+}
+
+static int cmd_forward(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"in", required_argument, 0, 'i'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"train", no_argument, 0, 't'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *mpath = NULL, *ipath = NULL, *opath = NULL;
+    int train = 0;
+    unsigned long long seed = 0;
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm':
+            mpath = optarg;
+            break;
+        case 'i':
+            ipath = optarg;
+            break;
+        case 'o':
+            opath = optarg;
+            break;
+        case 't':
+            train = 1;
+            break;
+        case 's': {
+            char *end;
+            seed = strtoull(optarg, &end, 10);
+            if (*end || end == optarg)
+                die("--seed: '%s' is not a non-negative integer", optarg);
+            break;
+        }
+        case 'h':
+            forward_usage(stdout);
+            return 0;
+        default:
+            forward_usage(stderr);
+            return 2;
+        }
+    }
+    if (!mpath || !ipath || !opath) {
+        forward_usage(stderr);
+        fprintf(stderr, "rin forward: --model, --in and --out are required\n");
+        return 2;
+    }
+    char err[512];
+    rin_model *m;
+    if (rin_model_load(&m, mpath, err, sizeof err))
+        die("%s", err);
+    const rin_config *c = rin_model_config(m);
+    rin_st_file *f;
+    if (rin_st_read(&f, ipath, err, sizeof err))
+        die("%s", err);
+    const rin_st_tensor *tx = need(f, ipath, "x_t", 1);
+    if (tx->ndim != 4 || tx->shape[0] < 1 || tx->shape[0] > 1 << 20) {
+        fprintf(stderr, "rin forward: %s: x_t must have shape (B,%d,%d,%d)\n", ipath, c->H, c->W,
+                c->C);
+        return 1;
+    }
+    int B = (int)tx->shape[0];
+    check_shape(tx, ipath, 4, (int64_t[]){B, c->H, c->W, c->C});
+    const rin_st_tensor *tg = need(f, ipath, "gamma", 1);
+    check_shape(tg, ipath, 1, (int64_t[]){B});
+    const rin_st_tensor *tz = need(f, ipath, "z_prev", 0);
+    if (tz)
+        check_shape(tz, ipath, 3, (int64_t[]){B, c->L, c->D});
+    int *labels = NULL;
+    if (c->num_classes > 0) {
+        const rin_st_tensor *tl = need(f, ipath, "labels", 1);
+        if (tl->ndim != 1 || tl->shape[0] != B ||
+            (tl->dtype != RIN_DTYPE_I32 && tl->dtype != RIN_DTYPE_I64)) {
+            fprintf(stderr, "rin forward: %s: labels must be I32 or I64 of shape (%d)\n", ipath,
+                    B);
+            return 1;
+        }
+        labels = malloc((size_t)B * sizeof *labels);
+        if (!labels)
+            die("%s", "out of memory");
+        for (int b = 0; b < B; b++) {
+            long long v = tl->dtype == RIN_DTYPE_I32
+                              ? ((const int32_t *)rin_st_data(f, tl))[b]
+                              : ((const int64_t *)rin_st_data(f, tl))[b];
+            if (v < -1 || v >= c->num_classes) {
+                fprintf(stderr,
+                        "rin forward: %s: labels[%d] = %lld is outside [-1, %d) (-1 = dropped "
+                        "label)\n",
+                        ipath, b, v, c->num_classes);
+                return 1;
+            }
+            labels[b] = (int)v;
+        }
+    }
+    size_t npix = (size_t)B * c->H * c->W * c->C, nz = (size_t)B * c->L * c->D;
+    float *eps = malloc(npix * sizeof *eps), *lat = malloc(nz * sizeof *lat);
+    rin_ctx *ctx;
+    if (!eps || !lat)
+        die("%s", "out of memory");
+    if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, err, sizeof err))
+        die("%s", err);
+    rin_batch in = {.B = B,
+                    .x_t = rin_st_data(f, tx),
+                    .gamma = rin_st_data(f, tg),
+                    .labels = labels,
+                    .z_prev = tz ? rin_st_data(f, tz) : NULL,
+                    .training = train,
+                    .seed = seed};
+    rin_status s = rin_forward(ctx, &in, eps, lat);
+    if (s)
+        die("forward failed: %s", rin_status_str(s));
+    rin_st_writer *w = rin_st_writer_new();
+    if (!w)
+        die("%s", "out of memory");
+    rin_st_writer_meta(w, "format", "rin-forward");
+    rin_st_writer_meta(w, "model", mpath);
+    rin_st_writer_add(w, "eps", RIN_DTYPE_F32, 4, (int64_t[]){B, c->H, c->W, c->C}, eps);
+    rin_st_writer_add(w, "latents", RIN_DTYPE_F32, 3, (int64_t[]){B, c->L, c->D}, lat);
+    if (rin_st_writer_save(w, opath, err, sizeof err))
+        die("%s", err);
+    printf("wrote %s: eps (%d,%d,%d,%d), latents (%d,%d,%d)\n", opath, B, c->H, c->W, c->C, B,
+           c->L, c->D);
+    rin_st_writer_free(w);
+    rin_ctx_free(ctx);
+    free(eps);
+    free(lat);
+    free(labels);
+    rin_st_free(f);
+    rin_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("rin %s\n", RIN_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "init"))
+        return cmd_init(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "forward"))
+        return cmd_forward(argc - 1, argv + 1);
+    fprintf(stderr, "rin: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,195 @@
+/* rin.h -- Recurrent Interface Networks in C: the one public header.
+ *
+ * The RIN denoiser of Jabri, Fleet and Chen (arXiv 2212.11972) as specified in
+ * shared/spec/rin.md section 1, with a hand-written backward pass. Everything a user needs is
+ * here; the structs behind the opaque handles live in src/internal.h.
+ *
+ * Usage: initialise a model, run the denoiser on a batch, back-propagate a loss.
+ *
+ *     rin_config cfg;
+ *     char err[256];
+ *     if (rin_config_preset(&cfg, "cifar10", err, sizeof err) != RIN_STATUS_OK) die(err);
+ *     rin_config_set(&cfg, "num_classes", "0", err, sizeof err);   // any key=value override
+ *
+ *     rin_model *m;
+ *     if (rin_model_create(&m, &cfg, err, sizeof err) != RIN_STATUS_OK) die(err);
+ *     rin_model_init_params(m, 1234);       // spec 1.8 initialisation, deterministic by seed
+ *     // or: rin_model_load(&m, "model.safetensors", err, sizeof err);
+ *
+ *     rin_ctx *ctx;                         // activations (and gradients) for up to 8 images
+ *     rin_ctx_create(&ctx, m, 8, RIN_CTX_TRAIN, err, sizeof err);
+ *
+ *     rin_batch in = {.B = 8, .x_t = x, .gamma = g, .labels = y, .z_prev = NULL,
+ *                     .training = 1, .seed = 42};
+ *     rin_forward(ctx, &in, eps_hat, z_out);      // eps_hat (B,H,W,C), z_out (B,L,D)
+ *     rin_ctx_zero_grad(ctx);
+ *     rin_backward(ctx, d_eps_hat, NULL, dx);     // accumulates into rin_ctx_grads(ctx)
+ *
+ *     rin_ctx_free(ctx);
+ *     rin_model_free(m);
+ *
+ * Layouts: images are NHWC float32, row-major; a patch vector is ordered (row-in-patch,
+ * column-in-patch, channel). Latents are (B, L, D), token-major. Parameters use PyTorch layouts
+ * (a Linear weight is (out, in)); docs/tensors.md lists every tensor by name.
+ *
+ * Threads: OpenMP loops and OpenBLAS take their counts from OMP_NUM_THREADS and
+ * OPENBLAS_NUM_THREADS; set both to the number of physical cores. Results do not depend on the
+ * thread count.
+ */
+#ifndef RIN_H
+#define RIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RIN_VERSION "0.1.0"
+
+typedef enum rin_status {
+    RIN_STATUS_OK = 0,
+    RIN_STATUS_NOMEM,     /* an allocation failed */
+    RIN_STATUS_IO,        /* a file could not be opened, read or written */
+    RIN_STATUS_FORMAT,    /* a file's contents are malformed or do not match the model */
+    RIN_STATUS_CONFIG,    /* an impossible or unknown configuration */
+    RIN_STATUS_NONFINITE, /* a loss or gradient became NaN or infinite */
+    RIN_STATUS_ARG        /* a bad argument to a library call */
+} rin_status;
+
+const char *rin_status_str(rin_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration: every architecture option of spec section 1.                               */
+
+#define RIN_MAX_BLOCKS 32
+
+typedef struct rin_config {
+    int H, W, C;           /* image height, width, channels (C = 1 or 3) */
+    int patch;             /* p: patch size; must divide H and W */
+    int E;                 /* interface (tape) width */
+    int D;                 /* latent width */
+    int L;                 /* latent slots, including the time and class tokens */
+    int num_blocks;        /* S */
+    int K[RIN_MAX_BLOCKS]; /* process depth of each block; K = 0 means read only */
+    int lat_heads;         /* heads of latent self-attention */
+    int rw_heads;          /* heads of read and write cross-attention */
+    int lat_mlp_ratio;     /* MLP ratio of read, process and self-conditioning MLPs */
+    int tape_mlp_ratio;    /* MLP ratio of the write MLP; 0 = no write MLP */
+    float drop_units;      /* dropout on process-MLP hidden units (training only) */
+    float drop_path;       /* stochastic depth in process layers (training only) */
+    int num_classes;       /* 0 = unconditional */
+    int time_on_latent;    /* 1: time token is a latent; 0: a read-only interface token */
+    int cond_on_latent;    /* 1: class token is a latent; 0: a read-only interface token */
+    int self_cond;         /* 1: latent self-conditioning ('latent'); 0: none */
+} rin_config;
+
+/* Fills c with a named preset: "cifar10", "imagenet64", "fmnist" or "tiny". */
+rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen);
+/* The preset names, NULL-terminated. */
+const char *const *rin_config_preset_names(void);
+/* Sets one field from text: rin_config_set(c, "num_layers", "2,2,0", ...). Unknown keys,
+ * malformed values and out-of-range values fail with a message naming the key. */
+rin_status rin_config_set(rin_config *c, const char *key, const char *value, char *err,
+                          size_t errlen);
+/* Checks every constraint (patch divides the image, heads divide widths, ...). */
+rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen);
+/* Writes "key=value" lines describing c into buf (for logs and checkpoints' metadata). */
+int rin_config_format(const rin_config *c, char *buf, size_t buflen);
+/* Number of config keys and their names, in a fixed order (the checkpoint metadata keys). */
+int rin_config_num_keys(void);
+const char *rin_config_key(int i);
+/* The value of key i of c as text; returns the number of characters written. */
+int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen);
+
+/* Derived sizes. */
+int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p) */
+size_t rin_config_num_params(const rin_config *c);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model: configuration plus one parameter buffer.                                            */
+
+typedef struct rin_model rin_model;
+
+rin_status rin_model_create(rin_model **out, const rin_config *c, char *err, size_t errlen);
+/* Initialises every parameter as spec section 1.8 says, deterministically from seed. */
+void rin_model_init_params(rin_model *m, uint64_t seed);
+void rin_model_free(rin_model *m);
+const rin_config *rin_model_config(const rin_model *m);
+
+/* The flat parameter buffer and the named tensors in it (same layout for gradients). */
+float *rin_model_params(rin_model *m);
+size_t rin_model_buffer_floats(const rin_model *m); /* including alignment padding */
+int rin_model_num_tensors(const rin_model *m);
+typedef struct rin_tensor_info {
+    const char *name; /* e.g. "blocks.1.process.0.attn_wq" */
+    int ndim;
+    int shape[2];
+    size_t offset; /* in floats, into the parameter buffer */
+    size_t numel;
+    int decayed;   /* 1: weight decay and LAMB trust ratio; 0: bias or LayerNorm */
+} rin_tensor_info;
+const rin_tensor_info *rin_model_tensor(const rin_model *m, int i);
+const rin_tensor_info *rin_model_find_tensor(const rin_model *m, const char *name);
+
+/* Checkpoints in safetensors format: every parameter by name (F32), the config in
+ * __metadata__. extra_meta: optional NULL-terminated key, value pairs added to the metadata.
+ * The write is atomic: a temporary file, fsync, then rename. */
+rin_status rin_model_save(const rin_model *m, const char *path, const char *const *extra_meta,
+                          char *err, size_t errlen);
+/* Loads a checkpoint written by rin_model_save (or by any tool that uses the same names):
+ * names, shapes and dtypes are checked against the config in the metadata. */
+rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Running the denoiser.                                                                      */
+
+typedef struct rin_ctx rin_ctx;
+
+typedef enum rin_ctx_mode {
+    RIN_CTX_INFER = 0, /* forward only; activations are not kept */
+    RIN_CTX_TRAIN = 1  /* forward keeps activations; backward and gradients available */
+} rin_ctx_mode;
+
+/* Allocates everything a forward (and backward) of up to max_batch images needs; nothing is
+ * allocated later. The ctx refers to m's parameters, which must outlive it. */
+rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode,
+                          char *err, size_t errlen);
+void rin_ctx_free(rin_ctx *ctx);
+/* Parameters the ctx reads (default: the model's); lets a caller run another copy (EMA). */
+void rin_ctx_set_params(rin_ctx *ctx, const float *params);
+/* Gradient buffer (same layout as the parameters); NULL in RIN_CTX_INFER mode. */
+float *rin_ctx_grads(rin_ctx *ctx);
+void rin_ctx_zero_grad(rin_ctx *ctx);
+/* Bytes held by the ctx (activations, scratch, gradients). */
+size_t rin_ctx_bytes(const rin_ctx *ctx);
+
+typedef struct rin_batch {
+    int B;                /* images in this batch, 1..max_batch */
+    const float *x_t;     /* (B, H, W, C) noisy images */
+    const float *gamma;   /* (B) noise levels in (0, 1] */
+    const int *labels;    /* (B) class ids, or -1 for the dropped label; NULL if unconditional */
+    const float *z_prev;  /* (B, L, D) previous latents; NULL = zeros */
+    int training;         /* 1: dropout and drop-path active */
+    uint64_t seed;        /* randomness of dropout and drop-path */
+} rin_batch;
+
+/* pred (B,H,W,C): the network output (eps by default); z_out (B,L,D): latents after the last
+ * block's process step. Either output may be NULL. */
+rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_out);
+
+/* Back-propagates the last rin_forward of a RIN_CTX_TRAIN ctx: dpred (B,H,W,C) and optional
+ * dz_out (B,L,D) are the loss gradients of the outputs. Parameter gradients are ACCUMULATED
+ * into rin_ctx_grads(ctx); dx_t (B,H,W,C) and dz_prev (B,L,D), when not NULL, are overwritten
+ * with the gradients of the inputs. */
+rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, float *dx_t,
+                        float *dz_prev);
+
+/* Mean squared error over n elements; dpred (may be NULL) gets 2(pred - target)/n. */
+double rin_mse_loss(float *dpred, const float *pred, const float *target, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RIN_H */

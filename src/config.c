@@ -1,0 +1,343 @@
+/* config.c -- the model configuration: presets, key=value setting, validation, formatting.
+ *
+ * Keys use the names of the official code's config (shared/spec/rin.md section 0), so a user
+ * who knows config_diffusion_cifar10.py reads them at once. They are also the checkpoint
+ * metadata keys (style.md section 9).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND };
+
+typedef struct config_key {
+    const char *name;
+    enum key_kind kind;
+    size_t offset; /* into rin_config */
+    int lo, hi;    /* integer range */
+    const char *help;
+} config_key;
+
+#define OFF(f) offsetof(rin_config, f)
+// clang-format off
+static const config_key keys[] = {
+    {"image_height",     KEY_INT,       OFF(H),              1, 4096,  "image height H"},
+    {"image_width",      KEY_INT,       OFF(W),              1, 4096,  "image width W"},
+    {"image_channels",   KEY_INT,       OFF(C),              1, 3,     "channels C (1 or 3)"},
+    {"patch_size",       KEY_INT,       OFF(patch),          1, 256,   "patch size p"},
+    {"tape_dim",         KEY_INT,       OFF(E),              1, 16384, "interface width E"},
+    {"latent_dim",       KEY_INT,       OFF(D),              1, 16384, "latent width D"},
+    {"latent_slots",     KEY_INT,       OFF(L),              1, 65536, "latent slots L (incl. time/class tokens)"},
+    {"num_layers",       KEY_LAYERS,    OFF(K),              0, 256,   "process depth per block, e.g. 2,2,2"},
+    {"latent_num_heads", KEY_INT,       OFF(lat_heads),      1, 1024,  "latent self-attention heads"},
+    {"rw_num_heads",     KEY_INT,       OFF(rw_heads),       1, 1024,  "read/write cross-attention heads"},
+    {"latent_mlp_ratio", KEY_INT,       OFF(lat_mlp_ratio),  1, 64,    "latent MLP ratio"},
+    {"tape_mlp_ratio",   KEY_INT,       OFF(tape_mlp_ratio), 0, 64,    "write MLP ratio (0 = none)"},
+    {"drop_units",       KEY_RATE,      OFF(drop_units),     0, 0,     "process-MLP dropout rate"},
+    {"drop_path",        KEY_RATE,      OFF(drop_path),      0, 0,     "process-layer drop-path rate"},
+    {"num_classes",      KEY_INT,       OFF(num_classes),    0, 100000, "classes (0 = unconditional)"},
+    {"time_on_latent",   KEY_BOOL,      OFF(time_on_latent), 0, 1,     "time token on the latents"},
+    {"cond_on_latent",   KEY_BOOL,      OFF(cond_on_latent), 0, 1,     "class token on the latents"},
+    {"self_cond",        KEY_SELF_COND, OFF(self_cond),      0, 1,     "latent or none"},
+};
+// clang-format on
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+
+int rin_config_num_keys(void) { return NKEYS; }
+const char *rin_config_key(int i) { return i >= 0 && i < NKEYS ? keys[i].name : NULL; }
+
+static void base_defaults(rin_config *c) {
+    memset(c, 0, sizeof *c);
+    c->time_on_latent = 1;
+    c->cond_on_latent = 1;
+    c->self_cond = 1;
+}
+
+static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist", "tiny", NULL};
+const char *const *rin_config_preset_names(void) { return preset_names; }
+
+static void set_layers(rin_config *c, int S, const int *K) {
+    c->num_blocks = S;
+    for (int i = 0; i < S; i++)
+        c->K[i] = K[i];
+}
+
+rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen) {
+    base_defaults(c);
+    if (!strcmp(name, "cifar10")) {
+        /* the released CIFAR-10 sweep (spec 5.1): 30,951,180 parameters */
+        *c = (rin_config){.H = 32, .W = 32, .C = 3, .patch = 2, .E = 256, .D = 512, .L = 128,
+                          .lat_heads = 16, .rw_heads = 8, .lat_mlp_ratio = 4,
+                          .tape_mlp_ratio = 2, .drop_units = 0.1f, .drop_path = 0.1f,
+                          .num_classes = 10, .time_on_latent = 1, .cond_on_latent = 1,
+                          .self_cond = 1};
+        set_layers(c, 3, (const int[]){2, 2, 2});
+    } else if (!strcmp(name, "imagenet64")) {
+        /* the released ImageNet 64x64 sweep (spec 5.1): 157,780,160 parameters */
+        *c = (rin_config){.H = 64, .W = 64, .C = 3, .patch = 8, .E = 512, .D = 768, .L = 128,
+                          .lat_heads = 16, .rw_heads = 16, .lat_mlp_ratio = 4,
+                          .tape_mlp_ratio = 4, .num_classes = 1000, .time_on_latent = 1,
+                          .cond_on_latent = 1, .self_cond = 1};
+        set_layers(c, 4, (const int[]){4, 4, 4, 4});
+    } else if (!strcmp(name, "fmnist")) {
+        /* a small Fashion-MNIST model for 2 CPU cores (docs/presets.md) */
+        *c = (rin_config){.H = 28, .W = 28, .C = 1, .patch = 2, .E = 128, .D = 256, .L = 64,
+                          .lat_heads = 8, .rw_heads = 4, .lat_mlp_ratio = 4,
+                          .tape_mlp_ratio = 2, .num_classes = 10, .time_on_latent = 1,
+                          .cond_on_latent = 1, .self_cond = 1};
+        set_layers(c, 2, (const int[]){2, 2});
+    } else if (!strcmp(name, "tiny")) {
+        /* for tests: every part present, a few thousand parameters */
+        *c = (rin_config){.H = 8, .W = 8, .C = 3, .patch = 4, .E = 32, .D = 32, .L = 8,
+                          .lat_heads = 4, .rw_heads = 2, .lat_mlp_ratio = 2,
+                          .tape_mlp_ratio = 1, .num_classes = 10, .time_on_latent = 1,
+                          .cond_on_latent = 1, .self_cond = 1};
+        set_layers(c, 2, (const int[]){1, 1});
+    } else {
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "unknown preset '%s' (known: cifar10, imagenet64, fmnist, tiny)", name);
+    }
+    return RIN_STATUS_OK;
+}
+
+static rin_status parse_int(const char *key, const char *v, long lo, long hi, int *out, char *err,
+                            size_t errlen) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer", key, v);
+    if (x < lo || x > hi)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %ld is out of range [%ld, %ld]",
+                          key, x, lo, hi);
+    *out = (int)x;
+    return RIN_STATUS_OK;
+}
+
+rin_status rin_config_set(rin_config *c, const char *key, const char *value, char *err,
+                          size_t errlen) {
+    for (int i = 0; i < NKEYS; i++) {
+        const config_key *k = &keys[i];
+        if (strcmp(k->name, key))
+            continue;
+        void *field = (char *)c + k->offset;
+        switch (k->kind) {
+        case KEY_INT:
+            return parse_int(key, value, k->lo, k->hi, (int *)field, err, errlen);
+        case KEY_BOOL:
+            if (!strcmp(value, "1") || !strcmp(value, "true"))
+                *(int *)field = 1;
+            else if (!strcmp(value, "0") || !strcmp(value, "false"))
+                *(int *)field = 0;
+            else
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
+                                  value);
+            return RIN_STATUS_OK;
+        case KEY_RATE: {
+            char *end;
+            errno = 0;
+            double x = strtod(value, &end);
+            if (errno || end == value || *end)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number",
+                                  key, value);
+            if (!(x >= 0.0 && x < 1.0))
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: %s is out of range [0, 1)", key, value);
+            *(float *)field = (float)x;
+            return RIN_STATUS_OK;
+        }
+        case KEY_SELF_COND:
+            if (!strcmp(value, "latent") || !strcmp(value, "1"))
+                c->self_cond = 1;
+            else if (!strcmp(value, "none") || !strcmp(value, "0"))
+                c->self_cond = 0;
+            else
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "self_cond: '%s' is not supported (expected latent or none)",
+                                  value);
+            return RIN_STATUS_OK;
+        case KEY_LAYERS: {
+            int K[RIN_MAX_BLOCKS], S = 0;
+            const char *p = value;
+            while (1) {
+                char tok[32];
+                size_t len = strcspn(p, ",");
+                if (len == 0 || len >= sizeof tok)
+                    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                      "num_layers: '%s' is not a comma-separated list of depths "
+                                      "such as 2,2,2",
+                                      value);
+                if (S == RIN_MAX_BLOCKS)
+                    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                      "num_layers: more than %d blocks", RIN_MAX_BLOCKS);
+                memcpy(tok, p, len);
+                tok[len] = 0;
+                rin_status s = parse_int(key, tok, k->lo, k->hi, &K[S], err, errlen);
+                if (s)
+                    return s;
+                S++;
+                if (!p[len])
+                    break;
+                p += len + 1;
+            }
+            set_layers(c, S, K);
+            return RIN_STATUS_OK;
+        }
+        }
+    }
+    return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+}
+
+int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
+    if (i < 0 || i >= NKEYS)
+        return -1;
+    const config_key *k = &keys[i];
+    const void *field = (const char *)c + k->offset;
+    switch (k->kind) {
+    case KEY_INT:
+    case KEY_BOOL:
+        return snprintf(buf, buflen, "%d", *(const int *)field);
+    case KEY_RATE: {
+        /* the shortest decimal that reads back as the same float ("0.1", not "0.100000001") */
+        float v = *(const float *)field;
+        int r = 0;
+        for (int prec = 1; prec <= 9; prec++) {
+            r = snprintf(buf, buflen, "%.*g", prec, (double)v);
+            if (strtof(buf, NULL) == v)
+                break;
+        }
+        return r;
+    }
+    case KEY_SELF_COND:
+        return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
+    case KEY_LAYERS: {
+        int w = 0;
+        buf[0] = 0;
+        for (int b = 0; b < c->num_blocks; b++) {
+            int r = snprintf(buf + w, buflen > (size_t)w ? buflen - (size_t)w : 0, "%s%d",
+                             b ? "," : "", c->K[b]);
+            if (r < 0)
+                return r;
+            w += r;
+        }
+        return w;
+    }
+    }
+    return -1;
+}
+
+int rin_config_format(const rin_config *c, char *buf, size_t buflen) {
+    size_t w = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        char v[256];
+        rin_config_get(c, i, v, sizeof v);
+        int r = snprintf(buf + w, buflen > w ? buflen - w : 0, "%s=%s\n", keys[i].name, v);
+        if (r < 0)
+            return r;
+        w += (size_t)r;
+    }
+    return (int)w;
+}
+
+int rin_config_num_tokens(const rin_config *c) {
+    return c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
+}
+
+void rin_dims_compute(rin_dims *d, const rin_config *c) {
+    memset(d, 0, sizeof *d);
+    d->n = rin_config_num_tokens(c);
+    d->P = c->patch * c->patch * c->C;
+    d->A = c->E < c->D ? c->E : c->D;
+    int has_class = c->num_classes > 0;
+    d->Lz = c->L - c->time_on_latent - (has_class && c->cond_on_latent);
+    d->Dt = c->time_on_latent ? c->D : c->E;
+    d->dt = d->Dt / 4;
+    d->Dc = c->cond_on_latent ? c->D : c->E;
+    d->nr = !c->time_on_latent + (has_class && !c->cond_on_latent);
+    d->rD = c->lat_mlp_ratio * c->D;
+    d->rE = c->tape_mlp_ratio * c->E;
+    for (int b = 0; b < c->num_blocks; b++)
+        d->total_layers += c->K[b];
+}
+
+rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
+    /* ranges of single keys (also enforced by rin_config_set, repeated for structs built in
+     * code) */
+    for (int i = 0; i < NKEYS; i++) {
+        const config_key *k = &keys[i];
+        const void *f = (const char *)c + k->offset;
+        if (k->kind == KEY_INT || k->kind == KEY_BOOL) {
+            int v = *(const int *)f;
+            if (v < k->lo || v > k->hi)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: %d is out of range [%d, %d]", k->name, v, k->lo, k->hi);
+        } else if (k->kind == KEY_RATE) {
+            float v = *(const float *)f;
+            if (!(v >= 0.0f && v < 1.0f))
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %g is out of range [0, 1)",
+                                  k->name, (double)v);
+        }
+    }
+    if (c->C != 1 && c->C != 3)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "image_channels: %d is not supported (expected 1 or 3)", c->C);
+    if (c->H % c->patch || c->W % c->patch)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "patch_size: %d does not divide the image %dx%d", c->patch, c->H, c->W);
+    if (c->num_blocks < 1 || c->num_blocks > RIN_MAX_BLOCKS)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "num_layers: %d blocks (expected 1 to %d)", c->num_blocks,
+                          RIN_MAX_BLOCKS);
+    for (int b = 0; b < c->num_blocks; b++)
+        if (c->K[b] < 0 || c->K[b] > 256)
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "num_layers: block %d has depth %d (expected 0 to 256)", b,
+                              c->K[b]);
+    rin_dims d;
+    rin_dims_compute(&d, c);
+    if (c->D % c->lat_heads)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "latent_num_heads: %d does not divide latent_dim %d", c->lat_heads,
+                          c->D);
+    if (d.A % c->rw_heads)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "rw_num_heads: %d does not divide the cross-attention width "
+                          "min(tape_dim, latent_dim) = %d",
+                          c->rw_heads, d.A);
+    if (d.Dt % 8)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "%s: %d must be a multiple of 8 (the time embedding has width %s/4 "
+                          "split into sines and cosines)",
+                          c->time_on_latent ? "latent_dim" : "tape_dim", d.Dt,
+                          c->time_on_latent ? "latent_dim" : "tape_dim");
+    if (d.Lz < 1)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "latent_slots: %d leaves no learned latent after the %d time/class "
+                          "token(s) (need at least %d)",
+                          c->L, c->L - d.Lz, c->L - d.Lz + 1);
+    /* every buffer must stay addressable with int dims times int dims in size_t */
+    double biggest = (double)c->L * c->D * d.rD + (double)d.n * c->E * (d.rE > 0 ? d.rE : 1);
+    if (biggest > 1e15)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "model too large");
+    return RIN_STATUS_OK;
+}
+
+size_t rin_config_num_params(const rin_config *c) {
+    int nt = 0;
+    size_t total = 0;
+    rin_tensor_rec *recs = NULL;
+    rin_layout(c, NULL, NULL, NULL, &nt);
+    recs = calloc((size_t)nt, sizeof *recs);
+    if (!recs)
+        return 0;
+    rin_layout(c, NULL, NULL, recs, &nt);
+    for (int i = 0; i < nt; i++)
+        total += recs[i].info.numel;
+    free(recs);
+    return total;
+}

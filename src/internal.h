@@ -1,0 +1,270 @@
+/* internal.h -- private declarations shared by src/ and tests/ (not installed for users).
+ *
+ * The structs behind the public handles of include/rin.h, the RNG, the safetensors reader and
+ * writer, and small utilities. See shared/spec/style.md sections 3, 5 and 7.
+ */
+#ifndef RIN_INTERNAL_H
+#define RIN_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rin.h"
+#include "tensors.h"
+
+/* ---- assertions and errors (util.c) -------------------------------------------------------- */
+
+/* Always compiled in (not removed by NDEBUG): prints file:line and aborts. For invariants. */
+#define RIN_ASSERT(cond)                                                                       \
+    do {                                                                                       \
+        if (!(cond))                                                                           \
+            rin_assert_fail(__FILE__, __LINE__, #cond);                                        \
+    } while (0)
+void rin_assert_fail(const char *file, int line, const char *cond);
+
+/* snprintf into err (when err is not NULL) and return status s. */
+rin_status rin_errorf(char *err, size_t errlen, rin_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* 64-byte aligned allocation, size rounded up to 64; NULL on failure. Free with free(). */
+void *rin_aligned_alloc(size_t bytes);
+/* Round a float count up to a multiple of 16 (64 bytes). */
+static inline size_t rin_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+double rin_time_seconds(void); /* monotonic clock */
+
+/* ---- random numbers (rng.c) ---------------------------------------------------------------
+ * Sequential: xoshiro256** seeded by splitmix64. Counter-based: a stateless hash of
+ * (seed, stream, index), used for dropout and drop-path masks so that a mask element does not
+ * depend on the order or thread that draws it. */
+typedef struct rin_rng {
+    uint64_t s[4];
+} rin_rng;
+void rin_rng_seed(rin_rng *r, uint64_t seed);
+uint64_t rin_rng_u64(rin_rng *r);
+double rin_rng_uniform(rin_rng *r); /* [0, 1), 53 bits */
+double rin_rng_normal(rin_rng *r);  /* N(0, 1), Box-Muller */
+uint64_t rin_hash64(uint64_t seed, uint64_t stream, uint64_t index);
+/* [0, 1) with 24 bits, from rin_hash64. */
+static inline float rin_counter_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
+    return (float)(rin_hash64(seed, stream, index) >> 40) * (1.0f / 16777216.0f);
+}
+uint64_t rin_hash_str(const char *s); /* FNV-1a, for per-tensor streams */
+
+/* ---- safetensors (safetensors.c) ----------------------------------------------------------
+ * Reader and writer for checkpoints and test fixtures (style.md section 9). The JSON header is
+ * parsed with Jansson and validated completely before any data is used. */
+typedef enum rin_dtype {
+    RIN_DTYPE_F32,
+    RIN_DTYPE_F64,
+    RIN_DTYPE_I32,
+    RIN_DTYPE_I64,
+    RIN_DTYPE_U8,
+    RIN_DTYPE_COUNT
+} rin_dtype;
+const char *rin_dtype_name(rin_dtype t); /* "F32", ... */
+size_t rin_dtype_size(rin_dtype t);
+
+#define RIN_ST_MAX_DIMS 8
+typedef struct rin_st_tensor {
+    char *name;
+    rin_dtype dtype;
+    int ndim;
+    int64_t shape[RIN_ST_MAX_DIMS];
+    size_t numel;
+    size_t nbytes;
+    size_t offset; /* into the data buffer */
+} rin_st_tensor;
+
+typedef struct rin_st_file {
+    int ntensors;
+    rin_st_tensor *tensors; /* in file order */
+    int nmeta;
+    char **meta_keys, **meta_values;
+    uint8_t *data; /* the data buffer (all bytes after the header) */
+    size_t data_size;
+} rin_st_file;
+
+/* Reads and validates a whole file. Errors name the file and the problem. */
+rin_status rin_st_read(rin_st_file **out, const char *path, char *err, size_t errlen);
+void rin_st_free(rin_st_file *f);
+const rin_st_tensor *rin_st_find(const rin_st_file *f, const char *name);
+const char *rin_st_meta(const rin_st_file *f, const char *key); /* NULL if absent */
+static inline const void *rin_st_data(const rin_st_file *f, const rin_st_tensor *t) {
+    return f->data + t->offset;
+}
+/* Copies tensor `name` into dst as float32 (converting F64), checking that it exists and has
+ * exactly numel elements. */
+rin_status rin_st_get_f32(const rin_st_file *f, const char *name, float *dst, size_t numel,
+                          char *err, size_t errlen);
+/* Same, as float64 (converting F32). */
+rin_status rin_st_get_f64(const rin_st_file *f, const char *name, double *dst, size_t numel,
+                          char *err, size_t errlen);
+
+typedef struct rin_st_writer rin_st_writer;
+rin_st_writer *rin_st_writer_new(void);
+/* Adds a tensor; data is referenced, not copied, and must live until save. */
+rin_status rin_st_writer_add(rin_st_writer *w, const char *name, rin_dtype dtype, int ndim,
+                             const int64_t *shape, const void *data);
+rin_status rin_st_writer_meta(rin_st_writer *w, const char *key, const char *value);
+/* Writes atomically: path.tmp.<pid>, fflush, fsync, rename, fsync of the directory. */
+rin_status rin_st_writer_save(rin_st_writer *w, const char *path, char *err, size_t errlen);
+void rin_st_writer_free(rin_st_writer *w);
+
+/* ---- model (model.c) ------------------------------------------------------------------------ */
+
+typedef struct rin_tensor_rec {
+    rin_tensor_info info;
+    char name[80];
+    int init;    /* enum rin_init */
+    float limit; /* uniform init bound, or std for RIN_INIT_TRUNC_NORM */
+} rin_tensor_rec;
+
+/* Sizes derived from the config, computed once. */
+typedef struct rin_dims {
+    int n;   /* interface tokens */
+    int P;   /* p*p*C */
+    int A;   /* min(E, D) */
+    int Lz;  /* learned latent rows = L - latent condition tokens */
+    int Dt;  /* time-token width (D if time_on_latent else E) */
+    int dt;  /* sinusoid width Dt/4 */
+    int Dc;  /* class-token width */
+    int nr;  /* read-only interface tokens (time/class tokens not on the latents) */
+    int rD;  /* lat_mlp_ratio * D */
+    int rE;  /* tape_mlp_ratio * E */
+    int total_layers; /* sum of K */
+} rin_dims;
+void rin_dims_compute(rin_dims *d, const rin_config *c);
+
+struct rin_model {
+    rin_config cfg;
+    rin_dims dims;
+    float *params; /* one buffer, nfloats */
+    size_t nfloats;
+    int ntensors;
+    rin_tensor_rec *tensors;
+    rin_params_view view; /* pointers into params */
+};
+
+/* Lays out the table over base (NULL: count only) and fills view and recs when not NULL.
+ * Returns the number of floats. The single place that knows the layout. */
+size_t rin_layout(const rin_config *c, float *base, rin_params_view *view, rin_tensor_rec *recs,
+                  int *ntensors);
+/* A view over another buffer of the same layout (gradients, moments, EMA). Caller frees with
+ * rin_view_free. */
+rin_status rin_view_build(rin_params_view *v, const rin_config *c, float *base);
+void rin_view_free(rin_params_view *v);
+
+/* Checkpoint pieces shared by rin_model_save/load and the trainer's checkpoints. */
+rin_status rin_model_add_config_meta(const rin_config *c, rin_st_writer *w);
+/* Adds every tensor of buf (model layout) as prefix + name; names: ntensors x 96 chars, kept
+ * alive by the caller until the writer saves. */
+rin_status rin_model_add_tensors(const rin_model *m, rin_st_writer *w, const float *buf,
+                                 const char *prefix, char (*names)[96]);
+/* Reads prefix + name of every table tensor into buf, checking shape and dtype. */
+rin_status rin_model_read_tensors(rin_model *m, float *buf, const rin_st_file *f,
+                                  const char *prefix, const char *path, char *err,
+                                  size_t errlen);
+/* Builds and validates the config stored in a file's metadata. */
+rin_status rin_config_from_meta(rin_config *c, const rin_st_file *f, const char *path, char *err,
+                                size_t errlen);
+
+/* ---- forward/backward context (denoise.c) ---------------------------------------------------- */
+
+/* Saved state of a pre-LN residual attention sub-layer. */
+typedef struct rin_attn_acts {
+    float *ln, *mean, *rstd; /* (B,Nq,Dq) (B,Nq) (B,Nq) */
+    float *q, *k, *v;        /* (B,Nq,A) (B,Nk,A) (B,Nk,A) */
+    float *att;              /* (B,NH,Nq,Nk) */
+    float *o;                /* (B,Nq,A) heads concatenated */
+    float *f;                /* (B,Nq,Dq) branch output before the residual add */
+    float *out;              /* (B,Nq,Dq) residual stream after the sub-layer */
+} rin_attn_acts;
+
+/* Saved state of a pre-LN residual MLP sub-layer. */
+typedef struct rin_mlp_acts {
+    float *ln, *mean, *rstd; /* (B,N,Dm) (B,N) (B,N) */
+    float *h;                /* (B,N,Hd) pre-activation */
+    float *a;                /* (B,N,Hd) GELU output after dropout */
+    float *f;                /* (B,N,Dm) branch output */
+    float *out;              /* (B,N,Dm) residual stream after the sub-layer */
+} rin_mlp_acts;
+
+typedef struct rin_block_acts {
+    float *x_in;          /* (B,n,E) interface entering the block (alias of a stream buffer) */
+    float *z_in;          /* (B,L,D) latents entering the block (alias) */
+    float *kv;            /* (B,n+nr,E) read keys/values input when nr > 0, else NULL */
+    rin_attn_acts read_attn;
+    rin_mlp_acts read_mlp;
+    rin_attn_acts *proc_attn; /* K entries */
+    rin_mlp_acts *proc_mlp;
+    rin_attn_acts write_attn;
+    rin_mlp_acts write_mlp;
+} rin_block_acts;
+
+typedef struct rin_acts {
+    float *patches;          /* (B,n,P) */
+    float *stem, *stem_mean, *stem_rstd; /* (B,n,E) (B,n) (B,n) */
+    float *x0;               /* (B,n,E) interface after stem LN and positions */
+    float *tcode;            /* (B,dt) */
+    float *th, *ta;          /* (B,4dt) time MLP pre-activation and SiLU output */
+    float *ttok;             /* (B,Dt) */
+    float *onehot;           /* (B,classes) */
+    float *ctok;             /* (B,Dc) */
+    float *xr;               /* (B,nr,E) read-only interface tokens */
+    float *zp;               /* (B,L,D) previous latents (copy of the input) */
+    rin_mlp_acts sc;         /* self-conditioning MLP over zp (its out = zp + MLP) */
+    float *sc_mean, *sc_rstd;/* (B,L) LN_zero statistics */
+    float *z0;               /* (B,L,D) */
+    rin_block_acts *blocks;  /* S entries */
+    float *dps;              /* (B) drop-path scales of the current branch */
+    float *zfinal;           /* (B,L,D) latents after the last process step (alias) */
+    float *xfinal;           /* (B,n,E) interface after the last write (alias) */
+    float *ro_ln, *ro_mean, *ro_rstd; /* (B,n,E) (B,n) (B,n) readout LayerNorm */
+    float *ro_y;             /* (B,n,P) */
+} rin_acts;
+
+/* Gradient scratch for backward (RIN_CTX_TRAIN only). */
+typedef struct rin_grad_scratch {
+    float *dX, *dZ;           /* (B,n,E) (B,L,D) residual stream gradients */
+    float *dxr;               /* (B,nr,E) read-only tokens */
+    float *dln;               /* (B,maxN,maxW) LayerNorm output gradient */
+    float *dq, *dk, *dv, *dO; /* (B,maxN,A') A' = max(A, D) */
+    float *dkv;               /* (B,n+nr,E) */
+    float *dha, *dh;          /* (B,maxN,maxHid) MLP hidden gradients (after, before GELU) */
+    float *datt;              /* (B,NH,Nq,Nk) the largest attention */
+    float *dtmp;              /* (B,maxN,maxW) drop-path scaled branch gradient, stem grad */
+    float *dpatch;            /* (B,n,P) */
+    float *dtt, *dta, *dth;   /* (B,Dt) (B,4dt) (B,4dt) time MLP */
+    float *dct;               /* (B,Dc) class token */
+} rin_grad_scratch;
+
+struct rin_ctx {
+    rin_model *model;
+    const float *params;  /* the buffer read (model->params by default) */
+    rin_params_view pv;   /* view of params */
+    rin_ctx_mode mode;
+    int max_batch;
+    float *arena;         /* activations and scratch, one allocation */
+    size_t arena_floats;
+    rin_acts acts;
+    rin_grad_scratch gs;
+    float *grads;         /* same layout as params (TRAIN mode) */
+    rin_params_view gv;   /* view of grads */
+    /* the last forward's inputs, for backward */
+    int last_B;
+    int last_training;
+    uint64_t last_seed;
+    const int *last_labels;
+    int have_forward;
+};
+
+/* Stream ids of the counter RNG for dropout and drop-path of process layer `layer` (global
+ * index over all blocks). */
+#define RIN_STREAM_DROP_UNITS(layer) (16u * (uint64_t)(layer) + 1u)
+#define RIN_STREAM_DROP_PATH_ATTN(layer) (16u * (uint64_t)(layer) + 2u)
+#define RIN_STREAM_DROP_PATH_MLP(layer) (16u * (uint64_t)(layer) + 3u)
+
+#endif /* RIN_INTERNAL_H */

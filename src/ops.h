@@ -1,0 +1,99 @@
+/* ops.h -- every op of the RIN denoiser, forward and backward, over flat float arrays.
+ *
+ * Dimension legend (shared/spec/rin.md section 0):
+ *   B batch, n interface tokens, E interface width, L latent slots, D latent width,
+ *   A cross-attention width = min(E, D), S blocks, K process layers in a block, p patch size,
+ *   H W C image, P = p*p*C patch-vector length, NH heads, Nq/Nk query/key token counts,
+ *   N a generic token count (rows), I/O a linear layer's input/output width.
+ *
+ * Contract (shared/spec/style.md section 4):
+ *   - arguments: outputs, then saved/scratch buffers, then const inputs, then dimensions;
+ *   - forward overwrites its outputs; backward ACCUMULATES (+=) into parameter gradients and
+ *     into input gradients, unless a comment says "overwrites";
+ *   - ops never allocate; parallel loops give bitwise identical results for any thread count;
+ *   - each GEMM op has a *_naive serial reference used by the tests.
+ */
+#ifndef RIN_OPS_H
+#define RIN_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- linear (op_linear.c) ------------------------------------------------------------------
+ * out (N,O) = in (N,I) @ w^T + b;  w (O,I) PyTorch layout, b (O) or NULL.
+ * PyTorch: out = torch.nn.functional.linear(in, w, b) */
+void rin_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int I,
+                        int O);
+/* din (N,I) += dout @ w (din may be NULL); dw (O,I) += dout^T @ in; db (O) += sum_rows dout
+ * (db may be NULL). */
+void rin_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int N, int I, int O);
+void rin_linear_forward_naive(float *out, const float *in, const float *w, const float *b, int N,
+                              int I, int O);
+void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout,
+                               const float *in, const float *w, int N, int I, int O);
+
+/* ---- LayerNorm (op_layernorm.c) ------------------------------------------------------------
+ * out (N,C) = (x - mean) * rstd * w + b over the last axis, eps = 1e-6, biased variance.
+ * mean, rstd (N) are saved for backward. PyTorch: F.layer_norm(x, (C,), w, b, 1e-6) */
+void rin_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *w,
+                           const float *b, int N, int C);
+/* dx (N,C) += ...; dw, db (C) += ... */
+void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                            const float *mean, const float *rstd, const float *w, int N, int C);
+
+/* ---- pointwise (op_pointwise.c) ------------------------------------------------------------ */
+/* Exact (erf) GELU, out may alias x. PyTorch: F.gelu(x) (approximate='none'). */
+void rin_gelu_forward(float *out, const float *x, size_t n);
+/* dx += dout * gelu'(x) */
+void rin_gelu_backward(float *dx, const float *dout, const float *x, size_t n);
+/* SiLU x * sigmoid(x). PyTorch: F.silu(x) */
+void rin_silu_forward(float *out, const float *x, size_t n);
+void rin_silu_backward(float *dx, const float *dout, const float *x, size_t n);
+/* y (B,N,C) = x + s_b * f, with s_b = scale[b] (scale NULL: 1). Residual add with drop-path. */
+void rin_residual_forward(float *y, const float *x, const float *f, const float *scale, int B,
+                          size_t per_example);
+/* Dropout with keep mask from the counter RNG: x *= keep / (1 - rate), in place, x (rows, cols)
+ * with global element ids starting at 0 in stream `stream`. rate 0: no-op. */
+void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, size_t n);
+
+/* ---- attention core (op_attention.c) -------------------------------------------------------
+ * q (B,Nq,A), k (B,Nk,A), v (B,Nk,A); A = NH * hs. For each batch b and head h:
+ *   att[b,h] = softmax(q_h k_h^T / sqrt(hs)) (Nq,Nk); out_h = att[b,h] v_h; heads concatenated.
+ * out (B,Nq,A) overwritten; att (B,NH,Nq,Nk) saved for backward (may be a scratch in inference).
+ * PyTorch: (q.view(B,Nq,NH,hs).transpose(1,2) @ k...^T / sqrt(hs)).softmax(-1) @ v... */
+void rin_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                           int B, int Nq, int Nk, int A, int NH);
+/* dq, dk, dv += ...; scratch (B,NH,Nq,Nk) caller-provided. */
+void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                            const float *q, const float *k, const float *v, const float *att,
+                            int B, int Nq, int Nk, int A, int NH);
+
+/* ---- patches (op_patch.c) ------------------------------------------------------------------
+ * patchify: img (B,H,W,C) -> patches (B,n,P), token r*(W/p)+c, vector (i, j, ch) ordered, i.e.
+ * patches[b, r*(W/p)+c, (i*p+j)*C+ch] = img[b, r*p+i, c*p+j, ch]. Overwrites.
+ * unpatchify is its inverse (TF depth_to_space). Each is the other's adjoint, so the backward
+ * of one is the forward of the other (accumulating variants below). */
+void rin_patchify(float *patches, const float *img, int B, int H, int W, int C, int p);
+void rin_unpatchify(float *img, const float *patches, int B, int H, int W, int C, int p);
+/* dimg += unpatchify(dpatches) */
+void rin_patchify_backward(float *dimg, const float *dpatches, int B, int H, int W, int C, int p);
+/* dpatches = patchify(dimg) (overwrites) */
+void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C,
+                             int p);
+
+/* ---- rows broadcast (op_pointwise.c) --------------------------------------------------------
+ * y (B,N,C) = x (B,N,C) + t (N,C) for every b (x may alias y); dt (N,C) += sum_b dy. */
+void rin_add_rows_forward(float *y, const float *x, const float *t, int B, int N, int C);
+void rin_add_rows_backward(float *dt, const float *dy, int B, int N, int C);
+
+/* ---- gamma embedding (op_embed.c) ----------------------------------------------------------
+ * code (B,d): s = scale*gamma[b]; [sin(s w_0..w_{d/2-1}), cos(...)], w_k = 10000^(-2k/d), then
+ * standardised over d (population std, no eps). d even. No gradient (gamma is an input). */
+void rin_gamma_code(float *code, const float *gamma, float scale, int B, int d);
+
+/* ---- loss (op_loss.c) ---------------------------------------------------------------------- */
+/* mean((pred - target)^2) in double; dpred (may be NULL) overwritten with 2(pred-target)/n. */
+double rin_mse_forward_backward(float *dpred, const float *pred, const float *target, size_t n);
+
+#endif /* RIN_OPS_H */
