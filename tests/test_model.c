@@ -1,0 +1,712 @@
+/* test_model.c -- whole-model checks that need no fixture:
+ *   - preset parameter counts (spec 1.9) and the init rules (spec 1.8);
+ *   - per-element finite differences of every parameter, x_t and z_prev of a micro model
+ *     (covers the time embedding, the class token and the self-conditioning path in place);
+ *   - T4: a directional derivative over the whole parameter buffer (KANN's criterion);
+ *   - T5: 1 vs 2 threads, training-mode determinism by seed, inference == training forward;
+ *   - the self-conditioning LN at zero scale makes z_prev irrelevant;
+ *   - checkpoints: bitwise round trip and the messages for wrong files.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "parallel.h"
+#include "test.h"
+
+#ifdef RIN_BLAS
+#include <cblas.h>
+#undef I
+#endif
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+typedef struct problem {
+    rin_config c;
+    rin_model *m;
+    rin_ctx *ctx;
+    int B;
+    float *x, *gamma, *zprev, *R, *Rz; /* inputs and the loss weights */
+    int *labels;
+    float *pred, *z, *dpred, *dz, *dx, *dzp;
+    size_t npix, nz;
+    int training;
+    uint64_t seed;
+} problem;
+
+static void problem_init(problem *p, const rin_config *c, int B, uint64_t seed) {
+    char err[256];
+    memset(p, 0, sizeof *p);
+    p->c = *c;
+    p->B = B;
+    p->seed = 77;
+    RIN_ASSERT(rin_model_create(&p->m, c, err, sizeof err) == RIN_STATUS_OK);
+    rin_model_init_params(p->m, seed);
+    /* randomise every parameter so no gradient hides behind a zero or a one */
+    float *w = rin_model_params(p->m);
+    for (int t = 0; t < rin_model_num_tensors(p->m); t++) {
+        const rin_tensor_info *ti = rin_model_tensor(p->m, t);
+        float lim = ti->ndim == 2 ? 1.5f / sqrtf((float)ti->shape[1]) : 0.3f;
+        test_fill_uniform(w + ti->offset, ti->numel, seed * 1000 + (unsigned)t, -lim, lim);
+        if (strstr(ti->name, "ln_w"))
+            for (size_t i = 0; i < ti->numel; i++)
+                w[ti->offset + i] += 1.0f;
+    }
+    RIN_ASSERT(rin_ctx_create(&p->ctx, p->m, B, RIN_CTX_TRAIN, err, sizeof err) ==
+               RIN_STATUS_OK);
+    p->npix = (size_t)B * c->H * c->W * c->C;
+    p->nz = (size_t)B * c->L * c->D;
+    size_t np = p->npix, nz = p->nz;
+    p->x = malloc(np * 4), p->R = malloc(np * 4), p->pred = malloc(np * 4);
+    p->dpred = malloc(np * 4), p->dx = malloc(np * 4);
+    p->zprev = malloc(nz * 4), p->Rz = malloc(nz * 4), p->z = malloc(nz * 4);
+    p->dz = malloc(nz * 4), p->dzp = malloc(nz * 4);
+    p->gamma = malloc((size_t)B * 4);
+    p->labels = malloc((size_t)B * sizeof(int));
+    test_fill_uniform(p->x, np, seed + 1, -1, 1);
+    test_fill_uniform(p->R, np, seed + 2, -1, 1);
+    test_fill_uniform(p->zprev, nz, seed + 3, -1, 1);
+    test_fill_uniform(p->Rz, nz, seed + 4, -0.5f, 0.5f);
+    test_fill_uniform(p->gamma, (size_t)B, seed + 5, 0.05f, 0.95f);
+    for (int b = 0; b < B; b++)
+        p->labels[b] = c->num_classes > 0 ? (b % (c->num_classes + 1)) - 1 : 0;
+}
+
+static void problem_free(problem *p) {
+    rin_ctx_free(p->ctx);
+    rin_model_free(p->m);
+    free(p->x), free(p->R), free(p->pred), free(p->dpred), free(p->dx), free(p->zprev);
+    free(p->Rz), free(p->z), free(p->dz), free(p->dzp), free(p->gamma), free(p->labels);
+}
+
+static rin_batch problem_batch(const problem *p) {
+    rin_batch in = {.B = p->B, .x_t = p->x, .gamma = p->gamma,
+                    .labels = p->c.num_classes > 0 ? p->labels : NULL,
+                    .z_prev = p->c.self_cond ? p->zprev : NULL, .training = p->training,
+                    .seed = p->seed};
+    return in;
+}
+
+/* The scalar objective sum(pred R) + sum(z Rz), accumulated in double. */
+static double problem_loss(problem *p) {
+    rin_batch in = problem_batch(p);
+    RIN_ASSERT(rin_forward(p->ctx, &in, p->pred, p->z) == RIN_STATUS_OK);
+    double s = 0;
+    for (size_t i = 0; i < p->npix; i++)
+        s += (double)p->pred[i] * (double)p->R[i];
+    for (size_t i = 0; i < p->nz; i++)
+        s += (double)p->z[i] * (double)p->Rz[i];
+    return s;
+}
+
+/* Gradients of problem_loss: parameters into the ctx, x_t into dx, z_prev into dzp. */
+static void problem_grad(problem *p) {
+    problem_loss(p);
+    rin_ctx_zero_grad(p->ctx);
+    RIN_ASSERT(rin_backward(p->ctx, p->R, p->Rz, p->dx, p->c.self_cond ? p->dzp : NULL) ==
+               RIN_STATUS_OK);
+}
+
+static rin_config micro_config(void) {
+    rin_config c;
+    RIN_ASSERT(rin_config_preset(&c, "tiny", NULL, 0) == RIN_STATUS_OK);
+    const char *sets[][2] = {{"image_height", "4"},  {"image_width", "6"},
+                             {"image_channels", "1"}, {"patch_size", "2"},
+                             {"tape_dim", "8"},      {"latent_dim", "8"},
+                             {"latent_slots", "5"},  {"num_layers", "1,0"},
+                             {"latent_num_heads", "2"}, {"rw_num_heads", "2"},
+                             {"latent_mlp_ratio", "2"}, {"tape_mlp_ratio", "1"},
+                             {"num_classes", "3"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    return c;
+}
+
+/* ---- parameter counts and initialisation ----------------------------------------------------- */
+
+TEST(model_preset_param_counts) {
+    struct {
+        const char *name;
+        size_t want;
+    } cases[] = {{"cifar10", 30951180}, {"imagenet64", 157780160}};
+    for (size_t i = 0; i < 2; i++) {
+        rin_config c;
+        CHECK(rin_config_preset(&c, cases[i].name, NULL, 0) == RIN_STATUS_OK);
+        CHECK(rin_config_validate(&c, NULL, 0) == RIN_STATUS_OK);
+        size_t n = rin_config_num_params(&c);
+        printf("  %s: %zu parameters (spec: %zu)\n", cases[i].name, n, cases[i].want);
+        CHECK(n == cases[i].want);
+    }
+    /* the spec's CIFAR-10 breakdown, part by part */
+    rin_config c;
+    rin_model *m;
+    rin_config_preset(&c, "cifar10", NULL, 0);
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    size_t read0 = 0, proc00 = 0, write0 = 0, sc = 0;
+    for (int t = 0; t < rin_model_num_tensors(m); t++) {
+        const rin_tensor_info *ti = rin_model_tensor(m, t);
+        if (!strncmp(ti->name, "blocks.0.read_", 14))
+            read0 += ti->numel;
+        if (!strncmp(ti->name, "blocks.0.process.0.", 19))
+            proc00 += ti->numel;
+        if (!strncmp(ti->name, "blocks.0.write_", 15))
+            write0 += ti->numel;
+        if (!strncmp(ti->name, "sc_", 3))
+            sc += ti->numel;
+    }
+    CHECK(read0 == 2496256);
+    CHECK(proc00 == 3152384);
+    CHECK(write0 == 658176);
+    CHECK(sc == 2101760);
+    CHECK(rin_model_find_tensor(m, "latent_pos")->shape[0] == 126);
+    rin_model_free(m);
+    /* every other preset validates and has a sane size */
+    for (const char *const *p = rin_config_preset_names(); *p; p++) {
+        CHECK(rin_config_preset(&c, *p, NULL, 0) == RIN_STATUS_OK);
+        CHECK(rin_config_validate(&c, NULL, 0) == RIN_STATUS_OK);
+        printf("  preset %-10s %zu parameters\n", *p, rin_config_num_params(&c));
+    }
+}
+
+TEST(model_init_rules) {
+    rin_config c;
+    rin_model *m;
+    rin_config_preset(&c, "cifar10", NULL, 0);
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 5);
+    const float *w = rin_model_params(m);
+    struct {
+        const char *name;
+        double limit; /* uniform bound; 0 = exact constant */
+        double constant;
+    } cases[] = {
+        /* Keras MHA q kernel (512, 8, 32): sqrt(6 / (512 (8 + 32))) = 0.0171 (spec 1.8) */
+        {"blocks.0.read_wq", 0.017116329, 0},
+        /* output kernel (8, 32, 512): sqrt(6 / (8 (32 + 512))) */
+        {"blocks.0.read_wo", 0.037131607, 0},
+        /* latent self-attention q (512, 16, 32): sqrt(6 / (512 (16 + 32))) */
+        {"blocks.0.process.0.attn_wq", 0.015625, 0},
+        /* dense W1 (2048, 512): Glorot sqrt(6 / 2560) */
+        {"blocks.0.process.0.mlp_w1", 0.048412292, 0},
+        /* stem conv (2, 2, 3, 256): fan_in 12, fan_out 1024 */
+        {"stem_w", 0.076102, 0},
+        {"blocks.1.write_ln_w", 0, 1.0},
+        {"blocks.1.write_ln_b", 0, 0.0},
+        {"sc_ln_w", 0, 0.0}, /* LN_zero: zero scale (spec 1.4) */
+        {"sc_ln_b", 0, 0.0},
+        {"out_b", 0, 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const rin_tensor_info *ti = rin_model_find_tensor(m, cases[i].name);
+        CHECK_MSG(ti != NULL, "tensor %s missing", cases[i].name);
+        if (!ti)
+            continue;
+        const float *x = w + ti->offset;
+        double mx = 0, s2 = 0;
+        int all_const = 1;
+        for (size_t k = 0; k < ti->numel; k++) {
+            mx = fabs(x[k]) > mx ? fabs(x[k]) : mx;
+            s2 += (double)x[k] * (double)x[k];
+            all_const &= x[k] == (float)cases[i].constant;
+        }
+        double sd = sqrt(s2 / (double)ti->numel);
+        if (cases[i].limit > 0) {
+            /* U(-a, a): max close to a, std a/sqrt(3) */
+            printf("  %-28s max %.6f (limit %.6f) std %.6f (want %.6f)\n", cases[i].name, mx,
+                   cases[i].limit, sd, cases[i].limit / sqrt(3.0));
+            CHECK(mx <= cases[i].limit * (1 + 1e-6) && mx > 0.99 * cases[i].limit);
+            CHECK_CLOSE(sd, cases[i].limit / sqrt(3.0), 0, 0.02);
+        } else {
+            CHECK_MSG(all_const, "%s not all %g", cases[i].name, cases[i].constant);
+        }
+    }
+    /* truncated normal std 0.02 cut at 2 std: |x| <= 0.04, std = 0.02 * 0.8796 */
+    const rin_tensor_info *tp = rin_model_find_tensor(m, "tape_pos");
+    double mx = 0, s2 = 0;
+    for (size_t k = 0; k < tp->numel; k++) {
+        mx = fabs(w[tp->offset + k]) > mx ? fabs(w[tp->offset + k]) : mx;
+        s2 += (double)w[tp->offset + k] * (double)w[tp->offset + k];
+    }
+    printf("  tape_pos max %.5f std %.5f (want <= 0.04, 0.01759)\n", mx, sqrt(s2 / tp->numel));
+    CHECK(mx <= 0.04 && mx > 0.039);
+    CHECK_CLOSE(sqrt(s2 / (double)tp->numel), 0.02 * 0.879597, 0, 0.02);
+    /* deterministic by seed, different across seeds */
+    rin_model *m2;
+    CHECK(rin_model_create(&m2, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m2, 5);
+    CHECK(!memcmp(rin_model_params(m2), w, rin_model_buffer_floats(m) * 4));
+    rin_model_init_params(m2, 6);
+    CHECK(memcmp(rin_model_params(m2), w, rin_model_buffer_floats(m) * 4) != 0);
+    rin_model_free(m2);
+    rin_model_free(m);
+}
+
+/* ---- finite differences --------------------------------------------------------------------- */
+
+/* 4-point central difference of the loss along element x[i] (float32, step h). */
+static double fd4(problem *p, float *x, double h) {
+    float x0 = *x;
+    *x = (float)((double)x0 + 2 * h);
+    double f2 = problem_loss(p);
+    *x = (float)((double)x0 + h);
+    double f1 = problem_loss(p);
+    *x = (float)((double)x0 - h);
+    double fm1 = problem_loss(p);
+    *x = (float)((double)x0 - 2 * h);
+    double fm2 = problem_loss(p);
+    *x = x0;
+    return (-f2 + 8 * f1 - 8 * fm1 + fm2) / (12 * h);
+}
+
+/* Checks every element of x (n) against g; returns the number of failures. */
+static int fd_check(problem *p, const char *what, float *x, const float *g, size_t n,
+                    double *worst) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double fd = fd4(p, x + i, 1e-2);
+        double err = fabs(fd - (double)g[i]);
+        if (!isfinite(g[i]) || !(err <= 1e-3 + 1e-2 * fabs(fd))) {
+            if (bad < 3)
+                printf("    %s[%zu]: analytic %.7g, finite difference %.7g\n", what, i,
+                       (double)g[i], fd);
+            bad++;
+        }
+        double rel = err / (1e-3 + fabs(fd));
+        if (rel > *worst)
+            *worst = rel;
+    }
+    return bad;
+}
+
+static void fd_whole_model(problem *p) {
+    problem_grad(p);
+    size_t nf = rin_model_buffer_floats(p->m);
+    float *g = malloc(nf * 4), *dx = malloc(p->npix * 4), *dzp = malloc(p->nz * 4);
+    memcpy(g, rin_ctx_grads(p->ctx), nf * 4);
+    memcpy(dx, p->dx, p->npix * 4);
+    memcpy(dzp, p->dzp, p->nz * 4);
+    float *w = rin_model_params(p->m);
+    int bad = 0, checked = 0;
+    for (int t = 0; t < rin_model_num_tensors(p->m); t++) {
+        const rin_tensor_info *ti = rin_model_tensor(p->m, t);
+        double worst = 0;
+        int b = fd_check(p, ti->name, w + ti->offset, g + ti->offset, ti->numel, &worst);
+        checked += (int)ti->numel;
+        if (b)
+            printf("  %-34s %d of %zu elements off\n", ti->name, b, ti->numel);
+        bad += b;
+    }
+    double wx = 0, wz = 0;
+    bad += fd_check(p, "x_t", p->x, dx, p->npix, &wx);
+    if (p->c.self_cond)
+        bad += fd_check(p, "z_prev", p->zprev, dzp, p->nz, &wz);
+    printf("  %d parameter elements + x_t (%zu) + z_prev (%zu) checked; %d off; worst "
+           "|fd - an| / (1e-3 + |fd|) on x_t %.2e, z_prev %.2e\n",
+           checked, p->npix, p->c.self_cond ? p->nz : 0, bad, wx, wz);
+    CHECK(bad == 0);
+    free(g), free(dx), free(dzp);
+}
+
+TEST(model_fd_every_element) {
+    rin_config c = micro_config();
+    problem p;
+    problem_init(&p, &c, 3, 11);
+    printf("  micro model: %zu parameters, blocks 1,0, classes 3, self-conditioning on\n",
+           rin_config_num_params(&c));
+    fd_whole_model(&p);
+    problem_free(&p);
+}
+
+TEST(model_fd_training_mode) {
+    /* dropout and drop-path masks are a function of the seed, so with a fixed seed the
+     * training-mode network is an ordinary smooth function of its parameters */
+    rin_config c = micro_config();
+    rin_config_set(&c, "num_layers", "2", NULL, 0);
+    rin_config_set(&c, "drop_units", "0.3", NULL, 0);
+    rin_config_set(&c, "drop_path", "0.4", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 4, 12);
+    p.training = 1;
+    fd_whole_model(&p);
+    problem_free(&p);
+}
+
+TEST(model_fd_readonly_tokens) {
+    rin_config c = micro_config();
+    rin_config_set(&c, "time_on_latent", "0", NULL, 0);
+    rin_config_set(&c, "cond_on_latent", "0", NULL, 0);
+    rin_config_set(&c, "self_cond", "none", NULL, 0);
+    rin_config_set(&c, "latent_slots", "3", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 2, 13);
+    fd_whole_model(&p);
+    problem_free(&p);
+}
+
+/* T4: g.delta vs (L(w + h delta) - L(w - h delta)) / 2h over the whole buffer. */
+TEST(model_directional_derivative) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,0,1", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 3, 21);
+    problem_grad(&p);
+    size_t nf = rin_model_buffer_floats(p.m);
+    float *w = rin_model_params(p.m), *w0 = malloc(nf * 4), *delta = malloc(nf * 4);
+    memcpy(w0, w, nf * 4);
+    test_fill_uniform(delta, nf, 99, -1, 1);
+    const float *g = rin_ctx_grads(p.ctx);
+    double gd = 0;
+    for (size_t i = 0; i < nf; i++)
+        gd += (double)g[i] * (double)delta[i];
+    double hs[] = {1e-2, 3e-3, 1e-3};
+    double fd[3];
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < nf; i++)
+            w[i] = (float)((double)w0[i] + hs[k] * (double)delta[i]);
+        double fp = problem_loss(&p);
+        for (size_t i = 0; i < nf; i++)
+            w[i] = (float)((double)w0[i] - hs[k] * (double)delta[i]);
+        double fm = problem_loss(&p);
+        fd[k] = (fp - fm) / (2 * hs[k]);
+    }
+    memcpy(w, w0, nf * 4);
+    /* KANN: the O(h^2) curvature error estimated from two step sizes calibrates the bound */
+    double curv = fabs(fd[0] - fd[1]);
+    double rel = fabs(fd[1] - gd) / fabs(gd);
+    printf("  g.delta = %.8g; central differences h=1e-2: %.8g, 3e-3: %.8g, 1e-3: %.8g; "
+           "rel. error at 3e-3: %.2e (curvature estimate %.2e)\n",
+           gd, fd[0], fd[1], fd[2], rel, curv / fabs(gd));
+    CHECK(!(rel > 1e-2 && fabs(fd[1] - gd) > curv));
+    CHECK(rel < 1e-2);
+    free(w0), free(delta);
+    problem_free(&p);
+}
+
+/* ---- determinism and modes ------------------------------------------------------------------- */
+
+static void set_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+#ifdef RIN_BLAS
+    openblas_set_num_threads(n);
+#endif
+}
+
+TEST(model_threads_1_vs_2) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "drop_units", "0.1", NULL, 0);
+    rin_config_set(&c, "drop_path", "0.2", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,1", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 5, 31);
+    p.training = 1;
+    size_t nf = rin_model_buffer_floats(p.m);
+    float *g1 = malloc(nf * 4), *pred1 = malloc(p.npix * 4), *z1 = malloc(p.nz * 4);
+    float *dx1 = malloc(p.npix * 4);
+    set_threads(1);
+    problem_grad(&p);
+    memcpy(g1, rin_ctx_grads(p.ctx), nf * 4);
+    memcpy(pred1, p.pred, p.npix * 4);
+    memcpy(z1, p.z, p.nz * 4);
+    memcpy(dx1, p.dx, p.npix * 4);
+    set_threads(2);
+    problem_grad(&p);
+    int same_pred = !memcmp(pred1, p.pred, p.npix * 4), same_z = !memcmp(z1, p.z, p.nz * 4);
+    int same_g = !memcmp(g1, rin_ctx_grads(p.ctx), nf * 4);
+    int same_dx = !memcmp(dx1, p.dx, p.npix * 4);
+    printf("  bitwise equal with 1 and 2 threads: pred %d, latents %d, gradients %d, dx %d\n",
+           same_pred, same_z, same_g, same_dx);
+#ifdef RIN_BLAS
+    /* OpenBLAS may split a GEMM differently per thread count: T0 bounds */
+    tensor_err e = tensor_compare_f32(rin_ctx_grads(p.ctx), g1, nf, 1e-5, 1e-4);
+    tensor_err_print("gradients 2 threads vs 1", e, NULL, NULL, nf);
+    CHECK(e.n_bad == 0);
+    e = tensor_compare_f32(p.pred, pred1, p.npix, 1e-5, 1e-4);
+    CHECK(e.n_bad == 0);
+#else
+    /* our own loops own their outputs and sum in a fixed order: bitwise */
+    CHECK(same_pred && same_z && same_g && same_dx);
+#endif
+    free(g1), free(pred1), free(z1), free(dx1);
+    problem_free(&p);
+}
+
+TEST(model_seed_determinism) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "drop_units", "0.2", NULL, 0);
+    rin_config_set(&c, "drop_path", "0.3", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 4, 41);
+    p.training = 1;
+    float *a = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(a, p.pred, p.npix * 4);
+    problem_loss(&p);
+    CHECK(!memcmp(a, p.pred, p.npix * 4)); /* same seed: same result */
+    p.seed = 78;
+    problem_loss(&p);
+    CHECK(memcmp(a, p.pred, p.npix * 4) != 0); /* another seed: other masks */
+    p.training = 0;
+    problem_loss(&p);
+    memcpy(a, p.pred, p.npix * 4);
+    p.seed = 79;
+    problem_loss(&p);
+    CHECK(!memcmp(a, p.pred, p.npix * 4)); /* inference ignores the seed */
+    free(a);
+    problem_free(&p);
+}
+
+TEST(model_infer_ctx_matches_train_ctx) {
+    /* the inference arena aliases sub-layer buffers and ping-pongs the streams; its outputs
+     * must equal the training arena's bit for bit */
+    const char *layers[] = {"2,0,1", "0,3", "1"};
+    for (int k = 0; k < 3; k++) {
+        rin_config c;
+        rin_config_preset(&c, "tiny", NULL, 0);
+        rin_config_set(&c, "num_layers", layers[k], NULL, 0);
+        if (k == 1) {
+            rin_config_set(&c, "time_on_latent", "0", NULL, 0);
+            rin_config_set(&c, "cond_on_latent", "0", NULL, 0);
+        }
+        problem p;
+        problem_init(&p, &c, 3, 51 + (unsigned)k);
+        problem_loss(&p);
+        rin_ctx *ictx;
+        CHECK(rin_ctx_create(&ictx, p.m, 3, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
+        float *pred = malloc(p.npix * 4), *z = malloc(p.nz * 4);
+        rin_batch in = problem_batch(&p);
+        CHECK(rin_forward(ictx, &in, pred, z) == RIN_STATUS_OK);
+        CHECK(!memcmp(pred, p.pred, p.npix * 4));
+        CHECK(!memcmp(z, p.z, p.nz * 4));
+        printf("  num_layers %s: inference arena %.1f KB vs training %.1f KB, outputs equal\n",
+               layers[k], rin_ctx_bytes(ictx) / 1024.0, rin_ctx_bytes(p.ctx) / 1024.0);
+        /* a smaller batch in the same ctx */
+        in.B = 1;
+        CHECK(rin_forward(ictx, &in, pred, z) == RIN_STATUS_OK);
+        /* BLAS blocks a GEMM by its row count, so a batch of 1 rounds differently: T0 bounds */
+        tensor_err e = tensor_compare_f32(pred, p.pred, p.npix / 3, 1e-5, 1e-4);
+        CHECK(e.n_bad == 0);
+        free(pred), free(z);
+        rin_ctx_free(ictx);
+        problem_free(&p);
+    }
+}
+
+TEST(model_self_cond_zero_scale_ignores_zprev) {
+    /* freshly initialised: LN_zero has scale 0 and shift 0, so z_prev cannot matter */
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_model *m;
+    rin_ctx *ctx;
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 3);
+    CHECK(rin_ctx_create(&ctx, m, 2, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
+    size_t np = 2 * 8 * 8 * 3, nz = 2 * 8 * 32;
+    float x[2 * 8 * 8 * 3], zp[2 * 8 * 32], a[2 * 8 * 8 * 3], b[2 * 8 * 8 * 3];
+    float za[2 * 8 * 32], zb[2 * 8 * 32], gam[2] = {0.3f, 0.8f};
+    int labels[2] = {1, 7};
+    test_fill_uniform(x, np, 1, -1, 1);
+    test_fill_uniform(zp, nz, 2, -3, 3);
+    rin_batch in = {.B = 2, .x_t = x, .gamma = gam, .labels = labels, .z_prev = NULL};
+    CHECK(rin_forward(ctx, &in, a, za) == RIN_STATUS_OK);
+    in.z_prev = zp;
+    CHECK(rin_forward(ctx, &in, b, zb) == RIN_STATUS_OK);
+    CHECK(!memcmp(a, b, sizeof a) && !memcmp(za, zb, sizeof za));
+    /* with a non-zero scale it does matter */
+    float *w = rin_model_params(m);
+    const rin_tensor_info *t = rin_model_find_tensor(m, "sc_ln_w");
+    for (size_t i = 0; i < t->numel; i++)
+        w[t->offset + i] = 0.5f;
+    CHECK(rin_forward(ctx, &in, b, zb) == RIN_STATUS_OK);
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    rin_ctx_free(ctx);
+    rin_model_free(m);
+}
+
+TEST(model_bad_batch_arguments) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    problem p;
+    problem_init(&p, &c, 2, 61);
+    rin_batch in = problem_batch(&p);
+    in.B = 3; /* more than max_batch */
+    CHECK(rin_forward(p.ctx, &in, p.pred, p.z) == RIN_STATUS_ARG);
+    in = problem_batch(&p);
+    in.labels = NULL; /* the model has classes */
+    CHECK(rin_forward(p.ctx, &in, p.pred, p.z) == RIN_STATUS_ARG);
+    in = problem_batch(&p);
+    p.labels[1] = 10; /* out of range */
+    CHECK(rin_forward(p.ctx, &in, p.pred, p.z) == RIN_STATUS_ARG);
+    rin_ctx *ictx;
+    CHECK(rin_ctx_create(&ictx, p.m, 2, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_backward(ictx, p.R, NULL, NULL, NULL) == RIN_STATUS_ARG); /* no backward there */
+    rin_ctx_free(ictx);
+    problem_free(&p);
+}
+
+/* ---- config ------------------------------------------------------------------------------- */
+
+TEST(config_rejects_impossible) {
+    struct {
+        const char *key, *value, *msg;
+    } cases[] = {
+        {"patch_size", "3", "patch_size: 3 does not divide the image 8x8"},
+        {"rw_num_heads", "5", "rw_num_heads: 5 does not divide"},
+        {"latent_num_heads", "3", "latent_num_heads: 3 does not divide latent_dim 32"},
+        {"latent_slots", "2", "latent_slots: 2 leaves no learned latent"},
+        {"latent_dim", "36", "latent_dim: 36 must be a multiple of 8"},
+        {"image_channels", "2", "image_channels: 2 is not supported"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rin_config c;
+        char err[256] = "";
+        rin_config_preset(&c, "tiny", NULL, 0);
+        CHECK(rin_config_set(&c, cases[i].key, cases[i].value, err, sizeof err) ==
+              RIN_STATUS_OK);
+        CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_CONFIG);
+        CHECK_MSG(strstr(err, cases[i].msg), "message '%s' lacks '%s'", err, cases[i].msg);
+    }
+    struct {
+        const char *key, *value, *msg;
+    } bad_set[] = {
+        {"tape_dimension", "8", "unknown config key 'tape_dimension'"},
+        {"drop_path", "1.5", "drop_path: 1.5 is out of range [0, 1)"},
+        {"num_layers", "2,,2", "num_layers: '2,,2' is not a comma-separated list"},
+        {"num_layers", "2,x", "num_layers: 'x' is not an integer"},
+        {"latent_dim", "-4", "latent_dim: -4 is out of range"},
+        {"time_on_latent", "yes", "time_on_latent: 'yes' is not a boolean"},
+        {"self_cond", "tape", "self_cond: 'tape' is not supported"},
+    };
+    for (size_t i = 0; i < sizeof bad_set / sizeof bad_set[0]; i++) {
+        rin_config c;
+        char err[256] = "";
+        rin_config_preset(&c, "tiny", NULL, 0);
+        CHECK(rin_config_set(&c, bad_set[i].key, bad_set[i].value, err, sizeof err) ==
+              RIN_STATUS_CONFIG);
+        CHECK_MSG(strstr(err, bad_set[i].msg), "message '%s' lacks '%s'", err, bad_set[i].msg);
+    }
+    char err[256];
+    rin_config c;
+    CHECK(rin_config_preset(&c, "cifar100", err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK(strstr(err, "unknown preset 'cifar100'") != NULL);
+}
+
+TEST(config_text_round_trip) {
+    rin_config c, d;
+    rin_config_preset(&c, "cifar10", NULL, 0);
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < rin_config_num_keys(); i++) {
+        char v[256];
+        rin_config_get(&c, i, v, sizeof v);
+        CHECK(rin_config_set(&d, rin_config_key(i), v, NULL, 0) == RIN_STATUS_OK);
+    }
+    CHECK(!memcmp(&c, &d, sizeof c));
+    char v[64];
+    rin_config_get(&c, 12, v, sizeof v); /* drop_units */
+    CHECK(!strcmp(v, "0.1"));
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+static void tmp_path(char *buf, size_t len, const char *name) {
+    snprintf(buf, len, "/tmp/rin_test_%d_%s", (int)getpid(), name);
+}
+
+TEST(checkpoint_round_trip) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,0", NULL, 0);
+    rin_model *m, *m2;
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "ckpt.safetensors");
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 8);
+    const char *meta[] = {"note", "hello", NULL};
+    CHECK(rin_model_save(m, path, meta, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
+    CHECK(rin_model_buffer_floats(m) == rin_model_buffer_floats(m2));
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(m2), rin_model_buffer_floats(m) * 4));
+    rin_st_file *f;
+    CHECK(rin_st_read(&f, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!strcmp(rin_st_meta(f, "format"), "rin-checkpoint"));
+    CHECK(!strcmp(rin_st_meta(f, "num_layers"), "2,0"));
+    CHECK(!strcmp(rin_st_meta(f, "note"), "hello"));
+    CHECK(f->ntensors == rin_model_num_tensors(m));
+    rin_st_free(f);
+    rin_model_free(m2);
+    rin_model_free(m);
+    unlink(path);
+}
+
+/* Writes a checkpoint of `c`, then rewrites it with one tensor changed by `mutate`. */
+static void write_variant(const char *path, int variant) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_model *m;
+    RIN_ASSERT(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_st_writer *w = rin_st_writer_new();
+    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
+    RIN_ASSERT(rin_model_add_config_meta(&c, w) == RIN_STATUS_OK);
+    static float extra[64];
+    static double d64[32 * 32];
+    for (int t = 0; t < rin_model_num_tensors(m); t++) {
+        const rin_tensor_info *ti = rin_model_tensor(m, t);
+        int64_t shape[2] = {ti->shape[0], ti->shape[1]};
+        const float *data = rin_model_params(m) + ti->offset;
+        snprintf(names[t], 96, "%s", ti->name);
+        if (!strcmp(ti->name, "blocks.0.read_wq")) {
+            if (variant == 0)
+                continue; /* missing */
+            if (variant == 1)
+                shape[1] = 16; /* wrong shape: (32,32) -> (32,16) */
+            if (variant == 2) {
+                rin_st_writer_add(w, names[t], RIN_DTYPE_F64, 2, shape, d64);
+                continue;
+            }
+        }
+        rin_st_writer_add(w, names[t], RIN_DTYPE_F32, ti->ndim, shape, data);
+    }
+    if (variant == 3)
+        rin_st_writer_add(w, "blocks.9.read_wq", RIN_DTYPE_F32, 1, (int64_t[]){4}, extra);
+    RIN_ASSERT(rin_st_writer_save(w, path, NULL, 0) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    free(names);
+    rin_model_free(m);
+}
+
+TEST(checkpoint_rejects_mismatches) {
+    const char *want[] = {
+        "tensor blocks.0.read_wq is missing",
+        "tensor blocks.0.read_wq: expected shape (32,32), file has (32,16)",
+        "tensor blocks.0.read_wq: expected dtype F32, file has F64",
+        "tensor blocks.9.read_wq is not a parameter of this configuration",
+    };
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "bad.safetensors");
+    for (int v = 0; v < 4; v++) {
+        write_variant(path, v);
+        rin_model *m = (rin_model *)1;
+        err[0] = 0;
+        CHECK(rin_model_load(&m, path, err, sizeof err) == RIN_STATUS_FORMAT);
+        CHECK(m == NULL);
+        CHECK_MSG(strstr(err, want[v]) && strstr(err, path), "variant %d: '%s'", v, err);
+        printf("  variant %d: %s\n", v, err);
+    }
+    /* a config key missing from the metadata */
+    rin_st_writer *w = rin_st_writer_new();
+    rin_st_writer_meta(w, "format", "rin-checkpoint");
+    CHECK(rin_st_writer_save(w, path, NULL, 0) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    rin_model *m;
+    CHECK(rin_model_load(&m, path, err, sizeof err) == RIN_STATUS_FORMAT);
+    CHECK_MSG(strstr(err, "lacks the config key 'image_height'"), "%s", err);
+    /* a file that is not there */
+    CHECK(rin_model_load(&m, "/nonexistent/x.safetensors", err, sizeof err) == RIN_STATUS_IO);
+    unlink(path);
+}
