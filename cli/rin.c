@@ -326,9 +326,17 @@ static int cmd_forward(int argc, char **argv) {
         if (!labels)
             die("%s", "out of memory");
         for (int b = 0; b < B; b++) {
-            long long v = tl->dtype == RIN_DTYPE_I32
-                              ? ((const int32_t *)rin_st_data(f, tl))[b]
-                              : ((const int64_t *)rin_st_data(f, tl))[b];
+            const uint8_t *raw = rin_st_data(f, tl);
+            long long v;
+            if (tl->dtype == RIN_DTYPE_I32) {
+                int32_t v32;
+                memcpy(&v32, raw + 4 * (size_t)b, 4);
+                v = v32;
+            } else {
+                int64_t v64;
+                memcpy(&v64, raw + 8 * (size_t)b, 8);
+                v = v64;
+            }
             if (v < -1 || v >= c->num_classes) {
                 fprintf(stderr,
                         "rin forward: %s: labels[%d] = %lld is outside [-1, %d) (-1 = dropped "
@@ -340,17 +348,32 @@ static int cmd_forward(int argc, char **argv) {
         }
     }
     size_t npix = (size_t)B * c->H * c->W * c->C, nz = (size_t)B * c->L * c->D;
+    /* copies, not pointers into the file: safetensors does not align tensor data */
+    float *x = malloc(npix * sizeof *x), *gam = malloc((size_t)B * sizeof *gam);
+    float *zp = tz ? malloc(nz * sizeof *zp) : NULL;
     float *eps = malloc(npix * sizeof *eps), *lat = malloc(nz * sizeof *lat);
-    rin_ctx *ctx;
-    if (!eps || !lat)
+    if (!x || !gam || (tz && !zp) || !eps || !lat)
         die("%s", "out of memory");
+    if (rin_st_get_f32(f, "x_t", x, npix, err, sizeof err) ||
+        rin_st_get_f32(f, "gamma", gam, (size_t)B, err, sizeof err) ||
+        (tz && rin_st_get_f32(f, "z_prev", zp, nz, err, sizeof err))) {
+        fprintf(stderr, "rin forward: %s: %s\n", ipath, err);
+        return 1;
+    }
+    for (int b = 0; b < B; b++)
+        if (!(gam[b] > 0.0f && gam[b] <= 1.0f)) {
+            fprintf(stderr, "rin forward: %s: gamma[%d] = %g is outside (0, 1]\n", ipath, b,
+                    (double)gam[b]);
+            return 1;
+        }
+    rin_ctx *ctx;
     if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, err, sizeof err))
         die("%s", err);
     rin_batch in = {.B = B,
-                    .x_t = rin_st_data(f, tx),
-                    .gamma = rin_st_data(f, tg),
+                    .x_t = x,
+                    .gamma = gam,
                     .labels = labels,
-                    .z_prev = tz ? rin_st_data(f, tz) : NULL,
+                    .z_prev = zp,
                     .training = train,
                     .seed = seed};
     rin_status s = rin_forward(ctx, &in, eps, lat);
@@ -372,6 +395,9 @@ static int cmd_forward(int argc, char **argv) {
     free(eps);
     free(lat);
     free(labels);
+    free(x);
+    free(gam);
+    free(zp);
     rin_st_free(f);
     rin_model_free(m);
     return 0;

@@ -1,0 +1,165 @@
+/* test_cli.c -- the `rin` program end to end: init, info, forward, and its error messages.
+ *
+ * The binary comes from $RIN_CLI (the Makefile's test target sets it to build/rin). The
+ * forward test runs the PyTorch reference's fixture model through `rin forward` and compares
+ * the written outputs with the float64 expectations, so the command line is checked against
+ * another implementation, not only against the library.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "test.h"
+
+static const char *cli(void) {
+    const char *p = getenv("RIN_CLI");
+    return p && *p ? p : "build/rin";
+}
+
+/* Runs `rin args` with stderr merged into the captured output; returns the exit status. */
+static int run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run(char *out, size_t outlen, const char *fmt, ...) {
+    char args[2048], cmd[2600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", cli(), args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void tmp(char *buf, size_t len, const char *name) {
+    snprintf(buf, len, "/tmp/rin_cli_%d_%s", (int)getpid(), name);
+}
+
+TEST(cli_init_and_info) {
+    if (access(cli(), X_OK)) {
+        test_fail(__FILE__, __LINE__, "%s is not built", cli());
+        return;
+    }
+    char path[256], out[16384];
+    tmp(path, sizeof path, "init.safetensors");
+    int st = run(out, sizeof out, "init --preset tiny --set num_layers=2,0 --seed 3 --out %s",
+                 path);
+    printf("  %s", out);
+    CHECK(st == 0);
+    /* the file holds exactly the library's initialisation for that seed */
+    rin_model *m, *ref;
+    char err[512];
+    CHECK(rin_model_load(&m, path, err, sizeof err) == RIN_STATUS_OK);
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,0", NULL, 0);
+    CHECK(rin_model_create(&ref, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(ref, 3);
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(ref), rin_model_buffer_floats(m) * 4));
+    rin_model_free(m);
+    rin_model_free(ref);
+
+    st = run(out, sizeof out, "info %s", path);
+    CHECK(st == 0);
+    char total[64];
+    snprintf(total, sizeof total, "%zu", rin_config_num_params(&c));
+    CHECK_MSG(strstr(out, "total") && strstr(out, total), "info output lacks the total %s", total);
+    CHECK(strstr(out, "num_layers=2,0") != NULL);
+    CHECK(strstr(out, "block 0 process") != NULL);
+    CHECK(strstr(out, "self-conditioning") != NULL);
+    unlink(path);
+}
+
+TEST(cli_errors_are_clear) {
+    char out[8192], path[256];
+    tmp(path, sizeof path, "err.safetensors");
+    CHECK(run(out, sizeof out, "init --preset tiny") == 2);
+    CHECK(strstr(out, "--preset and --out are required") != NULL);
+    CHECK(run(out, sizeof out, "init --preset nope --out %s", path) == 1);
+    CHECK(strstr(out, "unknown preset 'nope'") != NULL);
+    CHECK(run(out, sizeof out, "init --preset tiny --set patch_size=3 --out %s", path) == 1);
+    CHECK(strstr(out, "patch_size: 3 does not divide the image 8x8") != NULL);
+    CHECK(access(path, F_OK) != 0); /* nothing written */
+    CHECK(run(out, sizeof out, "frobnicate") == 2);
+    CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
+    CHECK(run(out, sizeof out, "info /nonexistent/model.safetensors") == 1);
+    CHECK(strstr(out, "/nonexistent/model.safetensors") != NULL);
+    /* a truncated checkpoint */
+    CHECK(run(out, sizeof out, "init --preset tiny --out %s", path) == 0);
+    CHECK(truncate(path, 1000) == 0);
+    CHECK(run(out, sizeof out, "info %s", path) == 1);
+    CHECK_MSG(strstr(out, path) && strstr(out, "truncated"), "%s", out);
+    printf("  truncated checkpoint: %s", out);
+    CHECK(run(out, sizeof out, "--help") == 0);
+    CHECK(strstr(out, "forward") != NULL);
+    unlink(path);
+}
+
+TEST(cli_forward_matches_reference) {
+    char fx[512], err[512], model[256], inputs[256], outputs[256], out[8192];
+    snprintf(fx, sizeof fx, "%s/model_cond.safetensors", test_fixture_dir());
+    tmp(model, sizeof model, "fwd_model.safetensors");
+    tmp(inputs, sizeof inputs, "fwd_in.safetensors");
+    tmp(outputs, sizeof outputs, "fwd_out.safetensors");
+    rin_st_file *f;
+    if (rin_st_read(&f, fx, err, sizeof err)) {
+        test_fail(__FILE__, __LINE__, "%s", err);
+        return;
+    }
+    /* the fixture's parameters as a checkpoint */
+    rin_config c;
+    rin_model *m;
+    CHECK(rin_config_from_meta(&c, f, fx, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_model_read_tensors(m, rin_model_params(m), f, "", fx, err, sizeof err) == 0);
+    CHECK(rin_model_save(m, model, NULL, err, sizeof err) == RIN_STATUS_OK);
+    /* its inputs under the names rin forward reads */
+    rin_st_writer *w = rin_st_writer_new();
+    const char *map[][2] = {{"in.x_t", "x_t"}, {"in.gamma", "gamma"}, {"in.labels", "labels"},
+                            {"in.z_prev", "z_prev"}};
+    for (int i = 0; i < 4; i++) {
+        const rin_st_tensor *t = rin_st_find(f, map[i][0]);
+        CHECK(t != NULL);
+        rin_st_writer_add(w, map[i][1], t->dtype, t->ndim, t->shape, rin_st_data(f, t));
+    }
+    CHECK(rin_st_writer_save(w, inputs, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    int training = atoi(rin_st_meta(f, "training"));
+    int st = run(out, sizeof out, "forward --model %s --in %s --out %s %s --seed %s", model,
+                 inputs, outputs, training ? "--train" : "", rin_st_meta(f, "seed"));
+    printf("  %s", out);
+    CHECK(st == 0);
+    rin_st_file *o;
+    CHECK(rin_st_read(&o, outputs, err, sizeof err) == RIN_STATUS_OK);
+    const rin_st_tensor *pe = rin_st_find(f, "out.pred"), *pz = rin_st_find(f, "out.z");
+    float *eps = malloc(pe->numel * 4), *lat = malloc(pz->numel * 4);
+    double *reps = malloc(pe->numel * 8), *rlat = malloc(pz->numel * 8);
+    CHECK(rin_st_get_f32(o, "eps", eps, pe->numel, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_st_get_f32(o, "latents", lat, pz->numel, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_get_f64(f, "out.pred", reps, pe->numel, NULL, 0);
+    rin_st_get_f64(f, "out.z", rlat, pz->numel, NULL, 0);
+    tensor_err e1 = tensor_compare_f64(eps, reps, pe->numel, 1e-5, 1e-4);
+    tensor_err e2 = tensor_compare_f64(lat, rlat, pz->numel, 1e-5, 1e-4);
+    tensor_err_print("rin forward eps vs reference", e1, eps, reps, pe->numel);
+    tensor_err_print("rin forward latents vs reference", e2, lat, rlat, pz->numel);
+    CHECK(e1.n_bad == 0 && e2.n_bad == 0);
+    /* a missing input tensor is named */
+    w = rin_st_writer_new();
+    const rin_st_tensor *tg = rin_st_find(f, "in.gamma");
+    rin_st_writer_add(w, "gamma", tg->dtype, tg->ndim, tg->shape, rin_st_data(f, tg));
+    CHECK(rin_st_writer_save(w, inputs, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    CHECK(run(out, sizeof out, "forward --model %s --in %s --out %s", model, inputs, outputs) ==
+          1);
+    CHECK_MSG(strstr(out, "tensor 'x_t' is missing"), "%s", out);
+    free(eps), free(lat), free(reps), free(rlat);
+    rin_st_free(o);
+    rin_st_free(f);
+    rin_model_free(m);
+    unlink(model), unlink(inputs), unlink(outputs);
+}
