@@ -62,14 +62,23 @@ TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 .PHONY: all test fixtures format format-check lint clean deps demo
 all: $(BUILD)/rin $(BUILD)/rin_tests
 
+# V=1 shows the full commands
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # tests keep assert() and RIN_ASSERT on whatever the flags
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -UNDEBUG -c $< -o $@
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS) -UNDEBUG -c $< -o $@
 
 $(BUILD)/librin.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -106,5 +115,14 @@ lint:
 
 clean:
 	rm -rf build build-*
+
+
+# The main job on a fresh machine: install what is missing, build, run.
+demo:
+	sh .ci/install-deps.sh
+	$(MAKE) all
+	@mkdir -p runs/demo
+	./$(BUILD)/rin init --preset cifar10 --seed 1 --out runs/demo/cifar10-init.safetensors
+	./$(BUILD)/rin info runs/demo/cifar10-init.safetensors
 
 -include $(wildcard $(BUILD)/*/*.d)

@@ -57,7 +57,7 @@ tensor_err tensor_compare_f64(const float *got, const double *ref, size_t n, dou
     tensor_err e = {0};
     double se = 0, sr = 0;
     for (size_t i = 0; i < n; i++) {
-        double g = got[i], r = ref[i], d = fabs(g - r);
+        double g = (double)got[i], r = ref[i], d = fabs(g - r);
         if (!(d <= e.max_abs) || isnan(d)) {
             if (isnan(d) || d > e.max_abs) {
                 e.max_abs = isnan(d) ? (double)INFINITY : d;
@@ -82,7 +82,7 @@ tensor_err tensor_compare_f32(const float *got, const float *ref, size_t n, doub
     if (!r)
         abort();
     for (size_t i = 0; i < n; i++)
-        r[i] = ref[i];
+        r[i] = (double)ref[i];
     tensor_err e = tensor_compare_f64(got, r, n, atol, rtol);
     free(r);
     return e;

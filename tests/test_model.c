@@ -206,7 +206,7 @@ TEST(model_init_rules) {
         double mx = 0, s2 = 0;
         int all_const = 1;
         for (size_t k = 0; k < ti->numel; k++) {
-            mx = fabs(x[k]) > mx ? fabs(x[k]) : mx;
+            mx = fabs((double)x[k]) > mx ? fabs((double)x[k]) : mx;
             s2 += (double)x[k] * (double)x[k];
             all_const &= x[k] == (float)cases[i].constant;
         }
@@ -225,7 +225,7 @@ TEST(model_init_rules) {
     const rin_tensor_info *tp = rin_model_find_tensor(m, "tape_pos");
     double mx = 0, s2 = 0;
     for (size_t k = 0; k < tp->numel; k++) {
-        mx = fabs(w[tp->offset + k]) > mx ? fabs(w[tp->offset + k]) : mx;
+        mx = fabs((double)w[tp->offset + k]) > mx ? fabs((double)w[tp->offset + k]) : mx;
         s2 += (double)w[tp->offset + k] * (double)w[tp->offset + k];
     }
     printf("  tape_pos max %.5f std %.5f (want <= 0.04, 0.01759)\n", mx, sqrt(s2 / tp->numel));

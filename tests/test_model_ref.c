@@ -59,7 +59,7 @@ static double compare(const rin_st_file *f, const char *name, const float *got, 
                       int elementwise) {
     double *ref = get64(f, name, n);
     if (!ref)
-        return INFINITY;
+        return (double)INFINITY;
     tensor_err e = tensor_compare_f64(got, ref, n, 1e-5, 1e-4);
     tensor_err_print(name, e, got, ref, n);
     if (ends_with(name, "_bk")) {
