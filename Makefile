@@ -40,6 +40,9 @@ endif
 ifeq ($(OMP),1)
 CFLAGS += -fopenmp
 LDFLAGS += -fopenmp
+else
+# the omp pragmas stay in the source and are ignored
+CFLAGS += -Wno-unknown-pragmas
 endif
 ifeq ($(BLAS),openblas)
 CFLAGS += -DRIN_BLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread

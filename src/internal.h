@@ -35,6 +35,12 @@ static inline size_t rin_round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 double rin_time_seconds(void); /* monotonic clock */
 
+/* Writes a whole file atomically (temporary file, fsync, rename, directory fsync); on failure
+ * nothing appears under path and the message names the file and errno's text. */
+rin_status rin_write_file_atomic(const char *path, const void *data, size_t len, char *err,
+                                 size_t errlen);
+void rin_fsync_parent_dir(const char *path); /* best effort */
+
 /* ---- random numbers (rng.c) ---------------------------------------------------------------
  * Sequential: xoshiro256** seeded by splitmix64. Counter-based: a stateless hash of
  * (seed, stream, index), used for dropout and drop-path masks so that a mask element does not

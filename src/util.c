@@ -1,8 +1,12 @@
-/* util.c -- status strings, errors, aligned allocation, clock. */
+/* util.c -- status strings, errors, aligned allocation, clock, atomic file writes. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -53,4 +57,64 @@ double rin_time_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Writes len bytes to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory.
+ * On failure the temporary file is removed and path is untouched. */
+rin_status rin_write_file_atomic(const char *path, const void *data, size_t len, char *err,
+                                 size_t errlen) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot create: %s", tmp,
+                          strerror(errno));
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: write failed: %s", tmp,
+                              strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot flush to disk: %s", tmp,
+                          strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot rename into place: %s", path,
+                          strerror(e));
+    }
+    rin_fsync_parent_dir(path);
+    return RIN_STATUS_OK;
+}
+
+void rin_fsync_parent_dir(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse a directory fsync */
+        close(fd);
+    }
 }

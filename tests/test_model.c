@@ -22,6 +22,16 @@
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
+static void set_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+#ifdef RIN_BLAS
+    openblas_set_num_threads(n);
+#endif
+}
+
+
 typedef struct problem {
     rin_config c;
     rin_model *m;
@@ -288,6 +298,10 @@ static void fd_whole_model(problem *p) {
     memcpy(dzp, p->dzp, p->nz * 4);
     float *w = rin_model_params(p->m);
     int bad = 0, checked = 0;
+    /* thousands of tiny forwards: one thread avoids OpenMP spin-wait stalls on a busy
+     * machine; results do not depend on the thread count (model_threads_1_vs_2) */
+    int threads = rin_max_threads();
+    set_threads(1);
     for (int t = 0; t < rin_model_num_tensors(p->m); t++) {
         const rin_tensor_info *ti = rin_model_tensor(p->m, t);
         double worst = 0;
@@ -301,6 +315,7 @@ static void fd_whole_model(problem *p) {
     bad += fd_check(p, "x_t", p->x, dx, p->npix, &wx);
     if (p->c.self_cond)
         bad += fd_check(p, "z_prev", p->zprev, dzp, p->nz, &wz);
+    set_threads(threads);
     printf("  %d parameter elements + x_t (%zu) + z_prev (%zu) checked; %d off; worst "
            "|fd - an| / (1e-3 + |fd|) on x_t %.2e, z_prev %.2e\n",
            checked, p->npix, p->c.self_cond ? p->nz : 0, bad, wx, wz);
@@ -385,15 +400,6 @@ TEST(model_directional_derivative) {
 }
 
 /* ---- determinism and modes ------------------------------------------------------------------- */
-
-static void set_threads(int n) {
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#endif
-#ifdef RIN_BLAS
-    openblas_set_num_threads(n);
-#endif
-}
 
 TEST(model_threads_1_vs_2) {
     rin_config c;

@@ -1,0 +1,50 @@
+/* optim.h -- optimisers, learning-rate schedule, EMA, gradient norms (spec section 4).
+ *
+ * Parameters, gradients, first and second moments and the EMA share the layout of the
+ * parameter table (src/tensors.h), so every update is a loop over the table's tensors.
+ * Per-tensor norms (LAMB) and the global norm are computed in double in a fixed order, so
+ * results do not depend on the thread count.
+ */
+#ifndef RIN_OPTIM_H
+#define RIN_OPTIM_H
+
+#include <stddef.h>
+
+#include "rin.h"
+
+typedef enum rin_optimizer_kind { RIN_OPT_LAMB, RIN_OPT_ADAMW } rin_optimizer_kind;
+
+typedef struct rin_optim_config {
+    rin_optimizer_kind kind;
+    double lr;           /* base learning rate */
+    double beta1, beta2; /* 0.9, 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0.01 in the RIN sweeps */
+    long warmup_steps;   /* linear warm-up from 0 */
+    long total_steps;    /* the run's length, for the cosine decay */
+    double cosine_frac;  /* r of "cosine@r": the cosine stops at fraction r; <= 0: constant */
+    double clip_norm;    /* global-norm clipping of gradients; <= 0: off (LAMB never clips in
+                            the official code) */
+    double ema_decay;    /* 0.9999; <= 0: no EMA */
+} rin_optim_config;
+
+/* The learning rate at 0-based step `step` (WarmUpAndDecay of the official code):
+ * lr = base step/warmup during warm-up, then base (1 + cos(pi min(s, S)/S))/2 with
+ * s = step - warmup and S = (total - warmup)/r. */
+double rin_lr_at(const rin_optim_config *o, long step);
+
+/* One update of w from g with moments m, v (all in the layout of `model`'s parameter buffer;
+ * only the tensors of the table are touched, never the alignment padding). step: the 0-based number of updates done before this one
+ * (bias correction uses k = step + 1). Tensors with decayed == 0 (biases, LayerNorm) get no
+ * weight decay and, in LAMB, no trust ratio (spec 4). */
+void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_model *model,
+                      const rin_optim_config *o, double lr, long step);
+
+/* sqrt(sum g^2) over the model's tensors, in double, fixed order. */
+double rin_global_norm(const float *g, const rin_model *model);
+/* g *= scale over the whole buffer. */
+void rin_scale(float *g, size_t n, float scale);
+/* ema = decay ema + (1 - decay) w. */
+void rin_ema_update(float *ema, const float *w, size_t n, double decay);
+
+#endif /* RIN_OPTIM_H */
