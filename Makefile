@@ -96,6 +96,7 @@ $(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin.a
 # $(BUILD)/rin). Thread counts are pinned so results do not depend on the machine.
 test: $(BUILD)/rin_tests $(BUILD)/rin
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} \
 	RIN_CLI=$(BUILD)/rin ./$(BUILD)/rin_tests $(T)
 
 # Regenerates tests/fixtures with the PyTorch reference (needs python3-torch; CI does not).
@@ -120,12 +121,20 @@ clean:
 	rm -rf build build-*
 
 
-# The main job on a fresh machine: install what is missing, build, run.
+# The main job on a fresh machine: install what is missing, build, sample the shipped
+# Fashion-MNIST model, then train a fresh one for a few minutes and write its report.
+DEMO_MINUTES ?= 4
 demo:
 	sh .ci/install-deps.sh
 	$(MAKE) all
 	@mkdir -p runs/demo
-	./$(BUILD)/rin init --preset cifar10 --seed 1 --out runs/demo/cifar10-init.safetensors
-	./$(BUILD)/rin info runs/demo/cifar10-init.safetensors
+	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 \
+		--grid runs/demo/pretrained_samples.png --trajectory runs/demo/pretrained_trajectory.png
+	rm -rf runs/demo/train
+	./$(BUILD)/rin train --run runs/demo/train --preset fmnist --config configs/fmnist.conf \
+		--set time_limit=$$(( $(DEMO_MINUTES) * 60 )) --set sample_every=250
+	@echo
+	@echo "Samples of the shipped model: runs/demo/pretrained_samples.png"
+	@echo "The fresh run's report:       runs/demo/train/report.html"
 
 -include $(wildcard $(BUILD)/*/*.d)

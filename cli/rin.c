@@ -12,16 +12,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <stdarg.h>
+
+#include "cli.h"
 #include "internal.h"
 #include "rin.h"
 
 #define MAX_SETS 64
 
-static void die(const char *fmt, const char *a) {
+void die(const char *fmt, ...) {
+    va_list ap;
     fprintf(stderr, "rin: ");
-    fprintf(stderr, fmt, a);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n");
     exit(1);
+}
+
+unsigned long long parse_u64(const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-')
+        die("%s: '%s' is not a non-negative integer", opt, v);
+    return x;
+}
+
+long parse_long(const char *opt, const char *v, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end)
+        die("%s: '%s' is not an integer", opt, v);
+    if (x < lo || x > hi)
+        die("%s: %ld is out of range [%ld, %ld]", opt, x, lo, hi);
+    return x;
+}
+
+double parse_double(const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end)
+        die("%s: '%s' is not a number", opt, v);
+    return x;
+}
+
+const char *split_kv(const char *text, char *key, size_t cap, const char *what) {
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || (size_t)(eq - text) >= cap)
+        die("%s '%s': expected key=value", what, text);
+    memcpy(key, text, (size_t)(eq - text));
+    key[eq - text] = 0;
+    return eq + 1;
 }
 
 static void usage(FILE *f) {
@@ -34,6 +79,8 @@ static void usage(FILE *f) {
             "  init      write a freshly initialised checkpoint\n"
             "  info      print a checkpoint's config and parameter counts per part\n"
             "  forward   run the denoiser of a checkpoint on tensors from a safetensors file\n"
+            "  train     train a model on a dataset, with checkpoints, samples and a report\n"
+            "  sample    generate images from a checkpoint\n"
             "\n"
             "Run `rin COMMAND --help` for the options of a command.\n",
             RIN_VERSION);
@@ -53,7 +100,7 @@ static void init_usage(FILE *f) {
                "  --out FILE        checkpoint to write (safetensors, required)\n");
 }
 
-static int cmd_init(int argc, char **argv) {
+int cmd_init(int argc, char **argv) {
     static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
                                          {"set", required_argument, 0, 's'},
                                          {"seed", required_argument, 0, 'r'},
@@ -74,13 +121,9 @@ static int cmd_init(int argc, char **argv) {
                 die("too many --set options (max %s)", "64");
             sets[nsets++] = optarg;
             break;
-        case 'r': {
-            char *end;
-            seed = strtoull(optarg, &end, 10);
-            if (*end || end == optarg)
-                die("--seed: '%s' is not a non-negative integer", optarg);
+        case 'r':
+            seed = parse_u64("--seed", optarg);
             break;
-        }
         case 'o':
             out = optarg;
             break;
@@ -103,12 +146,8 @@ static int cmd_init(int argc, char **argv) {
         die("%s", err);
     for (int i = 0; i < nsets; i++) {
         char key[128];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key)
-            die("--set '%s': expected key=value", sets[i]);
-        memcpy(key, sets[i], (size_t)(eq - sets[i]));
-        key[eq - sets[i]] = 0;
-        if (rin_config_set(&c, key, eq + 1, err, sizeof err))
+        const char *value = split_kv(sets[i], key, sizeof key, "--set");
+        if (rin_config_set(&c, key, value, err, sizeof err))
             die("--set: %s", err);
     }
     rin_model *m;
@@ -158,7 +197,7 @@ static void part_of(const char *name, char *part, size_t len) {
     snprintf(part, len, "other");
 }
 
-static int cmd_info(int argc, char **argv) {
+int cmd_info(int argc, char **argv) {
     if (argc != 2 || !strcmp(argv[1], "--help")) {
         fprintf(argc == 2 ? stdout : stderr, "usage: rin info FILE\n");
         return argc == 2 ? 0 : 2;
@@ -246,7 +285,7 @@ static void check_shape(const rin_st_tensor *t, const char *path, int ndim, cons
     }
 }
 
-static int cmd_forward(int argc, char **argv) {
+int cmd_forward(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"in", required_argument, 0, 'i'},
                                          {"out", required_argument, 0, 'o'},
@@ -272,13 +311,9 @@ static int cmd_forward(int argc, char **argv) {
         case 't':
             train = 1;
             break;
-        case 's': {
-            char *end;
-            seed = strtoull(optarg, &end, 10);
-            if (*end || end == optarg)
-                die("--seed: '%s' is not a non-negative integer", optarg);
+        case 's':
+            seed = parse_u64("--seed", optarg);
             break;
-        }
         case 'h':
             forward_usage(stdout);
             return 0;
@@ -423,6 +458,10 @@ int main(int argc, char **argv) {
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "forward"))
         return cmd_forward(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample"))
+        return cmd_sample(argc - 1, argv + 1);
     fprintf(stderr, "rin: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

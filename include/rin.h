@@ -186,6 +186,111 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, float *dx_t,
                         float *dz_prev);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Training (spec sections 2-4).                                                              */
+
+typedef struct rin_train_config {
+    int batch_size;
+    long total_steps;
+    uint64_t seed;
+    /* optimisation */
+    char optimizer[16];    /* "lamb" (spec 4) or "adamw" */
+    double lr;             /* base learning rate */
+    double beta1, beta2, eps, weight_decay;
+    long warmup_steps;
+    char lr_schedule[32];  /* "cosine@R" (truncated cosine, spec 4) or "constant" */
+    double clip_norm;      /* global gradient-norm clipping; 0 = off */
+    double ema_decay;      /* 0 = no EMA */
+    /* diffusion */
+    char train_schedule[64]; /* "cosine", "cosine@s,e,tau", "sigmoid@s,e,tau", "simple_linear" */
+    char pred_type[8];     /* "eps", "x0" or "v" */
+    double b_scale;        /* input scale b: x0 in [-b, b] */
+    int normalize_noisy_input;
+    double self_cond_rate; /* probability that an example gets the first pass's latents */
+    double cond_dropout;   /* label dropout for classifier-free guidance */
+} rin_train_config;
+
+/* Defaults of the released CIFAR-10 sweep where they apply (LAMB, lr 3e-3, cosine@0.8,
+ * warm-up 10,000, weight decay 0.01, EMA 0.9999, self_cond_rate 0.9, eps prediction,
+ * train_schedule sigmoid@-3,3,0.9). */
+void rin_train_config_default(rin_train_config *t);
+/* key=value, like rin_config_set; the keys are listed by rin_train_config_key(i). */
+rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value,
+                                char *err, size_t errlen);
+rin_status rin_train_config_validate(const rin_train_config *t, char *err, size_t errlen);
+int rin_train_config_num_keys(void);
+const char *rin_train_config_key(int i);
+int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buflen);
+
+typedef struct rin_trainer rin_trainer;
+
+typedef struct rin_step_stats {
+    double loss;      /* MSE of the gradient pass */
+    double lr;        /* learning rate used */
+    double grad_norm; /* global gradient norm before clipping */
+} rin_step_stats;
+
+/* Owns the gradient context, the optimizer moments and the EMA copy of m's parameters (which
+ * starts equal to the parameters). The model must outlive the trainer. */
+rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t,
+                              char *err, size_t errlen);
+void rin_trainer_free(rin_trainer *t);
+/* One optimisation step on a batch: x0 (batch_size, H, W, C) in [-b, b], labels (batch_size)
+ * or NULL. Noise levels, noise, the self-conditioning masks, label dropout and dropout masks
+ * are drawn from (seed, step), so a resumed run repeats exactly. Returns
+ * RIN_STATUS_NONFINITE (weights untouched) when the loss or a gradient is not finite. */
+rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
+                            rin_step_stats *stats);
+long rin_trainer_step_count(const rin_trainer *t);
+const float *rin_trainer_ema(const rin_trainer *t); /* the EMA weights (model layout) */
+const rin_train_config *rin_trainer_config(const rin_trainer *t);
+/* Training checkpoint: parameters, "ema." copy, "opt.m."/"opt.v." moments, the model and
+ * training configs and the step in the metadata (plus extra_meta pairs). Atomic. */
+rin_status rin_trainer_save(const rin_trainer *t, const char *path, const char *const *extra_meta,
+                            char *err, size_t errlen);
+/* A sampling checkpoint: the EMA weights under the plain parameter names (4x smaller). */
+rin_status rin_trainer_export(const rin_trainer *t, const char *path,
+                              const char *const *extra_meta, char *err, size_t errlen);
+/* Restores parameters, EMA, moments and step from a training checkpoint of the same model. */
+rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen);
+/* Reads the training config stored in a checkpoint's metadata (after rin_train_config_default
+ * for keys an older file lacks). */
+rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,
+                                      size_t errlen);
+
+/* Loads a checkpoint's weights: which = "ema" takes the "ema." copy of a training checkpoint
+ * when present (else the plain weights), "raw" the plain weights. */
+rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which,
+                                  char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sampling (spec sections 2.2 and 3.4).                                                      */
+
+typedef struct rin_sample_config {
+    int steps;             /* T network evaluations */
+    char sampler[16];      /* "ddpm" (= ddpm@large), "ddpm@small" or "ddim" */
+    char schedule[64];     /* the sampling schedule, "cosine" by default */
+    double td;             /* time difference (0 in the paper) */
+    double guidance;       /* classifier-free guidance weight w (0 = off) */
+    int self_cond;         /* 1: carry each step's latents to the next (default); 0: zeros */
+    char pred_type[8];     /* from the training config: eps, x0 or v */
+    double b_scale;
+    int normalize_noisy_input;
+    uint64_t seed;
+} rin_sample_config;
+
+void rin_sample_config_default(rin_sample_config *s);
+
+/* Called after each step with the clipped x0_hat (B,H,W,C) and the new x. */
+typedef void (*rin_sample_callback)(void *user, int step, int steps, const float *x0_hat,
+                                    const float *x);
+
+/* Generates B images into out (B,H,W,C): the last step's clipped x0_hat, in [-b, b]. labels
+ * (B) class ids (or -1 for unconditional) when the model has classes. ctx: any mode, with
+ * max_batch >= B. */
+rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *s, int B, const int *labels,
+                      float *out, rin_sample_callback cb, void *user, char *err, size_t errlen);
+
 /* Mean squared error over n elements; dpred (may be NULL) gets 2(pred - target)/n. */
 double rin_mse_loss(float *dpred, const float *pred, const float *target, size_t n);
 

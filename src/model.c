@@ -377,8 +377,12 @@ static int is_state_tensor(const char *name) {
     return !strncmp(name, "ema.", 4) || !strncmp(name, "opt.", 4);
 }
 
-rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t errlen) {
+rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which,
+                                  char *err, size_t errlen) {
     *out = NULL;
+    if (strcmp(which, "ema") && strcmp(which, "raw"))
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "weights: '%s' (expected ema or raw)",
+                          which);
     rin_st_file *f = NULL;
     rin_status s = rin_st_read(&f, path, err, errlen);
     if (s)
@@ -392,8 +396,16 @@ rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t e
         if (s)
             rin_errorf(err, errlen, s, "%s: %s", path, e2);
     }
+    /* a training checkpoint has an "ema." copy; a sampling export has only plain names */
+    const char *prefix = "";
+    if (!s && !strcmp(which, "ema")) {
+        char probe[128];
+        snprintf(probe, sizeof probe, "ema.%s", m->tensors[0].name);
+        if (rin_st_find(f, probe))
+            prefix = "ema.";
+    }
     if (!s)
-        s = rin_model_read_tensors(m, m->params, f, "", path, err, errlen);
+        s = rin_model_read_tensors(m, m->params, f, prefix, path, err, errlen);
     for (int i = 0; !s && i < f->ntensors; i++) {
         const char *name = f->tensors[i].name;
         if (!is_state_tensor(name) && !rin_model_find_tensor(m, name))
@@ -407,4 +419,8 @@ rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t e
     }
     *out = m;
     return RIN_STATUS_OK;
+}
+
+rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t errlen) {
+    return rin_model_load_weights(out, path, "raw", err, errlen);
 }

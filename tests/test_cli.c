@@ -163,3 +163,137 @@ TEST(cli_forward_matches_reference) {
     rin_model_free(m);
     unlink(model), unlink(inputs), unlink(outputs);
 }
+
+/* ---- rin train / rin sample ----------------------------------------------------------------- */
+
+/* Writes an IDX image file and label file of n 8x8 images with 4 classes. */
+static void write_idx(const char *img, const char *lab, int n) {
+    FILE *f = fopen(img, "wb"), *g = fopen(lab, "wb");
+    RIN_ASSERT(f && g);
+    unsigned char h1[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8};
+    unsigned char h2[8] = {0, 0, 8, 1, 0, 0, 0, 0};
+    h1[6] = (unsigned char)(n >> 8), h1[7] = (unsigned char)n;
+    h2[6] = (unsigned char)(n >> 8), h2[7] = (unsigned char)n;
+    fwrite(h1, 1, 16, f);
+    fwrite(h2, 1, 8, g);
+    for (int i = 0; i < n; i++) {
+        unsigned char px[64], l = (unsigned char)(i % 4);
+        for (int k = 0; k < 64; k++)
+            px[k] = (unsigned char)(((k / 8 < 4) == (l % 2)) ? 230 : 20);
+        fwrite(px, 1, 64, f);
+        fwrite(&l, 1, 1, g);
+    }
+    fclose(f);
+    fclose(g);
+}
+
+static long file_size(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static int count_lines(const char *p) {
+    FILE *f = fopen(p, "r");
+    int n = 0, ch;
+    if (!f)
+        return -1;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+TEST(cli_train_resume_sample) {
+    char dir[256], img[300], lab[300], run_dir[300], p[600], out[16384], common[1200];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_train_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 24);
+    snprintf(common, sizeof common,
+             "--preset tiny --set image_channels=1 --set num_classes=4 --data idx:%s,%s "
+             "--set batch_size=4 --set warmup_steps=2 --set log_every=1 --set sample_every=3 "
+             "--set sample_count=8 --set sample_steps=3 --set ckpt_every=3",
+             img, lab);
+    int st = run(out, sizeof out, "train --run %s %s --steps 4", run_dir, common);
+    printf("%s", out);
+    CHECK(st == 0);
+    const char *files[] = {"checkpoint.safetensors", "model.safetensors", "metrics.csv",
+                           "report.html", "config.txt", "samples/step_0000003.png",
+                           "samples/step_0000004.png"};
+    for (int i = 0; i < 7; i++) {
+        snprintf(p, sizeof p, "%s/%s", run_dir, files[i]);
+        CHECK_MSG(file_size(p) > 0, "%s missing or empty", p);
+    }
+    snprintf(p, sizeof p, "%s/metrics.csv", run_dir);
+    CHECK(count_lines(p) == 5); /* header + 4 steps */
+    /* the training checkpoint is 4x the export (weights, EMA, two moments) */
+    char ck[600], mo[600];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run_dir);
+    snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
+    CHECK(file_size(ck) > 3 * file_size(mo));
+    /* an existing run is not overwritten */
+    CHECK(run(out, sizeof out, "train --run %s %s --steps 4", run_dir, common) == 1);
+    CHECK(strstr(out, "already holds a checkpoint") != NULL);
+    /* resume to 6 steps */
+    st = run(out, sizeof out, "train --resume %s --set total_steps=6", run_dir);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(strstr(out, "steps 4 -> 6") != NULL);
+    CHECK(count_lines(p) == 7);
+    /* sample from the export: grid size (2 rows x 4 cols of 8x8, pad 2) */
+    char grid[600], traj[600], odir[600];
+    snprintf(grid, sizeof grid, "%s/grid.png", dir);
+    snprintf(traj, sizeof traj, "%s/traj.png", dir);
+    snprintf(odir, sizeof odir, "%s/imgs", dir);
+    st = run(out, sizeof out,
+             "sample --model %s --n 8 --steps 4 --sampler ddim --grid %s --trajectory %s "
+             "--out-dir %s --seed 3",
+             mo, grid, traj, odir);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(file_size(grid) > 0 && file_size(traj) > 0);
+    snprintf(p, sizeof p, "%s/sample_00007.png", odir);
+    CHECK(file_size(p) > 0);
+    /* bad input: a truncated dataset, a missing file, an unknown key */
+    FILE *f = fopen(img, "r+b");
+    RIN_ASSERT(f);
+    fclose(f);
+    CHECK(truncate(img, 16 + 64 * 10) == 0);
+    snprintf(p, sizeof p, "%s/run2", dir);
+    CHECK(run(out, sizeof out, "train --run %s %s --steps 2", p, common) == 1);
+    CHECK_MSG(strstr(out, img) != NULL, "message does not name the file: %s", out);
+    CHECK(access(p, F_OK) != 0); /* nothing half-made */
+    CHECK(run(out, sizeof out, "train --run %s --set learning_rate=1", p) == 1);
+    CHECK(strstr(out, "unknown key 'learning_rate'") != NULL);
+    CHECK(run(out, sizeof out, "sample --model %s/none.safetensors", dir) == 1);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
+
+TEST(cli_train_fmnist_when_installed) {
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
+        test_skip("dataset-fashion-mnist is not installed");
+        return;
+    }
+    char dir[256], out[16384], p[600];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_fm_%d", (int)getpid());
+    int st = run(out, sizeof out,
+                 "train --run %s --preset fmnist --data fmnist --steps 2 --set batch_size=8 "
+                 "--set sample_count=10 --set sample_steps=2 --set warmup_steps=1",
+                 dir);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(strstr(out, "fmnist 60000 images") != NULL);
+    snprintf(p, sizeof p, "%s/samples/step_0000002.png", dir);
+    CHECK(file_size(p) > 0);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}

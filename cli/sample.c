@@ -1,0 +1,238 @@
+/* sample.c -- `rin sample`: images from a checkpoint.
+ *
+ *   rin sample --model runs/fm/model.safetensors --n 40 --steps 250 --grid grid.png
+ *   rin sample --model ckpt --n 8 --class 3 --sampler ddim --steps 50 --out-dir imgs/
+ *   rin sample --model ckpt --n 8 --trajectory traj.png
+ *
+ * The sampling schedule, sampler, steps, guidance and seed are options; the prediction type,
+ * input scale and input normalisation come from the training config stored in the checkpoint.
+ * A training checkpoint is sampled with its EMA weights unless --weights raw.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "imageio.h"
+#include "internal.h"
+
+static void sample_usage(FILE *f) {
+    fprintf(f,
+            "usage: rin sample --model CKPT [options]\n"
+            "\n"
+            "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
+            "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
+            "  --n N              images (default 16)\n"
+            "  --steps T          sampler steps (default 100)\n"
+            "  --sampler S        ddpm (= ddpm@large, default), ddpm@small or ddim\n"
+            "  --schedule S       sampling schedule (default cosine; also cosine@s,e,tau,\n"
+            "                     sigmoid@s,e,tau, simple_linear)\n"
+            "  --td X             time difference (default 0)\n"
+            "  --guidance W       classifier-free guidance weight (default 0)\n"
+            "  --class K          every image of class K (default: classes in turn)\n"
+            "  --classes random   uniformly random classes (as for FID sampling)\n"
+            "  --no-self-cond     do not carry latents between steps (ablation)\n"
+            "  --seed S           noise seed (default 0)\n"
+            "  --batch B          images per network call (default 64)\n"
+            "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
+            "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
+            "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ...\n"
+            "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n");
+}
+
+typedef struct traj {
+    uint8_t *canvas; /* rows: images, columns: snapshots */
+    int rows, cols, H, W, C, pad, steps;
+    float b;
+    int *snap_steps;
+} traj;
+
+/* Keeps x0_hat at evenly spaced steps for the trajectory strip. */
+static void on_step(void *user, int step, int steps, const float *x0_hat, const float *x) {
+    (void)x;
+    traj *t = user;
+    for (int k = 0; k < t->cols; k++) {
+        if (t->snap_steps[k] != step)
+            continue;
+        int cw = t->W + t->pad, ch = t->H + t->pad, GW = t->cols * cw + t->pad;
+        for (int r = 0; r < t->rows; r++) {
+            uint8_t tile[256 * 256 * 3];
+            rin_float_to_u8(tile, x0_hat + (size_t)r * t->H * t->W * t->C,
+                            (size_t)t->H * t->W * t->C, t->b);
+            for (int y = 0; y < t->H; y++)
+                memcpy(t->canvas + (((size_t)(t->pad + r * ch + y) * GW) + t->pad + k * cw) * t->C,
+                       tile + (size_t)y * t->W * t->C, (size_t)t->W * t->C);
+        }
+    }
+    (void)steps;
+}
+
+int cmd_sample(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},    {"weights", required_argument, 0, 'w'},
+        {"n", required_argument, 0, 'n'},        {"steps", required_argument, 0, 't'},
+        {"sampler", required_argument, 0, 'S'},  {"schedule", required_argument, 0, 'k'},
+        {"td", required_argument, 0, 'd'},       {"guidance", required_argument, 0, 'g'},
+        {"class", required_argument, 0, 'c'},    {"classes", required_argument, 0, 'C'},
+        {"no-self-cond", no_argument, 0, 'x'},   {"seed", required_argument, 0, 's'},
+        {"batch", required_argument, 0, 'b'},    {"grid", required_argument, 0, 'G'},
+        {"cols", required_argument, 0, 'l'},     {"out-dir", required_argument, 0, 'o'},
+        {"trajectory", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *mpath = NULL, *weights = "ema", *grid = NULL, *outdir = NULL, *trajpath = NULL;
+    int N = 16, batch = 64, cls = -2, random_classes = 0, cols = 0, o;
+    rin_sample_config sc;
+    rin_sample_config_default(&sc);
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': mpath = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'n': N = (int)parse_long("--n", optarg, 1, 1000000); break;
+        case 't': sc.steps = (int)parse_long("--steps", optarg, 1, 1000000); break;
+        case 'S':
+            if (strlen(optarg) >= sizeof sc.sampler)
+                die("--sampler: '%s' is not a sampler", optarg);
+            snprintf(sc.sampler, sizeof sc.sampler, "%s", optarg);
+            break;
+        case 'k':
+            if (strlen(optarg) >= sizeof sc.schedule)
+                die("--schedule: '%s' is too long", optarg);
+            snprintf(sc.schedule, sizeof sc.schedule, "%s", optarg);
+            break;
+        case 'd': sc.td = parse_double("--td", optarg); break;
+        case 'g': sc.guidance = parse_double("--guidance", optarg); break;
+        case 'c': cls = (int)parse_long("--class", optarg, -1, 1000000); break;
+        case 'C':
+            if (strcmp(optarg, "random"))
+                die("--classes: '%s' (expected random)", optarg);
+            random_classes = 1;
+            break;
+        case 'x': sc.self_cond = 0; break;
+        case 's': sc.seed = parse_u64("--seed", optarg); break;
+        case 'b': batch = (int)parse_long("--batch", optarg, 1, 4096); break;
+        case 'G': grid = optarg; break;
+        case 'l': cols = (int)parse_long("--cols", optarg, 1, 1024); break;
+        case 'o': outdir = optarg; break;
+        case 'T': trajpath = optarg; break;
+        case 'h': sample_usage(stdout); return 0;
+        default: sample_usage(stderr); return 2;
+        }
+    }
+    if (!mpath) {
+        sample_usage(stderr);
+        fprintf(stderr, "rin sample: --model is required\n");
+        return 2;
+    }
+    if (optind < argc)
+        die("sample: unexpected argument '%s'", argv[optind]);
+    if (!grid && !outdir)
+        grid = "samples.png";
+    char err[1024];
+    rin_model *m;
+    if (rin_model_load_weights(&m, mpath, weights, err, sizeof err))
+        die("%s", err);
+    const rin_config *c = rin_model_config(m);
+    rin_train_config tc;
+    if (rin_train_config_from_file(&tc, mpath, err, sizeof err))
+        die("%s", err);
+    snprintf(sc.pred_type, sizeof sc.pred_type, "%s", tc.pred_type);
+    sc.b_scale = tc.b_scale;
+    sc.normalize_noisy_input = tc.normalize_noisy_input;
+    if (cls >= c->num_classes || (cls >= 0 && c->num_classes == 0))
+        die("--class %d: the model has %d classes", cls, c->num_classes);
+
+    size_t per = (size_t)c->H * c->W * c->C;
+    float *imgs = malloc((size_t)N * per * sizeof *imgs);
+    int *labels = malloc((size_t)N * sizeof *labels);
+    if (!imgs || !labels)
+        die("out of memory for %d images", N);
+    rin_rng lr;
+    rin_rng_seed(&lr, sc.seed ^ 0xC1A55E5ull);
+    for (int i = 0; i < N; i++) {
+        if (c->num_classes == 0)
+            labels[i] = -1;
+        else if (cls != -2)
+            labels[i] = cls;
+        else if (random_classes)
+            labels[i] = (int)(rin_rng_u64(&lr) % (uint64_t)c->num_classes);
+        else
+            labels[i] = i % c->num_classes;
+    }
+    int B = N < batch ? N : batch;
+    rin_ctx *ctx;
+    if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, err, sizeof err))
+        die("%s", err);
+
+    traj tr = {0};
+    if (trajpath) {
+        tr.rows = B < 8 ? B : 8;
+        tr.cols = sc.steps < 10 ? sc.steps : 10;
+        tr.H = c->H, tr.W = c->W, tr.C = c->C, tr.pad = 2, tr.b = (float)sc.b_scale;
+        if (c->H > 256 || c->W > 256)
+            die("--trajectory: images larger than 256x256 are not supported");
+        tr.snap_steps = malloc((size_t)tr.cols * sizeof *tr.snap_steps);
+        size_t GW = (size_t)tr.cols * (c->W + 2) + 2, GH = (size_t)tr.rows * (c->H + 2) + 2;
+        tr.canvas = malloc(GW * GH * (size_t)c->C);
+        if (!tr.snap_steps || !tr.canvas)
+            die("out of memory (trajectory)");
+        memset(tr.canvas, 128, GW * GH * (size_t)c->C);
+        for (int k = 0; k < tr.cols; k++)
+            tr.snap_steps[k] = tr.cols == 1 ? sc.steps - 1
+                                            : (int)((long)k * (sc.steps - 1) / (tr.cols - 1));
+    }
+    double t0 = rin_time_seconds();
+    for (int start = 0; start < N; start += B) {
+        int nb = N - start < B ? N - start : B;
+        rin_sample_config sb = sc;
+        sb.seed = sc.seed + (uint64_t)start; /* each chunk its own noise */
+        if (rin_sample(ctx, &sb, nb, c->num_classes > 0 ? labels + start : NULL,
+                       imgs + (size_t)start * per, trajpath && start == 0 ? on_step : NULL, &tr,
+                       err, sizeof err))
+            die("%s", err);
+        fprintf(stderr, "\rsampled %d/%d", start + nb, N);
+    }
+    double dt = rin_time_seconds() - t0;
+    fprintf(stderr, "\rsampled %d images in %.1f s (%.2f img/s, %d steps %s, schedule %s%s)\n", N,
+            dt, N / dt, sc.steps, sc.sampler, sc.schedule,
+            sc.self_cond ? "" : ", no self-conditioning");
+    if (grid) {
+        if (!cols)
+            cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
+        if (rin_grid_write(grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, err,
+                           sizeof err))
+            die("%s", err);
+        printf("wrote %s (%d images)\n", grid, N);
+    }
+    if (outdir) {
+        if (mkdir(outdir, 0755) && access(outdir, W_OK))
+            die("%s: cannot create the output directory", outdir);
+        uint8_t *px = malloc(per);
+        if (!px)
+            die("out of memory");
+        for (int i = 0; i < N; i++) {
+            char p[1200];
+            snprintf(p, sizeof p, "%s/sample_%05d.png", outdir, i);
+            rin_float_to_u8(px, imgs + (size_t)i * per, per, (float)sc.b_scale);
+            if (rin_png_write(p, px, c->H, c->W, c->C, err, sizeof err))
+                die("%s", err);
+        }
+        free(px);
+        printf("wrote %d images to %s/\n", N, outdir);
+    }
+    if (trajpath) {
+        int GW = tr.cols * (c->W + 2) + 2, GH = tr.rows * (c->H + 2) + 2;
+        if (rin_png_write(trajpath, tr.canvas, GH, GW, c->C, err, sizeof err))
+            die("%s", err);
+        printf("wrote %s (x0_hat of %d images at %d steps, left to right)\n", trajpath, tr.rows,
+               tr.cols);
+        free(tr.canvas);
+        free(tr.snap_steps);
+    }
+    free(imgs);
+    free(labels);
+    rin_ctx_free(ctx);
+    rin_model_free(m);
+    return 0;
+}

@@ -1,0 +1,688 @@
+/* train.c -- `rin train`: a training run in a run directory.
+ *
+ *   rin train --preset fmnist --data fmnist --run runs/fm [--config FILE] [--set key=value]...
+ *   rin train --resume runs/fm [--set total_steps=...]
+ *
+ * Settings come, in increasing priority, from the preset, the config file, then --set; a key is
+ * a model key (rin_config), a training key (rin_train_config) or one of the run keys below.
+ * The run directory holds:
+ *   config.txt              every setting, resolved
+ *   checkpoint.safetensors  full training state (weights, EMA, moments, step, data position),
+ *                           written atomically every ckpt_every steps, at the end and on Ctrl-C
+ *   model.safetensors       the EMA weights alone, for `rin sample`
+ *   metrics.csv             step, loss, lr, grad_norm, img_per_s, elapsed_s
+ *   samples/step_NNNNNNN.png  sample grids from the EMA weights every sample_every steps
+ *   report.html             loss and lr curves, config and the latest grid, self-contained
+ * A resumed run continues bit for bit as if it had never stopped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data.h"
+#include "imageio.h"
+#include "internal.h"
+
+typedef struct run_config {
+    char data[512];     /* dataset source (see data.h) */
+    int random_flip;    /* horizontal flips */
+    long log_every;     /* metrics.csv row and non-tty progress line */
+    long sample_every;  /* sample grid; 0 = only at the end */
+    long ckpt_every;    /* checkpoint; 0 = only at the end */
+    int sample_count;   /* images per grid */
+    int sample_steps;   /* sampler steps for grids */
+    char sample_sampler[16];
+    double time_limit;  /* seconds of training in this invocation; 0 = none */
+} run_config;
+
+static void run_defaults(run_config *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->data, sizeof r->data, "fmnist");
+    r->random_flip = 0;
+    r->log_every = 50;
+    r->sample_every = 1000;
+    r->ckpt_every = 1000;
+    r->sample_count = 40;
+    r->sample_steps = 50;
+    snprintf(r->sample_sampler, sizeof r->sample_sampler, "ddim");
+    r->time_limit = 0;
+}
+
+static const char *const run_keys[] = {"data",         "random_flip",  "log_every",
+                                       "sample_every", "ckpt_every",   "sample_count",
+                                       "sample_steps", "sample_sampler", "time_limit"};
+#define NRUNKEYS ((int)(sizeof run_keys / sizeof run_keys[0]))
+
+static int run_get(const run_config *r, int i, char *buf, size_t len) {
+    switch (i) {
+    case 0: return snprintf(buf, len, "%s", r->data);
+    case 1: return snprintf(buf, len, "%d", r->random_flip);
+    case 2: return snprintf(buf, len, "%ld", r->log_every);
+    case 3: return snprintf(buf, len, "%ld", r->sample_every);
+    case 4: return snprintf(buf, len, "%ld", r->ckpt_every);
+    case 5: return snprintf(buf, len, "%d", r->sample_count);
+    case 6: return snprintf(buf, len, "%d", r->sample_steps);
+    case 7: return snprintf(buf, len, "%s", r->sample_sampler);
+    case 8: return snprintf(buf, len, "%g", r->time_limit);
+    }
+    return -1;
+}
+
+/* Sets a run key; returns 0 if `key` is not one, 1 if set; dies on a bad value. */
+static int run_set(run_config *r, const char *key, const char *v, const char *where) {
+    char opt[300];
+    snprintf(opt, sizeof opt, "%s%s", where, key);
+    if (!strcmp(key, "data")) {
+        if (strlen(v) >= sizeof r->data)
+            die("%s: too long", opt);
+        snprintf(r->data, sizeof r->data, "%s", v);
+    } else if (!strcmp(key, "random_flip")) {
+        r->random_flip = (int)parse_long(opt, v, 0, 1);
+    } else if (!strcmp(key, "log_every")) {
+        r->log_every = parse_long(opt, v, 1, 1L << 40);
+    } else if (!strcmp(key, "sample_every")) {
+        r->sample_every = parse_long(opt, v, 0, 1L << 40);
+    } else if (!strcmp(key, "ckpt_every")) {
+        r->ckpt_every = parse_long(opt, v, 0, 1L << 40);
+    } else if (!strcmp(key, "sample_count")) {
+        r->sample_count = (int)parse_long(opt, v, 1, 1024);
+    } else if (!strcmp(key, "sample_steps")) {
+        r->sample_steps = (int)parse_long(opt, v, 1, 100000);
+    } else if (!strcmp(key, "sample_sampler")) {
+        if (strcmp(v, "ddpm") && strcmp(v, "ddpm@large") && strcmp(v, "ddpm@small") &&
+            strcmp(v, "ddim"))
+            die("%s: '%s' (expected ddpm, ddpm@small or ddim)", opt, v);
+        snprintf(r->sample_sampler, sizeof r->sample_sampler, "%s", v);
+    } else if (!strcmp(key, "time_limit")) {
+        r->time_limit = parse_double(opt, v);
+        if (!(r->time_limit >= 0))
+            die("%s: %s (expected seconds >= 0)", opt, v);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct settings {
+    rin_config model;
+    rin_train_config train;
+    run_config run;
+} settings;
+
+/* One key=value into whichever config owns the key; dies naming `where` and the key. */
+static void settings_set(settings *s, const char *key, const char *value, const char *where) {
+    char err[512];
+    for (int i = 0; i < rin_config_num_keys(); i++)
+        if (!strcmp(rin_config_key(i), key)) {
+            if (rin_config_set(&s->model, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return;
+        }
+    for (int i = 0; i < rin_train_config_num_keys(); i++)
+        if (!strcmp(rin_train_config_key(i), key)) {
+            if (rin_train_config_set(&s->train, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return;
+        }
+    if (run_set(&s->run, key, value, where))
+        return;
+    die("%sunknown key '%s' (see `rin train --help` for the keys)", where, key);
+}
+
+/* A config file: "key = value" lines; '#' starts a comment. */
+static void settings_file(settings *s, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("%s: cannot open: %s", path, strerror(errno));
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *end = p + strlen(p);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        if (!*p)
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            die("%s:%d: expected 'key = value', got '%s'", path, lineno, p);
+        char *k_end = eq;
+        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            k_end--;
+        *k_end = 0;
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        char where[600];
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        settings_set(s, p, v, where);
+    }
+    fclose(f);
+}
+
+/* Every setting as "key=value" lines. */
+static void settings_format(const settings *s, char *buf, size_t cap) {
+    size_t w = 0;
+    char v[600];
+    for (int i = 0; i < rin_config_num_keys() && w < cap; i++) {
+        rin_config_get(&s->model, i, v, sizeof v);
+        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", rin_config_key(i), v);
+    }
+    for (int i = 0; i < rin_train_config_num_keys() && w < cap; i++) {
+        rin_train_config_get(&s->train, i, v, sizeof v);
+        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", rin_train_config_key(i), v);
+    }
+    for (int i = 0; i < NRUNKEYS && w < cap; i++) {
+        run_get(&s->run, i, v, sizeof v);
+        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", run_keys[i], v);
+    }
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+typedef struct metrics {
+    long *step;
+    double *loss, *lr;
+    int n, cap;
+} metrics;
+
+static void metrics_add(metrics *m, long step, double loss, double lr) {
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 1024;
+        m->step = realloc(m->step, (size_t)m->cap * sizeof *m->step);
+        m->loss = realloc(m->loss, (size_t)m->cap * sizeof *m->loss);
+        m->lr = realloc(m->lr, (size_t)m->cap * sizeof *m->lr);
+        if (!m->step || !m->loss || !m->lr)
+            die("out of memory (metrics)");
+    }
+    m->step[m->n] = step;
+    m->loss[m->n] = loss;
+    m->lr[m->n] = lr;
+    m->n++;
+}
+
+/* Reads metrics.csv back on resume, keeping only rows up to `upto` (a run killed after its last
+ * checkpoint logged steps that will be repeated), and rewrites the file to match. */
+static void metrics_reload(metrics *m, const char *path, long upto) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    char *kept = NULL;
+    size_t klen = 0, kcap = 0;
+    int first = 1;
+    while (fgets(line, sizeof line, f)) {
+        long step;
+        double loss, lr;
+        int ok = sscanf(line, "%ld,%lf,%lf", &step, &loss, &lr) == 3;
+        if (!first && (!ok || step > upto))
+            continue;
+        if (!first)
+            metrics_add(m, step, loss, lr);
+        first = 0;
+        size_t L = strlen(line);
+        if (klen + L + 1 > kcap) {
+            kcap = 2 * (klen + L + 1);
+            kept = realloc(kept, kcap);
+            if (!kept)
+                die("out of memory (metrics)");
+        }
+        memcpy(kept + klen, line, L);
+        klen += L;
+    }
+    fclose(f);
+    char err[512];
+    if (kept && rin_write_file_atomic(path, kept, klen, err, sizeof err))
+        die("%s", err);
+    free(kept);
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void mkdir_p(const char *dir) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        die("%s: cannot create the run directory: %s", dir, strerror(errno));
+    /* writable? create and remove a probe, so a read-only directory fails now, not at step 1000 */
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/.rin_probe.%d", dir, (int)getpid());
+    FILE *f = fopen(probe, "w");
+    if (!f)
+        die("%s: the run directory is not writable: %s", dir, strerror(errno));
+    fclose(f);
+    unlink(probe);
+}
+
+typedef struct run {
+    settings s;
+    const char *dir;
+    rin_model *model;
+    rin_trainer *tr;
+    rin_dataset *data;
+    rin_batcher batcher;
+    rin_ctx *sctx; /* sampling from the EMA weights */
+    metrics met;
+    char last_grid[1200];
+    double elapsed; /* training seconds over all invocations */
+} run;
+
+static void path_in(char *buf, size_t cap, const run *r, const char *name) {
+    snprintf(buf, cap, "%s/%s", r->dir, name);
+}
+
+static void save_checkpoint(run *r) {
+    char path[1200], epoch[32], pos[32], el[64], err[1024];
+    snprintf(epoch, sizeof epoch, "%ld", r->batcher.epoch);
+    snprintf(pos, sizeof pos, "%ld", r->batcher.pos);
+    snprintf(el, sizeof el, "%.3f", r->elapsed);
+    char vals[NRUNKEYS][600];
+    const char *meta[2 * (NRUNKEYS + 4) + 1];
+    int k = 0;
+    for (int i = 0; i < NRUNKEYS; i++) {
+        run_get(&r->s.run, i, vals[i], sizeof vals[i]);
+        meta[k++] = run_keys[i];
+        meta[k++] = vals[i];
+    }
+    meta[k++] = "data_epoch";
+    meta[k++] = epoch;
+    meta[k++] = "data_pos";
+    meta[k++] = pos;
+    meta[k++] = "elapsed_s";
+    meta[k++] = el;
+    meta[k] = NULL;
+    path_in(path, sizeof path, r, "checkpoint.safetensors");
+    if (rin_trainer_save(r->tr, path, meta, err, sizeof err))
+        die("%s", err);
+    path_in(path, sizeof path, r, "model.safetensors");
+    if (rin_trainer_export(r->tr, path, meta, err, sizeof err))
+        die("%s", err);
+}
+
+static void write_report(run *r, const char *note) {
+    char path[1200], err[1024], cfg[16384];
+    settings_format(&r->s, cfg, sizeof cfg);
+    rin_report rep = {.title = r->dir,
+                      .config_text = cfg,
+                      .steps = r->met.step,
+                      .loss = r->met.loss,
+                      .lr = r->met.lr,
+                      .n = r->met.n,
+                      .grid_png = r->last_grid[0] ? r->last_grid : NULL,
+                      .notes = note};
+    path_in(path, sizeof path, r, "report.html");
+    if (rin_report_write(path, &rep, err, sizeof err))
+        die("%s", err);
+}
+
+static void sample_grid(run *r) {
+    const rin_config *c = &r->s.model;
+    int N = r->s.run.sample_count;
+    rin_sample_config sc;
+    rin_sample_config_default(&sc);
+    sc.steps = r->s.run.sample_steps;
+    snprintf(sc.sampler, sizeof sc.sampler, "%s", r->s.run.sample_sampler);
+    snprintf(sc.pred_type, sizeof sc.pred_type, "%s", r->s.train.pred_type);
+    sc.b_scale = r->s.train.b_scale;
+    sc.normalize_noisy_input = r->s.train.normalize_noisy_input;
+    sc.seed = 1234; /* the same noise every time, so grids show progress, not luck */
+    int *labels = malloc((size_t)N * sizeof *labels);
+    float *imgs = malloc((size_t)N * c->H * c->W * c->C * sizeof *imgs);
+    if (!labels || !imgs)
+        die("out of memory (samples)");
+    for (int i = 0; i < N; i++)
+        labels[i] = c->num_classes > 0 ? i % c->num_classes : -1;
+    char err[1024];
+    rin_ctx_set_params(r->sctx, rin_trainer_ema(r->tr));
+    if (rin_sample(r->sctx, &sc, N, c->num_classes > 0 ? labels : NULL, imgs, NULL, NULL, err,
+                   sizeof err))
+        die("sampling: %s", err);
+    char name[64];
+    snprintf(name, sizeof name, "samples/step_%07ld.png", rin_trainer_step_count(r->tr));
+    path_in(r->last_grid, sizeof r->last_grid, r, name);
+    int cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
+    if (rin_grid_write(r->last_grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, err,
+                       sizeof err))
+        die("%s", err);
+    free(labels);
+    free(imgs);
+}
+
+static void fmt_duration(char *buf, size_t cap, double s) {
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, cap, "?");
+    else if (s >= 3600)
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, cap, "%.0fs", s);
+}
+
+static void train_usage(FILE *f) {
+    fprintf(f,
+            "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
+            "                 [--data SOURCE] [--steps N]\n"
+            "       rin train --resume DIR [--set key=value]...\n"
+            "\n"
+            "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
+            "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
+            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny (default fmnist)\n"
+            "  --config FILE    'key = value' lines ('#' comments)\n"
+            "  --set key=value  one setting (repeatable; wins over the file)\n"
+            "  --data SOURCE    same as --set data=SOURCE\n"
+            "  --steps N        same as --set total_steps=N\n"
+            "\n"
+            "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
+            "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
+            "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
+    settings s;
+    rin_config_preset(&s.model, "fmnist", NULL, 0);
+    rin_train_config_default(&s.train);
+    run_defaults(&s.run);
+    char buf[16384];
+    settings_format(&s, buf, sizeof buf);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+        fprintf(f, "  %s\n", line);
+    fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
+               "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none).\n"
+               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n");
+}
+
+int cmd_train(int argc, char **argv) {
+    static const struct option opts[] = {{"run", required_argument, 0, 'r'},
+                                         {"resume", required_argument, 0, 'R'},
+                                         {"preset", required_argument, 0, 'p'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"steps", required_argument, 0, 'n'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL;
+    const char *sets[256];
+    int nsets = 0, o;
+    char steps_kv[64], data_kv[600];
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r':
+            dir = optarg;
+            break;
+        case 'R':
+            resume = optarg;
+            break;
+        case 'p':
+            preset = optarg;
+            break;
+        case 'c':
+            cfgfile = optarg;
+            break;
+        case 's':
+        case 'd':
+        case 'n':
+            if (nsets == 256)
+                die("too many settings");
+            if (o == 'd') {
+                snprintf(data_kv, sizeof data_kv, "data=%s", optarg);
+                sets[nsets++] = data_kv;
+            } else if (o == 'n') {
+                snprintf(steps_kv, sizeof steps_kv, "total_steps=%s", optarg);
+                sets[nsets++] = steps_kv;
+            } else {
+                sets[nsets++] = optarg;
+            }
+            break;
+        case 'h':
+            train_usage(stdout);
+            return 0;
+        default:
+            train_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc)
+        die("train: unexpected argument '%s'", argv[optind]);
+    if (!dir == !resume) {
+        train_usage(stderr);
+        fprintf(stderr, "rin train: give exactly one of --run DIR and --resume DIR\n");
+        return 2;
+    }
+    char err[1024], path[1200];
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    r->dir = resume ? resume : dir;
+    long epoch = 0, pos = 0;
+    if (resume) {
+        if (cfgfile)
+            die("--config cannot change a resumed run (use --set for run keys)");
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
+        if (rin_model_load(&r->model, path, err, sizeof err))
+            die("cannot resume: %s", err);
+        r->s.model = *rin_model_config(r->model);
+        if (rin_train_config_from_file(&r->s.train, path, err, sizeof err))
+            die("cannot resume: %s", err);
+        run_defaults(&r->s.run);
+        rin_st_file *f;
+        if (rin_st_read(&f, path, err, sizeof err))
+            die("%s", err);
+        for (int i = 0; i < NRUNKEYS; i++) {
+            const char *v = rin_st_meta(f, run_keys[i]);
+            if (v)
+                run_set(&r->s.run, run_keys[i], v, "checkpoint: ");
+        }
+        const char *e = rin_st_meta(f, "data_epoch"), *p = rin_st_meta(f, "data_pos");
+        const char *el = rin_st_meta(f, "elapsed_s");
+        if (!e || !p)
+            die("%s: __metadata__ lacks data_epoch/data_pos (not a rin train checkpoint?)", path);
+        epoch = parse_long("data_epoch", e, 0, 1L << 60);
+        pos = parse_long("data_pos", p, 0, 1L << 60);
+        r->elapsed = el ? atof(el) : 0;
+        rin_st_free(f);
+        for (int i = 0; i < nsets; i++) {
+            char key[128];
+            const char *v = split_kv(sets[i], key, sizeof key, "--set");
+            for (int k = 0; k < rin_config_num_keys(); k++)
+                if (!strcmp(key, rin_config_key(k)))
+                    die("--set %s: the model of a resumed run cannot change", key);
+            settings_set(&r->s, key, v, "--set: ");
+        }
+    } else {
+        if (rin_config_preset(&r->s.model, preset, err, sizeof err))
+            die("%s", err);
+        rin_train_config_default(&r->s.train);
+        run_defaults(&r->s.run);
+        if (cfgfile)
+            settings_file(&r->s, cfgfile);
+        for (int i = 0; i < nsets; i++) {
+            char key[128];
+            const char *v = split_kv(sets[i], key, sizeof key, "--set");
+            settings_set(&r->s, key, v, "--set: ");
+        }
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+        if (access(path, F_OK) == 0)
+            die("%s already holds a checkpoint: continue it with `rin train --resume %s`, or "
+                "choose another --run directory",
+                dir, dir);
+    }
+    if (rin_config_validate(&r->s.model, err, sizeof err))
+        die("%s", err);
+    if (rin_train_config_validate(&r->s.train, err, sizeof err))
+        die("%s", err);
+    const rin_config *c = &r->s.model;
+    const rin_train_config *tc = &r->s.train;
+
+    /* data before anything is written: a missing dataset must not leave a half-made run */
+    if (rin_dataset_load(&r->data, r->s.run.data, c->H, c->W, c->C, err, sizeof err))
+        die("%s", err);
+    if (c->num_classes > 0 && !r->data->labels)
+        die("the model has %d classes but %s has no labels (set num_classes=0)", c->num_classes,
+            r->s.run.data);
+    if (c->num_classes > 0 && r->data->num_classes > c->num_classes)
+        die("%s has %d classes but the model only %d (set num_classes=%d)", r->s.run.data,
+            r->data->num_classes, c->num_classes, r->data->num_classes);
+
+    mkdir_p(r->dir);
+    snprintf(path, sizeof path, "%s/samples", r->dir);
+    mkdir_p(path);
+    if (!resume) {
+        if (rin_model_create(&r->model, c, err, sizeof err))
+            die("%s", err);
+        rin_model_init_params(r->model, tc->seed);
+    }
+    if (rin_trainer_create(&r->tr, r->model, tc, err, sizeof err))
+        die("%s", err);
+    if (resume) {
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
+        if (rin_trainer_restore(r->tr, path, err, sizeof err))
+            die("cannot resume: %s", err);
+    }
+    if (rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos))
+        die("out of memory (batcher)");
+    if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
+                       sizeof err))
+        die("%s", err);
+    char cfgtext[16384];
+    settings_format(&r->s, cfgtext, sizeof cfgtext);
+    path_in(path, sizeof path, r, "config.txt");
+    if (rin_write_file_atomic(path, cfgtext, strlen(cfgtext), err, sizeof err))
+        die("%s", err);
+
+    char metrics_path[1200];
+    path_in(metrics_path, sizeof metrics_path, r, "metrics.csv");
+    long step0 = rin_trainer_step_count(r->tr);
+    if (resume)
+        metrics_reload(&r->met, metrics_path, step0);
+    FILE *mf = fopen(metrics_path, resume ? "a" : "w");
+    if (!mf)
+        die("%s: cannot open: %s", metrics_path, strerror(errno));
+    if (!resume)
+        fprintf(mf, "step,loss,lr,grad_norm,img_per_s,elapsed_s\n");
+    fflush(mf);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int B = tc->batch_size, tty = isatty(2);
+    size_t per = (size_t)c->H * c->W * c->C;
+    float *x0 = malloc((size_t)B * per * sizeof *x0);
+    int *labels = malloc((size_t)B * sizeof *labels);
+    if (!x0 || !labels)
+        die("out of memory (batch)");
+    fprintf(stderr,
+            "rin train: %s, %zu parameters, %s %d images, batch %d, steps %ld -> %ld, %s lr %g\n",
+            r->dir, rin_config_num_params(c), r->s.run.data, r->data->n, B, step0,
+            tc->total_steps, tc->optimizer, tc->lr);
+
+    double t_start = rin_time_seconds(), t_window = t_start, elapsed0 = r->elapsed;
+    long window_steps = 0;
+    double ips = 0, loss_avg = 0;
+    int loss_n = 0, interrupted = 0;
+    while (rin_trainer_step_count(r->tr) < tc->total_steps) {
+        if (stop_requested) {
+            interrupted = 1;
+            break;
+        }
+        if (r->s.run.time_limit > 0 && rin_time_seconds() - t_start >= r->s.run.time_limit)
+            break;
+        rin_batcher_next(&r->batcher, B, (float)tc->b_scale, x0,
+                         c->num_classes > 0 ? labels : NULL);
+        rin_step_stats st;
+        rin_status s = rin_trainer_step(r->tr, x0, c->num_classes > 0 ? labels : NULL, &st);
+        long step = rin_trainer_step_count(r->tr);
+        if (s == RIN_STATUS_NONFINITE)
+            die("step %ld: the loss or a gradient is not finite; the last checkpoint in %s is "
+                "the last good state (try a lower lr or clip_norm)",
+                step + 1, r->dir);
+        if (s)
+            die("step %ld: %s", step + 1, rin_status_str(s));
+        r->elapsed = elapsed0 + rin_time_seconds() - t_start;
+        window_steps++;
+        loss_avg += st.loss;
+        loss_n++;
+        double now = rin_time_seconds();
+        if (now - t_window >= 2.0) {
+            ips = (double)window_steps * B / (now - t_window);
+            t_window = now;
+            window_steps = 0;
+        }
+        if (step % r->s.run.log_every == 0 || step == tc->total_steps) {
+            double lavg = loss_avg / loss_n;
+            fprintf(mf, "%ld,%.6g,%.6g,%.6g,%.2f,%.1f\n", step, lavg, st.lr, st.grad_norm, ips,
+                    r->elapsed);
+            fflush(mf);
+            metrics_add(&r->met, step, lavg, st.lr);
+            loss_avg = 0;
+            loss_n = 0;
+        }
+        if (tty || step % r->s.run.log_every == 0) {
+            char eta[32];
+            fmt_duration(eta, sizeof eta,
+                         ips > 0 ? (double)(tc->total_steps - step) * B / ips : -1);
+            fprintf(stderr, "%sstep %ld/%ld  loss %.4f  lr %.2e  %.1f img/s  ETA %s%s",
+                    tty ? "\r" : "", step, tc->total_steps, st.loss, st.lr, ips, eta,
+                    tty ? "   " : "\n");
+        }
+        int last = step == tc->total_steps;
+        if ((r->s.run.sample_every > 0 && step % r->s.run.sample_every == 0) || last) {
+            sample_grid(r);
+            write_report(r, NULL);
+        }
+        if ((r->s.run.ckpt_every > 0 && step % r->s.run.ckpt_every == 0) || last)
+            save_checkpoint(r);
+    }
+    if (tty)
+        fprintf(stderr, "\n");
+    long step = rin_trainer_step_count(r->tr);
+    if (step < tc->total_steps) {
+        /* stopped early (Ctrl-C or time limit): keep everything for --resume */
+        sample_grid(r);
+        save_checkpoint(r);
+    }
+    char note[256];
+    snprintf(note, sizeof note, "step %ld of %ld; %.0f s of training", step, tc->total_steps,
+             r->elapsed);
+    write_report(r, note);
+    fclose(mf);
+    fprintf(stderr, "rin train: %s at step %ld; checkpoint %s/checkpoint.safetensors, report %s/report.html\n",
+            interrupted ? "interrupted" : (step < tc->total_steps ? "time limit reached" : "done"),
+            step, r->dir, r->dir);
+    if (step < tc->total_steps)
+        fprintf(stderr, "rin train: continue with `rin train --resume %s`\n", r->dir);
+    free(x0);
+    free(labels);
+    free(r->met.step), free(r->met.loss), free(r->met.lr);
+    rin_ctx_free(r->sctx);
+    rin_batcher_free(&r->batcher);
+    rin_trainer_free(r->tr);
+    rin_dataset_free(r->data);
+    rin_model_free(r->model);
+    return interrupted ? 130 : 0;
+}

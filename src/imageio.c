@@ -1,0 +1,701 @@
+/* imageio.c -- PNG files, sample grids and the self-contained training report (src/imageio.h).
+ *
+ * PNG encoding and decoding are stb_image_write and stb_image from Debian's libstb (linked with
+ * -lstb; this file defines no STB_*_IMPLEMENTATION, see shared/spec/evaluation.md section 7).
+ * Every file is built whole in memory and then written with rin_write_file_atomic, so a reader
+ * (a browser refreshing report.html during training) never sees half a file. Errors follow
+ * shared/spec/style.md section 7: a status, and a message naming the file.
+ *
+ * Not here: GIF output, dataset decoding beyond rin_png_read.
+ *
+ * stb keeps a few process-wide settings (vertical flip, PNG compression level and filter); this
+ * file never changes them, so their defaults apply: no flip, zlib level 8, adaptive filters.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include "imageio.h"
+#include "internal.h"
+
+/* ---- growable memory buffer ------------------------------------------------------------------ */
+
+/* Bytes appended at the end; an allocation failure sets oom and makes every later append a
+ * no-op, so builders check once at the end. */
+typedef struct membuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} membuf;
+
+static int mb_reserve(membuf *b, size_t extra) {
+    if (b->oom)
+        return 0;
+    if (extra <= b->cap - b->len)
+        return 1;
+    size_t need = b->len + extra;
+    if (need < b->len) {
+        b->oom = 1;
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 1;
+}
+
+static void mb_append(membuf *b, const void *data, size_t n) {
+    if (n == 0 || !mb_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void mb_puts(membuf *b, const char *s) { mb_append(b, s, strlen(s)); }
+
+static void mb_printf(membuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mb_printf(membuf *b, const char *fmt, ...) {
+    if (b->oom)
+        return;
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        mb_append(b, small, (size_t)n);
+        return;
+    }
+    if (!mb_reserve(b, (size_t)n + 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Appends s with & < > " ' replaced by entities (safe in element content and quoted
+ * attributes). NULL appends nothing. */
+static void mb_escape(membuf *b, const char *s) {
+    if (!s)
+        return;
+    const char *run = s;
+    for (; *s; s++) {
+        const char *ent = NULL;
+        switch (*s) {
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&#39;";
+            break;
+        default:
+            break;
+        }
+        if (ent) {
+            mb_append(b, run, (size_t)(s - run));
+            mb_puts(b, ent);
+            run = s + 1;
+        }
+    }
+    mb_append(b, run, (size_t)(s - run));
+}
+
+/* Standard base64 (RFC 4648, with '=' padding, no line breaks). */
+static void mb_base64(membuf *b, const uint8_t *data, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (!mb_reserve(b, (n + 2) / 3 * 4))
+        return;
+    char *o = (char *)b->p + b->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    b->len = (size_t)(o - (char *)b->p);
+}
+
+/* Reads a whole file into *data (malloc'd; free it). */
+static rin_status read_whole_file(const char *path, uint8_t **data, size_t *len, char *err,
+                                  size_t errlen) {
+    *data = NULL;
+    *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path,
+                          strerror(errno));
+    membuf b = {0};
+    for (;;) {
+        if (!mb_reserve(&b, 65536))
+            break;
+        size_t got = fread(b.p + b.len, 1, b.cap - b.len, fp);
+        b.len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(fp);
+    int e = errno;
+    fclose(fp);
+    if (b.oom) {
+        free(b.p);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory reading the file",
+                          path);
+    }
+    if (bad) {
+        free(b.p);
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: read failed: %s", path, strerror(e));
+    }
+    *data = b.p;
+    *len = b.len;
+    return RIN_STATUS_OK;
+}
+
+/* ---- PNG ------------------------------------------------------------------------------------- */
+
+static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+/* stb works in int: keep every size it derives (rows of W*C+1 bytes, H of them, and the zlib
+ * output) well inside INT_MAX. */
+static int png_shape_ok(int H, int W, int C) {
+    if (H < 1 || W < 1 || (C != 1 && C != 3))
+        return 0;
+    size_t row = (size_t)W * (size_t)C + 1;
+    return row <= (size_t)INT_MAX / 4 && (size_t)H <= ((size_t)INT_MAX / 4) / row;
+}
+
+static void png_sink(void *ctx, void *data, int size) {
+    if (size > 0)
+        mb_append(ctx, data, (size_t)size);
+}
+
+rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, int H, int W,
+                          int C) {
+    if (!out || !outlen)
+        return RIN_STATUS_ARG;
+    *out = NULL;
+    *outlen = 0;
+    if (!pixels || !png_shape_ok(H, W, C))
+        return RIN_STATUS_ARG;
+    membuf b = {0};
+    int ok = stbi_write_png_to_func(png_sink, &b, W, H, C, pixels, W * C);
+    if (!ok || b.oom || b.len == 0) {
+        free(b.p);
+        return RIN_STATUS_NOMEM; /* stb's only failure with valid arguments is malloc */
+    }
+    *out = b.p;
+    *outlen = b.len;
+    return RIN_STATUS_OK;
+}
+
+rin_status rin_png_write(const char *path, const uint8_t *pixels, int H, int W, int C, char *err,
+                         size_t errlen) {
+    if (!path)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_png_write: path is NULL");
+    if (!pixels || !png_shape_ok(H, W, C))
+        return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                          "%s: cannot write a PNG of %d x %d x %d%s (need H, W >= 1 and C = 1 "
+                          "or 3)",
+                          path, H, W, C, pixels ? "" : " from NULL pixels");
+    uint8_t *png;
+    size_t len;
+    rin_status s = rin_png_encode(&png, &len, pixels, H, W, C);
+    if (s != RIN_STATUS_OK)
+        return rin_errorf(err, errlen, s, "%s: PNG encoding failed: %s", path,
+                          rin_status_str(s));
+    s = rin_write_file_atomic(path, png, len, err, errlen);
+    free(png);
+    return s;
+}
+
+rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int *C, char *err,
+                        size_t errlen) {
+    if (!path || !pixels || !H || !W || !C)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_png_read: NULL argument");
+    *pixels = NULL;
+    *H = *W = *C = 0;
+    uint8_t *file;
+    size_t len;
+    rin_status s = read_whole_file(path, &file, &len, err, errlen);
+    if (s != RIN_STATUS_OK)
+        return s;
+    if (len < sizeof png_signature || memcmp(file, png_signature, sizeof png_signature) != 0) {
+        free(file);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                          "%s: not a PNG file (no PNG signature)", path);
+    }
+    if (len > (size_t)INT_MAX) {
+        free(file);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: file too large (%zu bytes)", path,
+                          len);
+    }
+    int w, h, comp;
+    if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
+        free(file);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: malformed PNG: %s", path,
+                          stbi_failure_reason());
+    }
+    int want = comp <= 2 ? 1 : 3; /* grey(+alpha) -> grey, RGB(A) -> RGB */
+    int n0;
+    uint8_t *img = stbi_load_from_memory(file, (int)len, &w, &h, &n0, want);
+    free(file);
+    if (!img)
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: cannot decode PNG: %s", path,
+                          stbi_failure_reason());
+    if (!png_shape_ok(h, w, want)) {
+        stbi_image_free(img);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d",
+                          path, h, w);
+    }
+    /* copied so that the caller's free() matches our malloc whatever allocator stb uses */
+    size_t n = (size_t)h * (size_t)w * (size_t)want;
+    uint8_t *px = malloc(n);
+    if (!px) {
+        stbi_image_free(img);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory (%zu bytes)", path,
+                          n);
+    }
+    memcpy(px, img, n);
+    stbi_image_free(img);
+    *pixels = px;
+    *H = h;
+    *W = w;
+    *C = want;
+    return RIN_STATUS_OK;
+}
+
+/* ---- float images and grids ------------------------------------------------------------------ */
+
+void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b) {
+    RIN_ASSERT(b > 0.0f);
+    RIN_ASSERT(n == 0 || (dst && src));
+    const float two_b = 2.0f * b;
+    for (size_t i = 0; i < n; i++) {
+        float v = 255.0f * (src[i] / two_b + 0.5f);
+        if (!(v >= 0.0f)) /* also NaN */
+            v = 0.0f;
+        if (v > 255.0f)
+            v = 255.0f;
+        dst[i] = (uint8_t)lrintf(v); /* nearest, ties to even */
+    }
+}
+
+#define GRID_GREY 128
+#define GRID_PAD 2 /* rin_grid_write's border and gap, pixels */
+
+rin_status rin_grid_make(uint8_t **out, int *GH, int *GW, const float *imgs, int N, int H, int W,
+                         int C, int cols, int pad, float b) {
+    if (!out || !GH || !GW)
+        return RIN_STATUS_ARG;
+    *out = NULL;
+    *GH = *GW = 0;
+    if (!imgs || N < 1 || H < 1 || W < 1 || (C != 1 && C != 3) || cols < 1 || pad < 0 ||
+        !(b > 0.0f) || !isfinite(b))
+        return RIN_STATUS_ARG;
+    int rows = N / cols + (N % cols != 0);
+    /* GH = rows H + (rows + 1) pad, GW = cols W + (cols + 1) pad, computed without overflow */
+    int64_t gh = (int64_t)rows * H + ((int64_t)rows + 1) * pad;
+    int64_t gw = (int64_t)cols * W + ((int64_t)cols + 1) * pad;
+    if (gh > INT_MAX || gw > INT_MAX || !png_shape_ok((int)gh, (int)gw, C))
+        return RIN_STATUS_ARG;
+    size_t rowbytes = (size_t)gw * (size_t)C;
+    uint8_t *g = malloc((size_t)gh * rowbytes);
+    if (!g)
+        return RIN_STATUS_NOMEM;
+    memset(g, GRID_GREY, (size_t)gh * rowbytes);
+    size_t img_row = (size_t)W * (size_t)C;
+    for (int i = 0; i < N; i++) {
+        size_t top = (size_t)pad + (size_t)(i / cols) * (size_t)(H + pad);
+        size_t left = (size_t)pad + (size_t)(i % cols) * (size_t)(W + pad);
+        const float *im = imgs + (size_t)i * (size_t)H * img_row;
+        for (int y = 0; y < H; y++)
+            rin_float_to_u8(g + (top + (size_t)y) * rowbytes + left * (size_t)C,
+                            im + (size_t)y * img_row, img_row, b);
+    }
+    *out = g;
+    *GH = (int)gh;
+    *GW = (int)gw;
+    return RIN_STATUS_OK;
+}
+
+rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C,
+                          int cols, float b, char *err, size_t errlen) {
+    if (!path)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_grid_write: path is NULL");
+    uint8_t *g;
+    int gh, gw;
+    rin_status s = rin_grid_make(&g, &gh, &gw, imgs, N, H, W, C, cols, GRID_PAD, b);
+    if (s == RIN_STATUS_NOMEM)
+        return rin_errorf(err, errlen, s, "%s: out of memory for a grid of %d images", path, N);
+    if (s != RIN_STATUS_OK)
+        return rin_errorf(err, errlen, s,
+                          "%s: invalid grid: N=%d H=%d W=%d C=%d cols=%d b=%g (need N, H, W, "
+                          "cols >= 1, C = 1 or 3, b > 0)",
+                          path, N, H, W, C, cols, (double)b);
+    s = rin_png_write(path, g, gh, gw, C, err, errlen);
+    free(g);
+    return s;
+}
+
+/* ---- the report: SVG line charts ------------------------------------------------------------- */
+
+#define CHART_MAX_POINTS 2000 /* drawn points per curve, plus the last */
+#define CHART_W 720
+#define CHART_H 300
+#define CHART_L 76 /* margins: left (y tick labels), right, top (title), bottom (x labels) */
+#define CHART_R 20
+#define CHART_T 30
+#define CHART_B 44
+
+/* A "nice" tick spacing (1, 2 or 5 times a power of ten) for about `target` ticks. */
+static double nice_step(double range, int target) {
+    double raw = range / target;
+    if (!(raw > 0.0) || !isfinite(raw))
+        return 1.0;
+    double mag = pow(10.0, floor(log10(raw)));
+    double f = raw / mag;
+    double m = f < 1.5 ? 1.0 : f < 3.0 ? 2.0 : f < 7.0 ? 5.0 : 10.0;
+    return m * mag;
+}
+
+#define MAX_TICKS 32
+
+/* Ticks in value space between lo and hi at multiples of step; returns their count. */
+static int linear_ticks(double *t, double lo, double hi, double step) {
+    int n = 0;
+    double i0 = ceil(lo / step - 1e-9), i1 = floor(hi / step + 1e-9);
+    for (double i = i0; i <= i1 && n < MAX_TICKS; i += 1.0) {
+        double v = i * step;
+        if (fabs(v) < 1e-9 * step)
+            v = 0.0; /* no "-1e-17" labels */
+        t[n++] = v;
+    }
+    return n;
+}
+
+/* Ticks for a log10 axis spanning [lo, hi] (exponents), as values. */
+static int log_ticks(double *t, double lo, double hi) {
+    double span = hi - lo;
+    int n = 0;
+    if (span <= 3.0) {
+        static const double mant[3] = {1.0, 2.0, 5.0};
+        for (double e = floor(lo); e <= ceil(hi) && n < MAX_TICKS; e += 1.0)
+            for (int k = 0; k < 3 && n < MAX_TICKS; k++) {
+                double v = mant[k] * pow(10.0, e), lv = log10(v);
+                if (lv >= lo - 1e-9 && lv <= hi + 1e-9)
+                    t[n++] = v;
+            }
+    } else {
+        double every = span <= 10.0 ? 1.0 : ceil(span / 8.0);
+        for (double e = ceil(lo / every) * every; e <= hi + 1e-9 && n < MAX_TICKS; e += every)
+            t[n++] = pow(10.0, e);
+    }
+    if (n < 2) /* a narrow range inside one 1-2-5 interval: plain spacing in value space */
+        n = linear_ticks(t, pow(10.0, lo), pow(10.0, hi),
+                         nice_step(pow(10.0, hi) - pow(10.0, lo), 4));
+    return n;
+}
+
+static int finite_for_axis(double v, int logy) { return isfinite(v) && (!logy || v > 0.0); }
+
+/* One <svg> line chart of y against steps (n >= 1 points). The y axis is log10 when allow_log
+ * and every finite y is positive. Non-finite values are not drawn. At most CHART_MAX_POINTS
+ * points are drawn (every k-th, and always the last). */
+static void svg_chart(membuf *b, const char *title, const char *ylabel, const long *steps,
+                      const double *y, int n, int allow_log) {
+    int logy = allow_log, nfin = 0;
+    double ymin = (double)INFINITY, ymax = -(double)INFINITY;
+    double xmin = (double)INFINITY, xmax = -(double)INFINITY;
+    for (int i = 0; i < n; i++) {
+        double s = (double)steps[i];
+        xmin = s < xmin ? s : xmin;
+        xmax = s > xmax ? s : xmax;
+        if (!isfinite(y[i]))
+            continue;
+        if (y[i] <= 0.0)
+            logy = 0;
+        nfin++;
+        ymin = y[i] < ymin ? y[i] : ymin;
+        ymax = y[i] > ymax ? y[i] : ymax;
+    }
+    const double pw = CHART_W - CHART_L - CHART_R, ph = CHART_H - CHART_T - CHART_B;
+    mb_printf(b,
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+              "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n"
+              "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n"
+              "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">",
+              CHART_W, CHART_H, CHART_W, CHART_H, CHART_W, CHART_H, CHART_L);
+    mb_escape(b, title);
+    mb_puts(b, logy && nfin ? " (log scale)</text>\n" : "</text>\n");
+    if (nfin == 0) {
+        mb_printf(b, "<text x=\"%d\" y=\"%d\">no finite values</text>\n</svg>\n", CHART_L,
+                  CHART_T + 20);
+        return;
+    }
+
+    /* data ranges (in log10 units for a log axis), padded so the curve clears the frame */
+    if (xmax <= xmin) {
+        xmin = xmin >= 1.0 ? xmin - 1.0 : xmin;
+        xmax = xmin + 2.0;
+    }
+    double lo = logy ? log10(ymin) : ymin, hi = logy ? log10(ymax) : ymax;
+    if (hi <= lo) {
+        double d = logy ? 0.5 : (lo != 0.0 ? 0.1 * fabs(lo) : 1.0);
+        lo -= d;
+        hi += d;
+    } else {
+        double d = 0.05 * (hi - lo);
+        lo -= d;
+        hi += d;
+    }
+#define SX(v) (CHART_L + ((v) - xmin) / (xmax - xmin) * pw)
+#define SY(v) (CHART_T + ph - (((logy ? log10(v) : (v))) - lo) / (hi - lo) * ph)
+
+    /* grid and tick labels */
+    double t[MAX_TICKS];
+    int nt = logy ? log_ticks(t, lo, hi) : linear_ticks(t, lo, hi, nice_step(hi - lo, 5));
+    mb_puts(b, "<g stroke=\"#e6e6e6\" stroke-width=\"1\">\n");
+    for (int i = 0; i < nt; i++)
+        mb_printf(b, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", CHART_L,
+                  CHART_L + pw, SY(t[i]), SY(t[i]));
+    double xs[MAX_TICKS];
+    double xstep = nice_step(xmax - xmin, 6);
+    int nx = linear_ticks(xs, xmin, xmax, xstep < 1.0 ? 1.0 : xstep);
+    for (int i = 0; i < nx; i++)
+        mb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.1f\"/>\n", SX(xs[i]),
+                  SX(xs[i]), CHART_T, CHART_T + ph);
+    mb_puts(b, "</g>\n<g fill=\"#444\">\n");
+    for (int i = 0; i < nt; i++)
+        mb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", CHART_L - 6,
+                  SY(t[i]) + 4.0, t[i]);
+    for (int i = 0; i < nx; i++)
+        mb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
+                  SX(xs[i]), CHART_T + ph + 16.0, xs[i]);
+    mb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">step</text>\n",
+              CHART_L + pw / 2.0, CHART_H - 6);
+    mb_printf(b,
+              "<text transform=\"translate(14 %.1f) rotate(-90)\" "
+              "text-anchor=\"middle\">",
+              CHART_T + ph / 2.0);
+    mb_escape(b, ylabel);
+    mb_puts(b, "</text>\n</g>\n");
+    /* axes */
+    mb_printf(b,
+              "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#888\"/>\n",
+              CHART_L, CHART_T, pw, ph);
+
+    /* the curve: every k-th finite point, and always the last finite one */
+    int last = n - 1;
+    while (last >= 0 && !finite_for_axis(y[last], logy))
+        last--;
+    int k = n / CHART_MAX_POINTS + (n % CHART_MAX_POINTS != 0);
+    mb_puts(b, "<polyline fill=\"none\" stroke=\"#1f6fb4\" stroke-width=\"1.5\" "
+               "stroke-linejoin=\"round\" points=\"");
+    for (int i = 0; i < n; i += k) {
+        if (i != last && finite_for_axis(y[i], logy))
+            mb_printf(b, "%.1f,%.1f ", SX((double)steps[i]), SY(y[i]));
+    }
+    mb_printf(b, "%.1f,%.1f\"/>\n", SX((double)steps[last]), SY(y[last]));
+    mb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f6fb4\"/>\n</svg>\n",
+              SX((double)steps[last]), SY(y[last]));
+#undef SX
+#undef SY
+}
+
+/* ---- the report: page ------------------------------------------------------------------------ */
+
+/* The config text as a two-column table: one row per non-empty line, split at the first '='
+ * (a line without '=' spans both columns). */
+static void html_config_table(membuf *b, const char *text) {
+    mb_puts(b, "<table>\n<tr><th>key</th><th>value</th></tr>\n");
+    char *copy = strdup(text);
+    if (!copy) {
+        b->oom = 1;
+        return;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\r')
+            line[--len] = 0;
+        if (len == 0)
+            continue;
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = 0;
+            mb_puts(b, "<tr><td>");
+            mb_escape(b, line);
+            mb_puts(b, "</td><td>");
+            mb_escape(b, eq + 1);
+            mb_puts(b, "</td></tr>\n");
+        } else {
+            mb_puts(b, "<tr><td colspan=\"2\">");
+            mb_escape(b, line);
+            mb_puts(b, "</td></tr>\n");
+        }
+    }
+    free(copy);
+    mb_puts(b, "</table>\n");
+}
+
+/* The grid PNG as an <img> with a data: URI. A missing or unreadable file is reported on the
+ * page rather than failing the report (the first grid may not exist yet). */
+static void html_grid_image(membuf *b, const char *png_path) {
+    uint8_t *png;
+    size_t len;
+    char why[512];
+    rin_status s = read_whole_file(png_path, &png, &len, why, sizeof why);
+    if (s == RIN_STATUS_NOMEM) {
+        b->oom = 1;
+        return;
+    }
+    int w = 0, h = 0, comp = 0;
+    if (s == RIN_STATUS_OK &&
+        (len < sizeof png_signature || memcmp(png, png_signature, sizeof png_signature) != 0 ||
+         len > (size_t)INT_MAX || !stbi_info_from_memory(png, (int)len, &w, &h, &comp))) {
+        snprintf(why, sizeof why, "%s: not a PNG file", png_path);
+        s = RIN_STATUS_FORMAT;
+    }
+    if (s != RIN_STATUS_OK) {
+        mb_puts(b, "<p>sample grid unavailable: ");
+        mb_escape(b, why);
+        mb_puts(b, "</p>\n");
+        free(png);
+        return;
+    }
+    /* small grids are enlarged (whole multiples, nearest neighbour) to be visible */
+    int scale = w > 0 && w < 512 ? 512 / w : 1;
+    scale = scale > 4 ? 4 : scale < 1 ? 1 : scale;
+    mb_printf(b,
+              "<figure><img width=\"%d\" height=\"%d\" style=\"image-rendering:pixelated\" "
+              "alt=\"latest sample grid\" src=\"data:image/png;base64,",
+              w * scale, h * scale);
+    mb_base64(b, png, len);
+    mb_puts(b, "\"><figcaption>");
+    mb_escape(b, png_path);
+    mb_printf(b, " (%d x %d)</figcaption></figure>\n", w, h);
+    free(png);
+}
+
+rin_status rin_report_write(const char *path, const rin_report *r, char *err, size_t errlen) {
+    if (!path || !r)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_report_write: NULL argument");
+    if (r->n < 0 || (r->n > 0 && (!r->steps || !r->loss)))
+        return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                          "%s: report with n = %d needs steps and loss arrays", path, r->n);
+    const char *title = r->title ? r->title : "rin training report";
+    const int n = r->n;
+    membuf b = {0};
+
+    mb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    mb_escape(&b, title);
+    mb_puts(&b, "</title>\n<style>\n"
+                "body{font-family:sans-serif;margin:1.5em;color:#222;max-width:60em}\n"
+                "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}\n"
+                "table{border-collapse:collapse}\n"
+                "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;"
+                "font-family:monospace}\n"
+                "svg{display:block;margin:0.5em 0;max-width:100%;height:auto}\n"
+                "pre{background:#f5f5f5;padding:0.6em;white-space:pre-wrap}\n"
+                "figure{margin:0}figcaption{font-size:0.85em;color:#666}\n"
+                "</style>\n</head>\n<body>\n<h1>");
+    mb_escape(&b, title);
+    mb_puts(&b, "</h1>\n<h2>Summary</h2>\n");
+
+    if (n == 0) {
+        mb_puts(&b, "<p>no steps yet</p>\n");
+    } else {
+        int imin = -1;
+        for (int i = 0; i < n; i++)
+            if (isfinite(r->loss[i]) && (imin < 0 || r->loss[i] < r->loss[imin]))
+                imin = i;
+        mb_printf(&b, "<table>\n<tr><td>latest step</td><td>%ld</td></tr>\n",
+                  r->steps[n - 1]);
+        mb_printf(&b, "<tr><td>latest loss</td><td>%.6g</td></tr>\n", r->loss[n - 1]);
+        if (imin >= 0)
+            mb_printf(&b, "<tr><td>min loss</td><td>%.6g (step %ld)</td></tr>\n",
+                      r->loss[imin], r->steps[imin]);
+        else
+            mb_puts(&b, "<tr><td>min loss</td><td>none finite</td></tr>\n");
+        if (r->lr)
+            mb_printf(&b, "<tr><td>latest learning rate</td><td>%.6g</td></tr>\n",
+                      r->lr[n - 1]);
+        mb_printf(&b, "<tr><td>points recorded</td><td>%d</td></tr>\n</table>\n", n);
+
+        mb_puts(&b, "<h2>Curves</h2>\n");
+        svg_chart(&b, "training loss", "loss", r->steps, r->loss, n, 1);
+        if (r->lr)
+            svg_chart(&b, "learning rate", "learning rate", r->steps, r->lr, n, 0);
+    }
+
+    if (r->grid_png) {
+        mb_puts(&b, "<h2>Latest samples</h2>\n");
+        html_grid_image(&b, r->grid_png);
+    }
+    if (r->config_text) {
+        mb_puts(&b, "<h2>Config</h2>\n");
+        html_config_table(&b, r->config_text);
+    }
+    if (r->notes) {
+        mb_puts(&b, "<h2>Notes</h2>\n<pre>");
+        mb_escape(&b, r->notes);
+        mb_puts(&b, "</pre>\n");
+    }
+    mb_puts(&b, "</body>\n</html>\n");
+
+    if (b.oom) {
+        free(b.p);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory building the report",
+                          path);
+    }
+    rin_status s = rin_write_file_atomic(path, b.p, b.len, err, errlen);
+    free(b.p);
+    return s;
+}

@@ -1,0 +1,159 @@
+/* optim.c -- optimisers, learning-rate schedule, EMA and gradient norms (spec section 4).
+ *
+ * LAMB follows tensorflow_addons' LAMB (the optimizer of the official code); AdamW follows
+ * torch.optim.AdamW (decoupled weight decay). Both walk the parameter table, so the alignment
+ * padding between tensors is never touched, and both take the decayed flag of each tensor:
+ * biases and LayerNorm parameters get no weight decay and, in LAMB, a trust ratio of 1.
+ *
+ * Determinism: every tensor is updated by one thread, in element order, and the per-tensor
+ * norms are double sums in element order; the global norm adds the per-tensor sums in table
+ * order. So results are bitwise the same for any thread count (no OpenMP reductions).
+ * Per-element arithmetic is double, rounded to float once per stored value.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "optim.h"
+
+#define RIN_PI 3.14159265358979323846
+#define PAR_MIN ((size_t)1 << 15) /* elementwise loops shorter than this stay serial */
+
+/* Warm-up then the truncated cosine (WarmUpAndDecay, spec 4). A cosine length S <= 0 (no steps
+ * after warm-up) or cosine_frac <= 0 gives the constant base rate after warm-up. */
+double rin_lr_at(const rin_optim_config *o, long step) {
+    if (o->warmup_steps > 0 && step < o->warmup_steps)
+        return o->lr * (double)step / (double)o->warmup_steps;
+    if (!(o->cosine_frac > 0))
+        return o->lr;
+    double S = (double)(o->total_steps - o->warmup_steps) / o->cosine_frac;
+    if (!(S > 0))
+        return o->lr;
+    double s = (double)(step - o->warmup_steps);
+    if (s > S)
+        s = S;
+    return o->lr * 0.5 * (1.0 + cos(RIN_PI * s / S));
+}
+
+/* Moments and bias corrections shared by LAMB and AdamW. */
+typedef struct adam_consts {
+    double b1, b2, eps, bc1, bc2; /* bc = 1 - beta^k */
+} adam_consts;
+
+/* m <- b1 m + (1-b1) g and v <- b2 v + (1-b2) g^2, stored as float; returns
+ * m_hat/(sqrt(v_hat) + eps) computed from the stored (rounded) moments, so that a second pass
+ * can recompute it exactly with adam_dir. */
+static inline double adam_moments(float *m, float *v, float g, const adam_consts *a) {
+    double gd = (double)g;
+    float mf = (float)(a->b1 * (double)*m + (1.0 - a->b1) * gd);
+    float vf = (float)(a->b2 * (double)*v + (1.0 - a->b2) * gd * gd);
+    *m = mf;
+    *v = vf;
+    return ((double)mf / a->bc1) / (sqrt((double)vf / a->bc2) + a->eps);
+}
+
+/* m_hat/(sqrt(v_hat) + eps) from the stored moments. */
+static inline double adam_dir(float m, float v, const adam_consts *a) {
+    return ((double)m / a->bc1) / (sqrt((double)v / a->bc2) + a->eps);
+}
+
+/* LAMB on one tensor of n elements (TFA):
+ *   pass 1: m, v; u = m_hat/(sqrt(v_hat) + eps) + wd w; ||w||^2 and ||u||^2 (double, in order);
+ *   ratio = ||w||/||u|| if both > 0 and the tensor is decayed, else 1;
+ *   pass 2: w <- w - lr ratio u, with u recomputed from the stored moments and the
+ *           pre-update w, so the norms are those of the pre-update weights. */
+static void lamb_tensor(float *w, const float *g, float *m, float *v, size_t n, int decayed,
+                        double wd, double lr, const adam_consts *a) {
+    double wdt = decayed ? wd : 0.0, ww = 0, uu = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = (double)w[i];
+        double u = adam_moments(&m[i], &v[i], g[i], a) + wdt * wi;
+        ww += wi * wi;
+        uu += u * u;
+    }
+    double ratio = 1.0;
+    if (decayed && ww > 0 && uu > 0)
+        ratio = sqrt(ww) / sqrt(uu);
+    double step = lr * ratio;
+    for (size_t i = 0; i < n; i++) {
+        double wi = (double)w[i];
+        double u = adam_dir(m[i], v[i], a) + wdt * wi;
+        w[i] = (float)(wi - step * u);
+    }
+}
+
+/* AdamW on one tensor (torch.optim.AdamW): w <- w - lr wd w (decayed tensors only), then
+ * w <- w - lr m_hat/(sqrt(v_hat) + eps). */
+static void adamw_tensor(float *w, const float *g, float *m, float *v, size_t n, int decayed,
+                         double wd, double lr, const adam_consts *a) {
+    double wdt = decayed ? wd : 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = (double)w[i];
+        double u = adam_moments(&m[i], &v[i], g[i], a);
+        wi -= lr * wdt * wi;
+        w[i] = (float)(wi - lr * u);
+    }
+}
+
+void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_model *model,
+                      const rin_optim_config *o, double lr, long step) {
+    RIN_ASSERT(step >= 0);
+    double k = (double)step + 1.0;
+    adam_consts a = {.b1 = o->beta1, .b2 = o->beta2, .eps = o->eps,
+                     .bc1 = 1.0 - pow(o->beta1, k), .bc2 = 1.0 - pow(o->beta2, k)};
+    int nt = rin_model_num_tensors(model);
+    int lamb = o->kind == RIN_OPT_LAMB;
+    /* one tensor per thread at a time: the work of a tensor never depends on the thread count */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < nt; t++) {
+        const rin_tensor_info *ti = rin_model_tensor(model, t);
+        size_t off = ti->offset;
+        if (lamb)
+            lamb_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
+                        o->weight_decay, lr, &a);
+        else
+            adamw_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
+                         o->weight_decay, lr, &a);
+    }
+}
+
+/* sum g^2 over one tensor, double, in element order. */
+static double sum_squares(const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * (double)g[i];
+    return s;
+}
+
+/* Per-tensor sums (in parallel, a group of tensors at a time) added in table order. */
+double rin_global_norm(const float *g, const rin_model *model) {
+    enum { GROUP = 64 };
+    double part[GROUP];
+    double total = 0;
+    int nt = rin_model_num_tensors(model);
+    for (int t0 = 0; t0 < nt; t0 += GROUP) {
+        int cnt = nt - t0 < GROUP ? nt - t0 : GROUP;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int j = 0; j < cnt; j++) {
+            const rin_tensor_info *ti = rin_model_tensor(model, t0 + j);
+            part[j] = sum_squares(g + ti->offset, ti->numel);
+        }
+        for (int j = 0; j < cnt; j++)
+            total += part[j];
+    }
+    return sqrt(total);
+}
+
+void rin_scale(float *g, size_t n, float scale) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        g[i] *= scale;
+}
+
+/* ema = decay ema + (1 - decay) w, in double per element. */
+void rin_ema_update(float *ema, const float *w, size_t n, double decay) {
+    double c = 1.0 - decay;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        ema[i] = (float)(decay * (double)ema[i] + c * (double)w[i]);
+}

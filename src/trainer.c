@@ -1,0 +1,534 @@
+/* trainer.c -- one training step with latent self-conditioning (spec 2.1), the training
+ * configuration, and training checkpoints.
+ *
+ * A step, for a batch x0 in [-b, b]:
+ *   1. per example t ~ U(0,1), gamma = gamma_train(t); eps ~ N(0, I); x_t = sqrt(g) x0 +
+ *      sqrt(1-g) eps (optionally normalised per example); labels dropped with cond_dropout;
+ *   2. self-conditioning: a first forward pass in training mode with zero latents, without
+ *      gradient, in an inference context (it keeps no activations); its latents are kept per
+ *      example with probability self_cond_rate and zeroed otherwise (stop-gradient: they are
+ *      an input of the second pass);
+ *   3. the second pass with those latents, MSE against the target, backward;
+ *   4. optional global-norm clipping, LAMB or AdamW, EMA.
+ * All randomness of step s comes from (seed, s): the sequential RNG seeded with
+ * rin_hash64(seed, STREAM_STEP, s) draws t, eps, label dropout and the masks in that order, and
+ * the two passes' dropout masks use seeds derived the same way. A checkpoint therefore holds the
+ * whole state (weights, moments, EMA, step) and a resumed run repeats the same steps bit for bit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diffusion.h"
+#include "internal.h"
+#include "ops.h"
+#include "optim.h"
+
+#define STREAM_STEP 0x53544550ull  /* "STEP" */
+#define STREAM_DROP1 0x44525031ull /* "DRP1": first (no-gradient) pass */
+#define STREAM_DROP2 0x44525032ull /* "DRP2": gradient pass */
+
+/* ---- the training configuration ------------------------------------------------------------ */
+
+enum tkind { T_INT, T_LONG, T_U64, T_DOUBLE, T_BOOL, T_STRING };
+
+typedef struct tkey {
+    const char *name;
+    enum tkind kind;
+    size_t offset, size; /* size: string capacity */
+    double lo, hi;       /* numeric range, inclusive */
+} tkey;
+
+#define TOFF(f) offsetof(rin_train_config, f), sizeof(((rin_train_config *)0)->f)
+// clang-format off
+static const tkey tkeys[] = {
+    {"batch_size",            T_INT,    TOFF(batch_size),            1, 65536},
+    {"total_steps",           T_LONG,   TOFF(total_steps),           1, 1e12},
+    {"seed",                  T_U64,    TOFF(seed),                  0, 0},
+    {"optimizer",             T_STRING, TOFF(optimizer),             0, 0},
+    {"lr",                    T_DOUBLE, TOFF(lr),                    0, 10},
+    {"beta1",                 T_DOUBLE, TOFF(beta1),                 0, 0.999999},
+    {"beta2",                 T_DOUBLE, TOFF(beta2),                 0, 0.999999999},
+    {"eps",                   T_DOUBLE, TOFF(eps),                   0, 1},
+    {"weight_decay",          T_DOUBLE, TOFF(weight_decay),          0, 10},
+    {"warmup_steps",          T_LONG,   TOFF(warmup_steps),          0, 1e12},
+    {"lr_schedule",           T_STRING, TOFF(lr_schedule),           0, 0},
+    {"clip_norm",             T_DOUBLE, TOFF(clip_norm),             0, 1e30},
+    {"ema_decay",             T_DOUBLE, TOFF(ema_decay),             0, 0.99999999},
+    {"train_schedule",        T_STRING, TOFF(train_schedule),        0, 0},
+    {"pred_type",             T_STRING, TOFF(pred_type),             0, 0},
+    {"b_scale",               T_DOUBLE, TOFF(b_scale),               1e-6, 1e6},
+    {"normalize_noisy_input", T_BOOL,   TOFF(normalize_noisy_input), 0, 1},
+    {"self_cond_rate",        T_DOUBLE, TOFF(self_cond_rate),        0, 1},
+    {"cond_dropout",          T_DOUBLE, TOFF(cond_dropout),          0, 0.999999},
+};
+// clang-format on
+#define NTKEYS ((int)(sizeof tkeys / sizeof tkeys[0]))
+
+int rin_train_config_num_keys(void) { return NTKEYS; }
+const char *rin_train_config_key(int i) { return i >= 0 && i < NTKEYS ? tkeys[i].name : NULL; }
+
+void rin_train_config_default(rin_train_config *t) {
+    memset(t, 0, sizeof *t);
+    t->batch_size = 64;
+    t->total_steps = 150000;
+    t->seed = 0;
+    snprintf(t->optimizer, sizeof t->optimizer, "lamb");
+    t->lr = 3e-3;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->weight_decay = 0.01;
+    t->warmup_steps = 10000;
+    snprintf(t->lr_schedule, sizeof t->lr_schedule, "cosine@0.8");
+    t->clip_norm = 0;
+    t->ema_decay = 0.9999;
+    snprintf(t->train_schedule, sizeof t->train_schedule, "sigmoid@-3,3,0.9");
+    snprintf(t->pred_type, sizeof t->pred_type, "eps");
+    t->b_scale = 1.0;
+    t->normalize_noisy_input = 0;
+    t->self_cond_rate = 0.9;
+    t->cond_dropout = 0;
+}
+
+rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value,
+                                char *err, size_t errlen) {
+    for (int i = 0; i < NTKEYS; i++) {
+        const tkey *k = &tkeys[i];
+        if (strcmp(k->name, key))
+            continue;
+        void *f = (char *)t + k->offset;
+        char *end;
+        errno = 0;
+        switch (k->kind) {
+        case T_STRING:
+            if (strlen(value) >= k->size)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is too long", key,
+                                  value);
+            snprintf((char *)f, k->size, "%s", value);
+            return RIN_STATUS_OK;
+        case T_BOOL:
+            if (!strcmp(value, "1") || !strcmp(value, "true"))
+                *(int *)f = 1;
+            else if (!strcmp(value, "0") || !strcmp(value, "false"))
+                *(int *)f = 0;
+            else
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
+                                  value);
+            return RIN_STATUS_OK;
+        case T_U64: {
+            unsigned long long v = strtoull(value, &end, 10);
+            if (errno || end == value || *end || value[0] == '-')
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: '%s' is not a non-negative integer", key, value);
+            *(uint64_t *)f = v;
+            return RIN_STATUS_OK;
+        }
+        case T_INT:
+        case T_LONG: {
+            long long v = strtoll(value, &end, 10);
+            if (errno || end == value || *end)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer",
+                                  key, value);
+            if ((double)v < k->lo || (double)v > k->hi)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: %lld is out of range [%.0f, %.0f]", key, v, k->lo, k->hi);
+            if (k->kind == T_INT)
+                *(int *)f = (int)v;
+            else
+                *(long *)f = (long)v;
+            return RIN_STATUS_OK;
+        }
+        case T_DOUBLE: {
+            double v = strtod(value, &end);
+            if (errno || end == value || *end || !isfinite(v))
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number",
+                                  key, value);
+            if (v < k->lo || v > k->hi)
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: %s is out of range [%g, %g]", key, value, k->lo, k->hi);
+            *(double *)f = v;
+            return RIN_STATUS_OK;
+        }
+        }
+    }
+    return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+}
+
+int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buflen) {
+    if (i < 0 || i >= NTKEYS)
+        return -1;
+    const tkey *k = &tkeys[i];
+    const void *f = (const char *)t + k->offset;
+    switch (k->kind) {
+    case T_STRING:
+        return snprintf(buf, buflen, "%s", (const char *)f);
+    case T_BOOL:
+    case T_INT:
+        return snprintf(buf, buflen, "%d", *(const int *)f);
+    case T_LONG:
+        return snprintf(buf, buflen, "%ld", *(const long *)f);
+    case T_U64:
+        return snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)f);
+    case T_DOUBLE:
+        return snprintf(buf, buflen, "%.17g", *(const double *)f);
+    }
+    return -1;
+}
+
+/* "cosine@R" -> R; "constant" -> 0. */
+static rin_status parse_lr_schedule(const char *s, double *frac, char *err, size_t errlen) {
+    if (!strcmp(s, "constant")) {
+        *frac = 0;
+        return RIN_STATUS_OK;
+    }
+    char *end;
+    if (!strncmp(s, "cosine@", 7)) {
+        double r = strtod(s + 7, &end);
+        if (end != s + 7 && !*end && r > 0 && r <= 1) {
+            *frac = r;
+            return RIN_STATUS_OK;
+        }
+    } else if (!strcmp(s, "cosine")) {
+        *frac = 1;
+        return RIN_STATUS_OK;
+    }
+    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                      "lr_schedule: '%s' is not supported (expected cosine, cosine@R with "
+                      "0 < R <= 1, or constant)",
+                      s);
+}
+
+/* Fills the optimizer config and parses the strings; the single place that interprets them. */
+static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_schedule *sched,
+                         rin_pred_type *pred, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    if (!strcmp(t->optimizer, "lamb"))
+        o->kind = RIN_OPT_LAMB;
+    else if (!strcmp(t->optimizer, "adamw"))
+        o->kind = RIN_OPT_ADAMW;
+    else
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "optimizer: '%s' is not supported (expected lamb or adamw)",
+                          t->optimizer);
+    o->lr = t->lr;
+    o->beta1 = t->beta1;
+    o->beta2 = t->beta2;
+    o->eps = t->eps;
+    o->weight_decay = t->weight_decay;
+    o->warmup_steps = t->warmup_steps;
+    o->total_steps = t->total_steps;
+    o->clip_norm = t->clip_norm;
+    o->ema_decay = t->ema_decay;
+    rin_status s = parse_lr_schedule(t->lr_schedule, &o->cosine_frac, err, errlen);
+    if (!s)
+        s = rin_schedule_parse(sched, t->train_schedule, err, errlen);
+    if (!s)
+        s = rin_pred_type_parse(pred, t->pred_type, err, errlen);
+    if (!s && t->warmup_steps > t->total_steps)
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "warmup_steps: %ld is more than total_steps %ld", t->warmup_steps,
+                       t->total_steps);
+    return s;
+}
+
+rin_status rin_train_config_validate(const rin_train_config *t, char *err, size_t errlen) {
+    rin_optim_config o;
+    rin_schedule sched;
+    rin_pred_type pred;
+    return derive(t, &o, &sched, &pred, err, errlen);
+}
+
+/* ---- the trainer ---------------------------------------------------------------------------- */
+
+struct rin_trainer {
+    rin_model *m;
+    rin_train_config tc;
+    rin_optim_config oc;
+    rin_schedule sched;
+    rin_pred_type pred;
+    rin_ctx *ctx;  /* gradient pass */
+    rin_ctx *ictx; /* the self-conditioning pass: inference arena, training-mode dropout */
+    float *m1, *v1, *ema;
+    float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma;
+    int *labels;
+    long step;
+};
+
+static void trainer_free_buffers(rin_trainer *t) {
+    free(t->m1), free(t->v1), free(t->ema), free(t->xt), free(t->xin), free(t->eps);
+    free(t->target), free(t->out), free(t->dout), free(t->zt), free(t->gamma), free(t->labels);
+}
+
+void rin_trainer_free(rin_trainer *t) {
+    if (!t)
+        return;
+    rin_ctx_free(t->ctx);
+    rin_ctx_free(t->ictx);
+    trainer_free_buffers(t);
+    free(t);
+}
+
+rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *tc,
+                              char *err, size_t errlen) {
+    *out = NULL;
+    rin_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "out of memory (trainer)");
+    t->m = m;
+    t->tc = *tc;
+    rin_status s = derive(tc, &t->oc, &t->sched, &t->pred, err, errlen);
+    if (s) {
+        free(t);
+        return s;
+    }
+    const rin_config *c = &m->cfg;
+    int B = tc->batch_size;
+    size_t nf = m->nfloats, per = (size_t)c->H * c->W * c->C, nz = (size_t)c->L * c->D;
+    s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
+    if (!s && c->self_cond && tc->self_cond_rate > 0)
+        s = rin_ctx_create(&t->ictx, m, B, RIN_CTX_INFER, err, errlen);
+    if (s) {
+        rin_trainer_free(t);
+        return s;
+    }
+    t->m1 = rin_aligned_alloc(nf * sizeof(float));
+    t->v1 = rin_aligned_alloc(nf * sizeof(float));
+    t->ema = rin_aligned_alloc(nf * sizeof(float));
+    t->xt = malloc(B * per * sizeof(float));
+    t->xin = malloc(B * per * sizeof(float));
+    t->eps = malloc(B * per * sizeof(float));
+    t->target = malloc(B * per * sizeof(float));
+    t->out = malloc(B * per * sizeof(float));
+    t->dout = malloc(B * per * sizeof(float));
+    t->zt = malloc(B * nz * sizeof(float));
+    t->gamma = malloc((size_t)B * sizeof(float));
+    t->labels = malloc((size_t)B * sizeof(int));
+    if (!t->m1 || !t->v1 || !t->ema || !t->xt || !t->xin || !t->eps || !t->target || !t->out ||
+        !t->dout || !t->zt || !t->gamma || !t->labels) {
+        rin_trainer_free(t);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM,
+                          "out of memory: optimizer state for %zu parameters", nf);
+    }
+    memset(t->m1, 0, nf * sizeof(float));
+    memset(t->v1, 0, nf * sizeof(float));
+    /* The official EMA starts from its own random initialisation (spec 4), which only washes
+     * out after ~1e5 steps at decay 0.9999; starting from the weights is the sensible choice
+     * for runs of any length. */
+    memcpy(t->ema, m->params, nf * sizeof(float));
+    *out = t;
+    return RIN_STATUS_OK;
+}
+
+long rin_trainer_step_count(const rin_trainer *t) { return t->step; }
+const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
+const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
+
+static int all_finite(const float *x, size_t n) {
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= isfinite(x[i]);
+    return ok;
+}
+
+rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
+                            rin_step_stats *stats) {
+    const rin_config *c = &t->m->cfg;
+    const rin_train_config *tc = &t->tc;
+    int B = tc->batch_size;
+    size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)c->L * c->D;
+    rin_rng rng;
+    rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
+
+    /* 1. noise levels, noise, the noisy input and the target */
+    for (int b = 0; b < B; b++)
+        t->gamma[b] = (float)rin_schedule_gamma(&t->sched, rin_rng_uniform(&rng));
+    for (size_t i = 0; i < n; i++)
+        t->eps[i] = (float)rin_rng_normal(&rng);
+    rin_diffusion_add_noise(t->xt, x0, t->eps, t->gamma, B, per);
+    const float *xin = t->xt;
+    if (tc->normalize_noisy_input) {
+        memcpy(t->xin, t->xt, n * sizeof(float));
+        rin_diffusion_normalize(t->xin, B, per);
+        xin = t->xin;
+    }
+    rin_diffusion_target(t->target, t->pred, x0, t->eps, t->gamma, B, per);
+    const int *lab = NULL;
+    if (c->num_classes > 0) {
+        for (int b = 0; b < B; b++) {
+            t->labels[b] = labels ? labels[b] : -1;
+            if (tc->cond_dropout > 0 && rin_rng_uniform(&rng) < tc->cond_dropout)
+                t->labels[b] = -1; /* the dropped label: the class token is its bias alone */
+        }
+        lab = t->labels;
+    }
+
+    /* 2. self-conditioning: the first pass's latents, kept with probability rate */
+    const float *zprev = NULL;
+    if (t->ictx) {
+        rin_batch first = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = NULL,
+                           .training = 1,
+                           .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step)};
+        rin_status s = rin_forward(t->ictx, &first, NULL, t->zt);
+        if (s)
+            return s;
+        for (int b = 0; b < B; b++) {
+            int keep = rin_rng_uniform(&rng) > 1.0 - tc->self_cond_rate;
+            if (!keep)
+                memset(t->zt + (size_t)b * nz, 0, nz * sizeof(float));
+        }
+        zprev = t->zt;
+    }
+
+    /* 3. the gradient pass */
+    rin_batch second = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = zprev,
+                        .training = 1,
+                        .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step)};
+    rin_status s = rin_forward(t->ctx, &second, t->out, NULL);
+    if (s)
+        return s;
+    double loss = rin_mse_forward_backward(t->dout, t->out, t->target, n);
+    if (!isfinite(loss))
+        return RIN_STATUS_NONFINITE;
+    rin_ctx_zero_grad(t->ctx);
+    s = rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
+    if (s)
+        return s;
+    float *g = rin_ctx_grads(t->ctx);
+    double gn = rin_global_norm(g, t->m);
+    if (!isfinite(gn) || !all_finite(g, t->m->nfloats))
+        return RIN_STATUS_NONFINITE;
+
+    /* 4. update */
+    if (t->oc.clip_norm > 0 && gn > t->oc.clip_norm)
+        rin_scale(g, t->m->nfloats, (float)(t->oc.clip_norm / gn));
+    double lr = rin_lr_at(&t->oc, t->step);
+    rin_optim_update(t->m->params, g, t->m1, t->v1, t->m, &t->oc, lr, t->step);
+    if (t->oc.ema_decay > 0)
+        rin_ema_update(t->ema, t->m->params, t->m->nfloats, t->oc.ema_decay);
+    else
+        memcpy(t->ema, t->m->params, t->m->nfloats * sizeof(float));
+    t->step++;
+    if (stats) {
+        stats->loss = loss;
+        stats->lr = lr;
+        stats->grad_norm = gn;
+    }
+    return RIN_STATUS_OK;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------- */
+
+static rin_status add_train_meta(const rin_trainer *t, rin_st_writer *w, char *stepbuf,
+                                 size_t stepcap, char (*vals)[128]) {
+    rin_status s = RIN_STATUS_OK;
+    for (int i = 0; !s && i < NTKEYS; i++) {
+        rin_train_config_get(&t->tc, i, vals[i], 128);
+        s = rin_st_writer_meta(w, tkeys[i].name, vals[i]);
+    }
+    snprintf(stepbuf, stepcap, "%ld", t->step);
+    if (!s)
+        s = rin_st_writer_meta(w, "step", stepbuf);
+    return s;
+}
+
+static rin_status save_buffers(const rin_trainer *t, const char *path,
+                               const char *const *extra_meta, int full, char *err,
+                               size_t errlen) {
+    const rin_model *m = t->m;
+    int nt = m->ntensors;
+    rin_st_writer *w = rin_st_writer_new();
+    char(*names)[96] = calloc((size_t)nt * 4, sizeof *names);
+    char(*vals)[128] = calloc(NTKEYS, sizeof *vals);
+    char stepbuf[32];
+    rin_status s = RIN_STATUS_NOMEM;
+    if (w && names && vals) {
+        s = rin_model_add_config_meta(&m->cfg, w);
+        if (!s)
+            s = add_train_meta(t, w, stepbuf, sizeof stepbuf, vals);
+        for (int i = 0; !s && extra_meta && extra_meta[i]; i += 2)
+            s = rin_st_writer_meta(w, extra_meta[i], extra_meta[i + 1]);
+        if (full) {
+            if (!s)
+                s = rin_model_add_tensors(m, w, m->params, "", names);
+            if (!s)
+                s = rin_model_add_tensors(m, w, t->ema, "ema.", names + nt);
+            if (!s)
+                s = rin_model_add_tensors(m, w, t->m1, "opt.m.", names + 2 * nt);
+            if (!s)
+                s = rin_model_add_tensors(m, w, t->v1, "opt.v.", names + 3 * nt);
+        } else if (!s) {
+            s = rin_model_add_tensors(m, w, t->ema, "", names);
+        }
+        if (s)
+            rin_errorf(err, errlen, s, "%s: cannot build the checkpoint (%s)", path,
+                       rin_status_str(s));
+        else
+            s = rin_st_writer_save(w, path, err, errlen);
+    } else {
+        rin_errorf(err, errlen, s, "%s: out of memory", path);
+    }
+    rin_st_writer_free(w);
+    free(names);
+    free(vals);
+    return s;
+}
+
+rin_status rin_trainer_save(const rin_trainer *t, const char *path, const char *const *extra_meta,
+                            char *err, size_t errlen) {
+    return save_buffers(t, path, extra_meta, 1, err, errlen);
+}
+
+rin_status rin_trainer_export(const rin_trainer *t, const char *path,
+                              const char *const *extra_meta, char *err, size_t errlen) {
+    return save_buffers(t, path, extra_meta, 0, err, errlen);
+}
+
+rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen) {
+    rin_st_file *f;
+    rin_status s = rin_st_read(&f, path, err, errlen);
+    if (s)
+        return s;
+    rin_config c;
+    s = rin_config_from_meta(&c, f, path, err, errlen);
+    if (!s && memcmp(&c, &t->m->cfg, sizeof c))
+        s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                       "%s: the checkpoint's model config differs from the run's", path);
+    const char *step = rin_st_meta(f, "step");
+    char *end = NULL;
+    long st = step ? strtol(step, &end, 10) : -1;
+    if (!s && (!step || *end || st < 0))
+        s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                       "%s: __metadata__ 'step' is missing or not a step count", path);
+    if (!s)
+        s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
+    if (!s)
+        s = rin_model_read_tensors(t->m, t->ema, f, "ema.", path, err, errlen);
+    if (!s)
+        s = rin_model_read_tensors(t->m, t->m1, f, "opt.m.", path, err, errlen);
+    if (!s)
+        s = rin_model_read_tensors(t->m, t->v1, f, "opt.v.", path, err, errlen);
+    if (!s)
+        t->step = st;
+    rin_st_free(f);
+    return s;
+}
+
+rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,
+                                      size_t errlen) {
+    rin_st_file *f;
+    rin_status s = rin_st_read(&f, path, err, errlen);
+    if (s)
+        return s;
+    rin_train_config_default(t);
+    for (int i = 0; !s && i < NTKEYS; i++) {
+        const char *v = rin_st_meta(f, tkeys[i].name);
+        char e2[256];
+        if (v && rin_train_config_set(t, tkeys[i].name, v, e2, sizeof e2))
+            s = rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: __metadata__: %s", path, e2);
+    }
+    rin_st_free(f);
+    return s;
+}
