@@ -561,8 +561,14 @@ int cmd_train(int argc, char **argv) {
         if (rin_trainer_restore(r->tr, path, err, sizeof err))
             die("cannot resume: %s", err);
     }
-    if (rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos))
-        die("out of memory (batcher)");
+    rin_status bs =
+        rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos);
+    if (bs == RIN_STATUS_ARG)
+        die("%s: the checkpoint's data position (epoch %ld, image %ld) does not fit %s with %d "
+            "images: was the dataset changed?",
+            r->dir, epoch, pos, r->s.run.data, r->data->n);
+    if (bs)
+        die("out of memory (batcher for %d images)", r->data->n);
     if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
                        sizeof err))
         die("%s", err);

@@ -5,9 +5,12 @@
  * the written outputs with the float64 expectations, so the command line is checked against
  * another implementation, not only against the library.
  */
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -209,7 +212,7 @@ static int count_lines(const char *p) {
 }
 
 TEST(cli_train_resume_sample) {
-    char dir[256], img[300], lab[300], run_dir[300], p[600], out[16384], common[1200];
+    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
     snprintf(dir, sizeof dir, "/tmp/rin_cli_train_%d", (int)getpid());
     snprintf(img, sizeof img, "%s/img.idx", dir);
     snprintf(lab, sizeof lab, "%s/lab.idx", dir);
@@ -296,4 +299,57 @@ TEST(cli_train_fmnist_when_installed) {
     CHECK(file_size(p) > 0);
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
+}
+
+TEST(cli_train_ctrl_c_saves_and_resumes) {
+    char dir[256], img[300], lab[300], run_dir[300], metrics_csv[400], ck[400], out[16384];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_sigint_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    snprintf(metrics_csv, sizeof metrics_csv, "%s/metrics.csv", run_dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run_dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    write_idx(img, lab, 16);
+    char data[700];
+    snprintf(data, sizeof data, "data=idx:%s,%s", img, lab);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *devnull = freopen("/dev/null", "w", stderr);
+        (void)devnull;
+        execl(cli(), "rin", "train", "--run", run_dir, "--preset", "tiny", "--set",
+              "image_channels=1", "--set", "num_classes=4", "--set", data, "--set",
+              "batch_size=2", "--set", "warmup_steps=1", "--set", "log_every=1", "--set",
+              "sample_every=0", "--set", "ckpt_every=0", "--set", "sample_count=2", "--set",
+              "sample_steps=1", "--steps", "1000000", (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    /* wait until it has trained a few steps, then press Ctrl-C */
+    int lines = 0;
+    for (int i = 0; i < 3000 && lines < 4; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        lines = count_lines(metrics_csv);
+    }
+    CHECK(lines >= 4);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "exit status %d",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    rin_st_file *f;
+    char err[512];
+    CHECK(rin_st_read(&f, ck, err, sizeof err) == RIN_STATUS_OK);
+    long step = atol(rin_st_meta(f, "step"));
+    rin_st_free(f);
+    printf("  interrupted after %d logged steps; checkpoint at step %ld\n", lines - 1, step);
+    CHECK(step >= lines - 1);
+    int st = run(out, sizeof out, "train --resume %s --set total_steps=%ld", run_dir, step + 2);
+    CHECK(st == 0);
+    CHECK(strstr(out, "done at step") != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
