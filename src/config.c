@@ -130,11 +130,7 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
         case KEY_INT:
             return parse_int(key, value, k->lo, k->hi, (int *)field, err, errlen);
         case KEY_BOOL:
-            if (!strcmp(value, "1") || !strcmp(value, "true"))
-                *(int *)field = 1;
-            else if (!strcmp(value, "0") || !strcmp(value, "false"))
-                *(int *)field = 0;
-            else
+            if (!rin_parse_bool(value, (int *)field))
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                                   "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
                                   value);

@@ -40,6 +40,8 @@ double rin_time_seconds(void); /* monotonic clock */
 rin_status rin_write_file_atomic(const char *path, const void *data, size_t len, char *err,
                                  size_t errlen);
 void rin_fsync_parent_dir(const char *path); /* best effort */
+/* "1"/"true" -> 1, "0"/"false" -> 0; returns 0 for anything else. */
+int rin_parse_bool(const char *v, int *out);
 
 /* ---- random numbers (rng.c) ---------------------------------------------------------------
  * Sequential: xoshiro256** seeded by splitmix64. Counter-based: a stateless hash of

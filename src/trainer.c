@@ -109,11 +109,7 @@ rin_status rin_train_config_set(rin_train_config *t, const char *key, const char
             snprintf((char *)f, k->size, "%s", value);
             return RIN_STATUS_OK;
         case T_BOOL:
-            if (!strcmp(value, "1") || !strcmp(value, "true"))
-                *(int *)f = 1;
-            else if (!strcmp(value, "0") || !strcmp(value, "false"))
-                *(int *)f = 0;
-            else
+            if (!rin_parse_bool(value, (int *)f))
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                                   "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
                                   value);

@@ -118,3 +118,13 @@ void rin_fsync_parent_dir(const char *path) {
         close(fd);
     }
 }
+
+int rin_parse_bool(const char *v, int *out) {
+    if (!strcmp(v, "1") || !strcmp(v, "true"))
+        *out = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false"))
+        *out = 0;
+    else
+        return 0;
+    return 1;
+}

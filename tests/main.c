@@ -1,12 +1,16 @@
 /* main.c -- runs every registered test (optionally filtered by a substring) and prints the
  * closing line "N passed, N failed". Exit status: 0 only if every test passed and at least one
  * ran. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "test.h"
@@ -107,6 +111,70 @@ void test_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, fl
 const char *test_fixture_dir(void) {
     const char *d = getenv("RIN_FIXTURES");
     return d && *d ? d : "tests/fixtures";
+}
+
+test_dir test_dir_make(const char *tag) {
+    test_dir d;
+    snprintf(d.path, sizeof d.path, "/tmp/rin_%s_XXXXXX", tag);
+    d.ok = mkdtemp(d.path) != NULL;
+    if (!d.ok)
+        test_fail(__FILE__, __LINE__, "mkdtemp %s: %s", d.path, strerror(errno));
+    return d;
+}
+
+void test_tree_remove(const char *path) {
+    chmod(path, 0700);
+    DIR *dp = opendir(path);
+    if (dp) {
+        struct dirent *e;
+        while ((e = readdir(dp)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                test_tree_remove(p);
+            else
+                unlink(p);
+        }
+        closedir(dp);
+    }
+    if (rmdir(path) != 0)
+        test_fail(__FILE__, __LINE__, "cannot remove %s: %s", path, strerror(errno));
+}
+
+void test_dir_remove(const test_dir *d) {
+    if (d->ok)
+        test_tree_remove(d->path);
+}
+
+void test_dir_file(char *out, size_t len, const test_dir *d, const char *name) {
+    snprintf(out, len, "%s/%s", d->path, name);
+}
+
+int test_dir_count(const test_dir *d, const char *substr) {
+    int n = 0;
+    DIR *dp = opendir(d->path);
+    if (!dp)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!substr || strstr(e->d_name, substr))
+            n++;
+    }
+    closedir(dp);
+    return n;
+}
+
+int test_write_bytes(const char *path, const void *buf, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return 0;
+    int ok = fwrite(buf, 1, n, fp) == n;
+    return (fclose(fp) == 0) && ok;
 }
 
 static int cmp_entry(const void *a, const void *b) {

@@ -68,4 +68,21 @@ void test_fill_uniform(float *x, size_t n, unsigned long long seed, float lo, fl
 /* Directory of committed fixtures: $RIN_FIXTURES or "tests/fixtures". */
 const char *test_fixture_dir(void);
 
+/* A fresh temporary directory /tmp/rin_<tag>_XXXXXX (ok = 0 and a recorded failure if it
+ * cannot be made). */
+typedef struct test_dir {
+    char path[64];
+    int ok;
+} test_dir;
+test_dir test_dir_make(const char *tag);
+/* Removes the directory with everything in it (records a failure if it cannot). */
+void test_dir_remove(const test_dir *d);
+void test_tree_remove(const char *path);
+/* out = d/name */
+void test_dir_file(char *out, size_t len, const test_dir *d, const char *name);
+/* Entries of d whose names contain `substr` (all entries when NULL); -1 if unreadable. */
+int test_dir_count(const test_dir *d, const char *substr);
+/* Writes n bytes to path; 1 on success. */
+int test_write_bytes(const char *path, const void *buf, size_t n);
+
 #endif /* RIN_TEST_H */

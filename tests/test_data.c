@@ -26,58 +26,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-typedef struct tmp_dir {
-    char path[64];
-    int ok;
-} tmp_dir;
-
-static tmp_dir dir_make(void) {
-    tmp_dir d;
-    snprintf(d.path, sizeof d.path, "/tmp/rin_data_XXXXXX");
-    d.ok = mkdtemp(d.path) != NULL;
-    if (!d.ok)
-        test_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    return d;
-}
-
-static void tree_remove(const char *path) {
-    DIR *dp = opendir(path);
-    if (dp) {
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                tree_remove(p);
-            else
-                unlink(p);
-        }
-        closedir(dp);
-    }
-    if (rmdir(path) != 0)
-        test_fail(__FILE__, __LINE__, "cannot remove %s: %s", path, strerror(errno));
-}
-
-static void dir_remove(const tmp_dir *d) {
-    if (d->ok)
-        tree_remove(d->path);
-}
-
-static void dir_file(char *out, size_t len, const tmp_dir *d, const char *name) {
-    snprintf(out, len, "%s/%s", d->path, name);
-}
-
-static int write_bytes(const char *path, const void *buf, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return 0;
-    int ok = fwrite(buf, 1, n, fp) == n;
-    return (fclose(fp) == 0) && ok;
-}
-
 static int write_gz(const char *path, const void *buf, size_t n) {
     gzFile f = gzopen(path, "wb1");
     if (!f)
@@ -260,12 +208,12 @@ TEST(data_fmnist_test) {
 
 /* The checks of data_fmnist_checksum on copies in td (RIN_FMNIST_DIR is restored by the caller):
  * img is the t10k images .gz as is, lab the decompressed t10k labels. */
-static void fmnist_corrupt_copy(const tmp_dir *td, const uint8_t *img, size_t nimg, uint8_t *lab,
+static void fmnist_corrupt_copy(const test_dir *td, const uint8_t *img, size_t nimg, uint8_t *lab,
                                 size_t nlab) {
     char path[1024];
-    dir_file(path, sizeof path, td, fmnist_names[2]);
-    CHECK(write_bytes(path, img, nimg));
-    dir_file(path, sizeof path, td, fmnist_names[3]);
+    test_dir_file(path, sizeof path, td, fmnist_names[2]);
+    CHECK(test_write_bytes(path, img, nimg));
+    test_dir_file(path, sizeof path, td, fmnist_names[3]);
     CHECK(write_gz(path, lab, nlab));
 
     setenv("RIN_FMNIST_DIR", td->path, 1);
@@ -282,7 +230,7 @@ static void fmnist_corrupt_copy(const tmp_dir *td, const uint8_t *img, size_t ni
 
     /* a folder without the files: the message names the file and the package */
     char empty[1024];
-    dir_file(empty, sizeof empty, td, "empty");
+    test_dir_file(empty, sizeof empty, td, "empty");
     CHECK(mkdir(empty, 0700) == 0);
     setenv("RIN_FMNIST_DIR", empty, 1);
     EXPECT_LOAD_FAIL("fmnist", 0, 0, 0, RIN_STATUS_IO, "train-labels-idx1-ubyte.gz",
@@ -296,7 +244,7 @@ TEST(data_fmnist_checksum) {
     const char *src = fmnist_dir_or_skip();
     if (!src)
         return;
-    tmp_dir td = dir_make();
+    test_dir td = test_dir_make("data");
     if (!td.ok)
         return;
     const char *old = getenv("RIN_FMNIST_DIR");
@@ -319,7 +267,7 @@ TEST(data_fmnist_checksum) {
     }
     free(img);
     free(lab);
-    dir_remove(&td);
+    test_dir_remove(&td);
 }
 
 /* ---- IDX ------------------------------------------------------------------------------------- */
@@ -368,18 +316,18 @@ static void idx_check_content(const rin_dataset *d, int with_labels) {
 }
 
 TEST(data_idx_roundtrip) {
-    tmp_dir td = dir_make();
+    test_dir td = test_dir_make("data");
     if (!td.ok)
         return;
     uint8_t img[IDX_IMG_BYTES], lab[8 + IDX_N];
     idx_images(img, 0x803, IDX_N);
     idx_labels(lab, 0x801, IDX_N);
     char ip[256], lp[256], igz[256], lgz[256], src[1200];
-    dir_file(ip, sizeof ip, &td, "img-idx3-ubyte");
-    dir_file(lp, sizeof lp, &td, "lab-idx1-ubyte");
-    dir_file(igz, sizeof igz, &td, "img-idx3-ubyte.gz");
-    dir_file(lgz, sizeof lgz, &td, "lab-idx1-ubyte.gz");
-    CHECK(write_bytes(ip, img, sizeof img) && write_bytes(lp, lab, sizeof lab));
+    test_dir_file(ip, sizeof ip, &td, "img-idx3-ubyte");
+    test_dir_file(lp, sizeof lp, &td, "lab-idx1-ubyte");
+    test_dir_file(igz, sizeof igz, &td, "img-idx3-ubyte.gz");
+    test_dir_file(lgz, sizeof lgz, &td, "lab-idx1-ubyte.gz");
+    CHECK(test_write_bytes(ip, img, sizeof img) && test_write_bytes(lp, lab, sizeof lab));
     CHECK(write_gz(igz, img, sizeof img) && write_gz(lgz, lab, sizeof lab));
 
     const char *pairs[3][2] = {{ip, lp}, {igz, lgz}, {igz, lp}};
@@ -402,25 +350,25 @@ TEST(data_idx_roundtrip) {
     snprintf(src, sizeof src, "idx:%s", ip);
     snprintf(want, sizeof want, "dataset %s has 5x4x1 images but the model expects 28x28x1", src);
     EXPECT_LOAD_FAIL(src, 28, 28, 1, RIN_STATUS_FORMAT, want);
-    dir_remove(&td);
+    test_dir_remove(&td);
 }
 
 TEST(data_idx_reject) {
-    tmp_dir td = dir_make();
+    test_dir td = test_dir_make("data");
     if (!td.ok)
         return;
     uint8_t img[IDX_IMG_BYTES + 1], lab[8 + IDX_N + 1];
     char good_i[256], good_l[256], p[256], src[1200];
     idx_images(img, 0x803, IDX_N);
     idx_labels(lab, 0x801, IDX_N);
-    dir_file(good_i, sizeof good_i, &td, "good-img");
-    dir_file(good_l, sizeof good_l, &td, "good-lab");
-    CHECK(write_bytes(good_i, img, IDX_IMG_BYTES) && write_bytes(good_l, lab, 8 + IDX_N));
+    test_dir_file(good_i, sizeof good_i, &td, "good-img");
+    test_dir_file(good_l, sizeof good_l, &td, "good-lab");
+    CHECK(test_write_bytes(good_i, img, IDX_IMG_BYTES) && test_write_bytes(good_l, lab, 8 + IDX_N));
 
     /* bad magic in the image file, and a label file given as images */
     idx_images(img, 0x804, IDX_N);
-    dir_file(p, sizeof p, &td, "magic-img");
-    CHECK(write_bytes(p, img, IDX_IMG_BYTES));
+    test_dir_file(p, sizeof p, &td, "magic-img");
+    CHECK(test_write_bytes(p, img, IDX_IMG_BYTES));
     snprintf(src, sizeof src, "idx:%s,%s", p, good_l);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "bad magic 0x00000804",
                      "expected 0x00000803");
@@ -428,8 +376,8 @@ TEST(data_idx_reject) {
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, good_l, "bad magic 0x00000801");
     /* bad magic in the label file */
     idx_labels(lab, 0x803, IDX_N);
-    dir_file(p, sizeof p, &td, "magic-lab");
-    CHECK(write_bytes(p, lab, 8 + IDX_N));
+    test_dir_file(p, sizeof p, &td, "magic-lab");
+    CHECK(test_write_bytes(p, lab, 8 + IDX_N));
     snprintf(src, sizeof src, "idx:%s,%s", good_i, p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "bad magic 0x00000803",
                      "expected 0x00000801");
@@ -437,37 +385,37 @@ TEST(data_idx_reject) {
     /* truncated and trailing image data; a header cut short */
     idx_images(img, 0x803, IDX_N);
     img[IDX_IMG_BYTES] = 9;
-    dir_file(p, sizeof p, &td, "short-img.gz");
+    test_dir_file(p, sizeof p, &td, "short-img.gz");
     CHECK(write_gz(p, img, IDX_IMG_BYTES - 1));
     snprintf(src, sizeof src, "idx:%s", p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "truncated", "expected 156 bytes",
                      "file has 155");
-    dir_file(p, sizeof p, &td, "long-img");
-    CHECK(write_bytes(p, img, IDX_IMG_BYTES + 1));
+    test_dir_file(p, sizeof p, &td, "long-img");
+    CHECK(test_write_bytes(p, img, IDX_IMG_BYTES + 1));
     snprintf(src, sizeof src, "idx:%s,%s", p, good_l);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "trailing bytes", "expected 156 bytes",
                      "file has 157");
-    dir_file(p, sizeof p, &td, "header-img");
-    CHECK(write_bytes(p, img, 10));
+    test_dir_file(p, sizeof p, &td, "header-img");
+    CHECK(test_write_bytes(p, img, 10));
     snprintf(src, sizeof src, "idx:%s", p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "truncated", "header needs 16");
 
     /* label file: count mismatch, truncated, trailing */
     idx_labels(lab, 0x801, IDX_N - 1);
-    dir_file(p, sizeof p, &td, "six-lab");
-    CHECK(write_bytes(p, lab, 8 + IDX_N - 1));
+    test_dir_file(p, sizeof p, &td, "six-lab");
+    CHECK(test_write_bytes(p, lab, 8 + IDX_N - 1));
     snprintf(src, sizeof src, "idx:%s,%s", good_i, p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "has 6 labels but", good_i,
                      "has 7 images");
     idx_labels(lab, 0x801, IDX_N);
-    dir_file(p, sizeof p, &td, "short-lab");
-    CHECK(write_bytes(p, lab, 8 + IDX_N - 2));
+    test_dir_file(p, sizeof p, &td, "short-lab");
+    CHECK(test_write_bytes(p, lab, 8 + IDX_N - 2));
     snprintf(src, sizeof src, "idx:%s,%s", good_i, p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "truncated", "expected 15 bytes",
                      "file has 13");
     lab[8 + IDX_N] = 1;
-    dir_file(p, sizeof p, &td, "long-lab");
-    CHECK(write_bytes(p, lab, 8 + IDX_N + 1));
+    test_dir_file(p, sizeof p, &td, "long-lab");
+    CHECK(test_write_bytes(p, lab, 8 + IDX_N + 1));
     snprintf(src, sizeof src, "idx:%s,%s", good_i, p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "trailing bytes", "file has 16");
 
@@ -479,23 +427,23 @@ TEST(data_idx_reject) {
     put_be32(big + 4, 50);
     put_be32(big + 8, 28);
     put_be32(big + 12, 28);
-    dir_file(p, sizeof p, &td, "cut.gz");
+    test_dir_file(p, sizeof p, &td, "cut.gz");
     CHECK(write_gz(p, big, sizeof big));
     size_t ngz = 0;
     uint8_t *gz = read_all(p, 0, &ngz);
     CHECK(gz && ngz > 100);
     if (gz) {
-        CHECK(write_bytes(p, gz, ngz / 2));
+        CHECK(test_write_bytes(p, gz, ngz / 2));
         snprintf(src, sizeof src, "idx:%s", p);
         EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_FORMAT, p, "truncated or corrupt gzip");
         free(gz);
     }
-    dir_file(p, sizeof p, &td, "absent");
+    test_dir_file(p, sizeof p, &td, "absent");
     snprintf(src, sizeof src, "idx:%s,%s", good_i, p);
     EXPECT_LOAD_FAIL(src, 0, 0, 0, RIN_STATUS_IO, p, "cannot open");
     EXPECT_LOAD_FAIL("idx:", 0, 0, 0, RIN_STATUS_ARG, "idx:IMAGES");
     EXPECT_LOAD_FAIL("mnist", 0, 0, 0, RIN_STATUS_ARG, "unknown dataset source 'mnist'");
-    dir_remove(&td);
+    test_dir_remove(&td);
 }
 
 /* ---- CIFAR-10 -------------------------------------------------------------------------------- */
@@ -520,7 +468,7 @@ static int cifar_write(const char *path, int first, uint8_t *buf) {
             for (int r = 0; r < 32; r++)
                 memcpy(rec + 1 + ch * 1024 + r * 32, ramp + (g + ch * 7 + r * 3) % 256, 32);
     }
-    return write_bytes(path, buf, CIFAR_BYTES);
+    return test_write_bytes(path, buf, CIFAR_BYTES);
 }
 
 /* Every label of d, and every pixel of every 37th record and of the first and last record of
@@ -541,20 +489,20 @@ static void cifar_check(const rin_dataset *d, int first) {
 }
 
 TEST(data_cifar10) {
-    tmp_dir td = dir_make();
+    test_dir td = test_dir_make("data");
     if (!td.ok)
         return;
     uint8_t *buf = malloc(CIFAR_BYTES);
     CHECK(buf != NULL);
     if (!buf) {
-        dir_remove(&td);
+        test_dir_remove(&td);
         return;
     }
     char p[256], src[300];
     for (int f = 0; f < 5; f++) {
         char name[32];
         snprintf(name, sizeof name, "data_batch_%d.bin", f + 1);
-        dir_file(p, sizeof p, &td, name);
+        test_dir_file(p, sizeof p, &td, name);
         CHECK(cifar_write(p, f * 10000, buf));
     }
     free(buf);
@@ -576,8 +524,8 @@ TEST(data_cifar10) {
 
     /* the test split: data_batch_2.bin under the name test_batch.bin */
     char p2[256], pt[256];
-    dir_file(p2, sizeof p2, &td, "data_batch_2.bin");
-    dir_file(pt, sizeof pt, &td, "test_batch.bin");
+    test_dir_file(p2, sizeof p2, &td, "data_batch_2.bin");
+    test_dir_file(pt, sizeof pt, &td, "test_batch.bin");
     snprintf(src, sizeof src, "cifar10:%s:test", td.path);
     EXPECT_LOAD_FAIL(src, 32, 32, 3, RIN_STATUS_IO, pt, "cannot open");
     CHECK(link(p2, pt) == 0);
@@ -600,14 +548,14 @@ TEST(data_cifar10) {
     CHECK(fd >= 0 && pwrite(fd, "\x07", 1, 7 * 3073) == 1);
     if (fd >= 0)
         close(fd);
-    dir_file(p, sizeof p, &td, "data_batch_1.bin");
+    test_dir_file(p, sizeof p, &td, "data_batch_1.bin");
     CHECK(truncate(p, CIFAR_BYTES - 1) == 0);
     snprintf(src, sizeof src, "cifar10:%s", td.path);
     EXPECT_LOAD_FAIL(src, 32, 32, 3, RIN_STATUS_FORMAT, p, "truncated", "expected 30730000 bytes",
                      "file has 30729999");
     CHECK(truncate(p, CIFAR_BYTES + 3073) == 0);
     EXPECT_LOAD_FAIL(src, 32, 32, 3, RIN_STATUS_FORMAT, p, "trailing bytes", "file has 30733073");
-    dir_remove(&td);
+    test_dir_remove(&td);
 }
 
 /* ---- PNG folders ----------------------------------------------------------------------------- */
@@ -626,7 +574,7 @@ static int px(const rin_dataset *d, int i, int r, int c, int ch) {
 }
 
 TEST(data_png_folder) {
-    tmp_dir td = dir_make();
+    test_dir td = test_dir_make("data");
     if (!td.ok)
         return;
     char p[256], src[300];
@@ -638,7 +586,7 @@ TEST(data_png_folder) {
             const uint8_t v[4] = {in ? 10 : 250, in ? 21 : 250, in ? 30 : 250, in ? 128 : 255};
             memcpy(tall[r][c], v, 4);
         }
-    dir_file(p, sizeof p, &td, "c_tall.png");
+    test_dir_file(p, sizeof p, &td, "c_tall.png");
     CHECK(stbi_write_png(p, 12, 20, 4, tall, 12 * 4));
     uint8_t wide[30][40][3];
     for (int r = 0; r < 30; r++)
@@ -647,20 +595,20 @@ TEST(data_png_folder) {
             const uint8_t v[3] = {in ? 200 : 255, in ? 100 : 0, in ? 50 : 0};
             memcpy(wide[r][c], v, 3);
         }
-    dir_file(p, sizeof p, &td, "a_wide.png");
+    test_dir_file(p, sizeof p, &td, "a_wide.png");
     CHECK(stbi_write_png(p, 40, 30, 3, wide, 40 * 3));
     uint8_t quad[16][16];
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++)
             quad[r][c] = (uint8_t)((r < 8 ? 0 : 200) + (c < 8 ? 0 : 55));
-    dir_file(p, sizeof p, &td, "b_grey.png");
+    test_dir_file(p, sizeof p, &td, "b_grey.png");
     CHECK(stbi_write_png(p, 16, 16, 1, quad, 16));
     uint8_t small[8][8];
     memset(small, 123, sizeof small);
-    dir_file(p, sizeof p, &td, "Z_same.PNG"); /* upper case sorts first; suffix case ignored */
+    test_dir_file(p, sizeof p, &td, "Z_same.PNG"); /* upper case sorts first; suffix case ignored */
     CHECK(stbi_write_png(p, 8, 8, 1, small, 8));
-    dir_file(p, sizeof p, &td, "notes.txt");
-    CHECK(write_bytes(p, "not an image", 12));
+    test_dir_file(p, sizeof p, &td, "notes.txt");
+    CHECK(test_write_bytes(p, "not an image", 12));
 
     snprintf(src, sizeof src, "png:%s", td.path);
     rin_dataset *d = LOAD_OK(src, 8, 8, 3);
@@ -705,17 +653,17 @@ TEST(data_png_folder) {
 
     /* an undecodable file, an empty folder, a missing folder */
     char sub[200];
-    dir_file(sub, sizeof sub, &td, "bad");
+    test_dir_file(sub, sizeof sub, &td, "bad");
     CHECK(mkdir(sub, 0700) == 0);
     snprintf(src, sizeof src, "png:%s", sub);
     EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_FORMAT, sub, "no *.png files");
     snprintf(p, sizeof p, "%s/x.png", sub);
-    CHECK(write_bytes(p, "\x89PNG garbage", 12));
+    CHECK(test_write_bytes(p, "\x89PNG garbage", 12));
     EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_FORMAT, "cannot decode", p);
-    dir_file(sub, sizeof sub, &td, "absent");
+    test_dir_file(sub, sizeof sub, &td, "absent");
     snprintf(src, sizeof src, "png:%s", sub);
     EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_IO, sub, "cannot open folder");
-    dir_remove(&td);
+    test_dir_remove(&td);
 }
 
 /* ---- batcher --------------------------------------------------------------------------------- */

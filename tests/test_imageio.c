@@ -23,58 +23,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-typedef struct io_dir {
-    char path[64];
-    int ok;
-} io_dir;
-
-static io_dir dir_make(void) {
-    io_dir d;
-    snprintf(d.path, sizeof d.path, "/tmp/rin_io_XXXXXX");
-    d.ok = mkdtemp(d.path) != NULL;
-    if (!d.ok)
-        test_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    return d;
-}
-
-/* Removes the directory and the files in it. */
-static void dir_remove(const io_dir *d) {
-    if (!d->ok)
-        return;
-    DIR *dp = opendir(d->path);
-    if (dp) {
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", d->path, e->d_name);
-            if (unlink(p) != 0)
-                rmdir(p);
-        }
-        closedir(dp);
-    }
-    if (rmdir(d->path) != 0)
-        test_fail(__FILE__, __LINE__, "cannot remove %s: %s", d->path, strerror(errno));
-}
-
-static void dir_file(char *out, size_t len, const io_dir *d, const char *name) {
-    snprintf(out, len, "%s/%s", d->path, name);
-}
-
-static int count_entries(const io_dir *d) {
-    int n = 0;
-    DIR *dp = opendir(d->path);
-    if (!dp)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            n++;
-    closedir(dp);
-    return n;
-}
-
 /* The whole file, NUL-terminated (so text can be searched); NULL on failure. */
 static uint8_t *read_all(const char *path, size_t *n) {
     FILE *fp = fopen(path, "rb");
@@ -102,14 +50,6 @@ static uint8_t *read_all(const char *path, size_t *n) {
     buf[len] = 0;
     *n = len;
     return buf;
-}
-
-static int write_bytes(const char *path, const void *buf, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return 0;
-    int ok = fwrite(buf, 1, n, fp) == n;
-    return (fclose(fp) == 0) && ok;
 }
 
 static int count_substr(const char *s, const char *sub) {
@@ -194,10 +134,10 @@ TEST(imageio_float_to_u8) {
 
 /* ---- PNG ------------------------------------------------------------------------------------- */
 
-static void png_roundtrip(const io_dir *d, int H, int W, int C) {
+static void png_roundtrip(const test_dir *d, int H, int W, int C) {
     char path[128], name[32];
     snprintf(name, sizeof name, "rt_%dx%dx%d.png", H, W, C);
-    dir_file(path, sizeof path, d, name);
+    test_dir_file(path, sizeof path, d, name);
     size_t n = (size_t)H * W * C;
     uint8_t *px = malloc(n);
     for (size_t i = 0; i < n; i++)
@@ -231,7 +171,7 @@ static void png_roundtrip(const io_dir *d, int H, int W, int C) {
 }
 
 TEST(imageio_png_roundtrip) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     png_roundtrip(&d, 7, 5, 1);
@@ -239,13 +179,13 @@ TEST(imageio_png_roundtrip) {
     png_roundtrip(&d, 5, 7, 3);
     png_roundtrip(&d, 1, 1, 1);
     png_roundtrip(&d, 13, 3, 3);
-    CHECK(count_entries(&d) == 5); /* no temporary files left */
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, NULL) == 5); /* no temporary files left */
+    test_dir_remove(&d);
 }
 
 /* Grey+alpha files read as grey, RGBA files as RGB (alpha dropped, colour kept). */
 TEST(imageio_png_read_converts_alpha) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     enum { H = 3, W = 5 };
@@ -258,8 +198,8 @@ TEST(imageio_png_read_converts_alpha) {
         rgba[4 * i + 3] = (uint8_t)(7 * i);
     }
     char p2[128], p4[128], err[256] = "";
-    dir_file(p2, sizeof p2, &d, "ga.png");
-    dir_file(p4, sizeof p4, &d, "rgba.png");
+    test_dir_file(p2, sizeof p2, &d, "ga.png");
+    test_dir_file(p4, sizeof p4, &d, "rgba.png");
     CHECK(stbi_write_png(p2, W, H, 2, ga, W * 2) != 0);
     CHECK(stbi_write_png(p4, W, H, 4, rgba, W * 4) != 0);
 
@@ -277,11 +217,11 @@ TEST(imageio_png_read_converts_alpha) {
         for (int k = 0; k < 3; k++)
             CHECK(px[3 * i + k] == rgba[4 * i + k]);
     free(px);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(imageio_png_errors) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     char path[128], err[256];
@@ -289,9 +229,9 @@ TEST(imageio_png_errors) {
     int h = -1, w = -1, c = -1;
 
     /* not a PNG: the message names the file */
-    dir_file(path, sizeof path, &d, "not_a.png");
+    test_dir_file(path, sizeof path, &d, "not_a.png");
     const char text[] = "P5\n2 2\n255\nabcd this is not a PNG";
-    CHECK(write_bytes(path, text, sizeof text - 1));
+    CHECK(test_write_bytes(path, text, sizeof text - 1));
     err[0] = 0;
     rin_status s = rin_png_read(path, &px, &h, &w, &c, err, sizeof err);
     CHECK(s == RIN_STATUS_FORMAT);
@@ -303,8 +243,8 @@ TEST(imageio_png_errors) {
     uint8_t *png = NULL;
     size_t plen = 0;
     CHECK(rin_png_encode(&png, &plen, img, 4, 4, 1) == RIN_STATUS_OK);
-    dir_file(path, sizeof path, &d, "truncated.png");
-    CHECK(png && write_bytes(path, png, plen / 2));
+    test_dir_file(path, sizeof path, &d, "truncated.png");
+    CHECK(png && test_write_bytes(path, png, plen / 2));
     err[0] = 0;
     s = rin_png_read(path, &px, &h, &w, &c, err, sizeof err);
     CHECK(s == RIN_STATUS_FORMAT);
@@ -312,31 +252,31 @@ TEST(imageio_png_errors) {
     free(png);
 
     /* a missing file */
-    dir_file(path, sizeof path, &d, "missing.png");
+    test_dir_file(path, sizeof path, &d, "missing.png");
     err[0] = 0;
     s = rin_png_read(path, &px, &h, &w, &c, err, sizeof err);
     CHECK(s == RIN_STATUS_IO);
     CHECK_MSG(strstr(err, path) != NULL, "message does not name the file: %s", err);
 
     /* writing into a directory that does not exist: IO, nothing left behind */
-    int before = count_entries(&d);
-    dir_file(path, sizeof path, &d, "no_such_dir/x.png");
+    int before = test_dir_count(&d, NULL);
+    test_dir_file(path, sizeof path, &d, "no_such_dir/x.png");
     err[0] = 0;
     s = rin_png_write(path, img, 4, 4, 1, err, sizeof err);
     CHECK(s == RIN_STATUS_IO);
     CHECK_MSG(strstr(err, "no_such_dir") != NULL, "message does not name the file: %s", err);
-    CHECK(count_entries(&d) == before);
+    CHECK(test_dir_count(&d, NULL) == before);
     struct stat st;
     CHECK(stat(path, &st) != 0);
 
     /* bad shapes are refused before any file is touched */
-    dir_file(path, sizeof path, &d, "bad.png");
+    test_dir_file(path, sizeof path, &d, "bad.png");
     CHECK(rin_png_write(path, img, 4, 4, 2, err, sizeof err) == RIN_STATUS_ARG);
     CHECK(rin_png_write(path, img, 0, 4, 1, err, sizeof err) == RIN_STATUS_ARG);
     CHECK(rin_png_write(path, NULL, 4, 4, 1, err, sizeof err) == RIN_STATUS_ARG);
     CHECK(stat(path, &st) != 0);
-    CHECK(count_entries(&d) == before);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, NULL) == before);
+    test_dir_remove(&d);
 }
 
 /* ---- grids ----------------------------------------------------------------------------------- */
@@ -409,14 +349,14 @@ TEST(imageio_grid_layout) {
 }
 
 TEST(imageio_grid_write) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     enum { N = 4, H = 5, W = 7, C = 1, COLS = 3 };
     float imgs[N * H * W * C];
     test_fill_uniform(imgs, N * H * W * C, 7, -1.0f, 1.0f);
     char path[128], err[256] = "";
-    dir_file(path, sizeof path, &d, "grid.png");
+    test_dir_file(path, sizeof path, &d, "grid.png");
     CHECK_MSG(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) ==
                   RIN_STATUS_OK,
               "%s", err);
@@ -433,11 +373,11 @@ TEST(imageio_grid_write) {
     }
     CHECK_MSG(found, "grid.png (%d x %d x %d) is no rin_grid_make grid", h, w, c);
     free(px);
-    dir_file(path, sizeof path, &d, "nodir/grid.png");
+    test_dir_file(path, sizeof path, &d, "nodir/grid.png");
     CHECK(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) == RIN_STATUS_IO);
     CHECK(rin_grid_write(path, imgs, N, H, W, 2, COLS, 1.0f, err, sizeof err) == RIN_STATUS_ARG);
-    CHECK(count_entries(&d) == 1);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, NULL) == 1);
+    test_dir_remove(&d);
 }
 
 /* ---- report ---------------------------------------------------------------------------------- */
@@ -466,12 +406,12 @@ static void check_embedded_png(const char *html, const char *png_path) {
 }
 
 TEST(imageio_report) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     char grid[128], path[128], err[256] = "";
-    dir_file(grid, sizeof grid, &d, "grid.png");
-    dir_file(path, sizeof path, &d, "report.html");
+    test_dir_file(grid, sizeof grid, &d, "grid.png");
+    test_dir_file(path, sizeof path, &d, "report.html");
     enum { N = 6, H = 4, W = 4, C = 3 };
     float imgs[N * H * W * C];
     test_fill_uniform(imgs, N * H * W * C, 3, -1.0f, 1.0f);
@@ -500,7 +440,7 @@ TEST(imageio_report) {
     char *html = (char *)read_all(path, &len);
     CHECK(html != NULL);
     if (!html) {
-        dir_remove(&d);
+        test_dir_remove(&d);
         return;
     }
     CHECK(strncmp(html, "<!DOCTYPE html>", 15) == 0);
@@ -531,19 +471,19 @@ TEST(imageio_report) {
     free(html);
 
     /* no temporary files; the failure case leaves nothing either */
-    CHECK(count_entries(&d) == 2);
-    dir_file(path, sizeof path, &d, "nodir/report.html");
+    CHECK(test_dir_count(&d, NULL) == 2);
+    test_dir_file(path, sizeof path, &d, "nodir/report.html");
     CHECK(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_IO);
-    CHECK(count_entries(&d) == 2);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, NULL) == 2);
+    test_dir_remove(&d);
 }
 
 TEST(imageio_report_small) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     char path[128], err[256] = "";
-    dir_file(path, sizeof path, &d, "report.html");
+    test_dir_file(path, sizeof path, &d, "report.html");
     size_t len;
     char *html;
 
@@ -584,15 +524,15 @@ TEST(imageio_report_small) {
     /* missing arrays with n > 0 are refused */
     rin_report bad = {.n = 3};
     CHECK(rin_report_write(path, &bad, err, sizeof err) == RIN_STATUS_ARG);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(imageio_report_downsample) {
-    io_dir d = dir_make();
+    test_dir d = test_dir_make("io");
     if (!d.ok)
         return;
     char path[128], err[256] = "";
-    dir_file(path, sizeof path, &d, "report.html");
+    test_dir_file(path, sizeof path, &d, "report.html");
     enum { NP = 100000 };
     long *steps = malloc(NP * sizeof *steps);
     double *loss = malloc(NP * sizeof *loss), *lr = malloc(NP * sizeof *lr);
@@ -644,5 +584,5 @@ TEST(imageio_report_downsample) {
     free(steps);
     free(loss);
     free(lr);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }

@@ -20,68 +20,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-typedef struct st_dir {
-    char path[64];
-    int ok;
-} st_dir;
-
-static st_dir dir_make(void) {
-    st_dir d;
-    snprintf(d.path, sizeof d.path, "/tmp/rin_st_XXXXXX");
-    d.ok = mkdtemp(d.path) != NULL;
-    if (!d.ok)
-        test_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    return d;
-}
-
-/* Removes the directory and its entries (one level of subdirectories). */
-static void dir_remove(const st_dir *d) {
-    if (!d->ok)
-        return;
-    chmod(d->path, 0700);
-    DIR *dp = opendir(d->path);
-    if (dp) {
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", d->path, e->d_name);
-            if (unlink(p) != 0)
-                rmdir(p);
-        }
-        closedir(dp);
-    }
-    if (rmdir(d->path) != 0)
-        test_fail(__FILE__, __LINE__, "cannot remove %s: %s", d->path, strerror(errno));
-}
-
-static void dir_file(char *out, size_t len, const st_dir *d, const char *name) {
-    snprintf(out, len, "%s/%s", d->path, name);
-}
-
-/* Entries of the directory whose names contain ".tmp." (left-over temporary files). */
-static int count_tmp_files(const st_dir *d) {
-    int n = 0;
-    DIR *dp = opendir(d->path);
-    if (!dp)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL)
-        if (strstr(e->d_name, ".tmp."))
-            n++;
-    closedir(dp);
-    return n;
-}
-
-static int write_bytes(const char *path, const void *buf, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return 0;
-    int ok = fwrite(buf, 1, n, fp) == n;
-    return (fclose(fp) == 0) && ok;
-}
-
 /* A file with header length hlen (as written in the first 8 bytes), the header text, then ndata
  * bytes 0, 1, 2, ... */
 static int write_st_len(const char *path, uint64_t hlen, const char *header, size_t ndata) {
@@ -95,7 +33,7 @@ static int write_st_len(const char *path, uint64_t hlen, const char *header, siz
     memcpy(buf + 8, header, jl);
     for (size_t i = 0; i < ndata; i++)
         buf[8 + jl + i] = (uint8_t)i;
-    int ok = write_bytes(path, buf, n);
+    int ok = test_write_bytes(path, buf, n);
     free(buf);
     return ok;
 }
@@ -161,16 +99,16 @@ static void expect_read_fails(const char *file, int line, const char *path, rin_
 /* Writes header + ndata bytes to a fresh file and expects the read to fail. */
 static void reject_at(const char *file, int line, const char *header, size_t ndata, rin_status want,
                       const char *substr) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "bad.safetensors");
+    test_dir_file(path, sizeof path, &d, "bad.safetensors");
     if (!write_st(path, header, ndata))
         test_fail(file, line, "cannot write %s", path);
     else
         expect_read_fails(file, line, path, want, substr);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 #define REJECT(header, ndata, want, substr)                                                        \
     reject_at(__FILE__, __LINE__, header, ndata, want, substr)
@@ -190,11 +128,11 @@ static double f64_bits(uint64_t u) {
 /* ---- round trips ----------------------------------------------------------------------------- */
 
 TEST(st_roundtrip_bitwise) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "rt.safetensors");
+    test_dir_file(path, sizeof path, &d, "rt.safetensors");
 
     /* U8 first with an odd size, so every later tensor sits at an unaligned offset. */
     const uint8_t u8[5] = {0, 1, 127, 128, 255};
@@ -228,7 +166,7 @@ TEST(st_roundtrip_bitwise) {
     rin_st_writer *w = rin_st_writer_new();
     CHECK(w != NULL);
     if (!w) {
-        dir_remove(&d);
+        test_dir_remove(&d);
         return;
     }
     for (int i = 0; i < nt; i++)
@@ -315,17 +253,17 @@ TEST(st_roundtrip_bitwise) {
         }
     }
     free(raw);
-    CHECK(count_tmp_files(&d) == 0);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, ".tmp.") == 0);
+    test_dir_remove(&d);
 }
 
 /* Every padding length 0..7 occurs; the header always ends on a multiple of 8. */
 TEST(st_header_aligned) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "align.safetensors");
+    test_dir_file(path, sizeof path, &d, "align.safetensors");
     int seen_pad[8] = {0};
     for (int len = 1; len <= 24; len++) {
         char name[32];
@@ -374,17 +312,17 @@ TEST(st_header_aligned) {
     if (f)
         CHECK(f->ntensors == 0 && f->nmeta == 0 && f->data_size == 0);
     rin_st_free(f);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 /* A file as another writer may produce it: no padding, metadata last, tensors listed out of
  * offset order, a zero-size tensor at the very end. Tensors keep file (header) order. */
 TEST(st_read_foreign_layout) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "foreign.safetensors");
+    test_dir_file(path, sizeof path, &d, "foreign.safetensors");
     const char *hdr = "{\"b\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[8,16]},"
                       "\"a\":{\"shape\":[8],\"data_offsets\":[0,8],\"dtype\":\"U8\"},"
                       "\"z\":{\"dtype\":\"F64\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
@@ -410,15 +348,15 @@ TEST(st_read_foreign_layout) {
         CHECK(rin_st_meta(f, "k") && !strcmp(rin_st_meta(f, "k"), "v"));
     }
     rin_st_free(f);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_get_converts) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "conv.safetensors");
+    test_dir_file(path, sizeof path, &d, "conv.safetensors");
     const float x32[4] = {0.1f, -2.5f, 1e-30f, 3.0e38f};
     const double x64[4] = {0.1, -2.5, 1e-300, 1.0 / 3.0};
     const int64_t shape[2] = {2, 2};
@@ -441,15 +379,15 @@ TEST(st_get_converts) {
             CHECK(g64[i] == (double)x32[i]);
     }
     rin_st_free(f);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_get_errors) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "get.safetensors");
+    test_dir_file(path, sizeof path, &d, "get.safetensors");
     const float x[6] = {0};
     const int32_t lab[3] = {1, 2, 3};
     const int64_t shape[2] = {2, 3}, s3[1] = {3};
@@ -480,7 +418,7 @@ TEST(st_get_errors) {
         CHECK_MSG(strstr(err, "tensor nope: not in the file"), "message: %s", err);
     }
     rin_st_free(f);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 /* ---- rejection of corrupt files -------------------------------------------------------------- */
@@ -488,38 +426,38 @@ TEST(st_get_errors) {
 #define T_A "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
 
 TEST(st_reject_short_file) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "short.safetensors");
-    CHECK(write_bytes(path, "\x10\0\0\0\0", 5));
+    test_dir_file(path, sizeof path, &d, "short.safetensors");
+    CHECK(test_write_bytes(path, "\x10\0\0\0\0", 5));
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_IO, "truncated: file has 5 bytes");
-    CHECK(write_bytes(path, "", 0));
+    CHECK(test_write_bytes(path, "", 0));
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_IO, "truncated: file has 0 bytes");
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_reject_missing_file) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "absent.safetensors");
+    test_dir_file(path, sizeof path, &d, "absent.safetensors");
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_IO, "No such file");
     expect_read_fails(__FILE__, __LINE__, d.path, RIN_STATUS_IO, "not a regular file");
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_reject_header_past_end) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "past.safetensors");
+    test_dir_file(path, sizeof path, &d, "past.safetensors");
     CHECK(write_st_len(path, 100, "{" T_A "}", 8));
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_IO, "truncated: header length 100");
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_reject_data_short) {
@@ -528,17 +466,17 @@ TEST(st_reject_data_short) {
 }
 
 TEST(st_reject_header_too_long) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256];
-    dir_file(path, sizeof path, &d, "long.safetensors");
+    test_dir_file(path, sizeof path, &d, "long.safetensors");
     CHECK(write_st_len(path, 100000001, "{}", 0));
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_FORMAT,
                       "header length 100000001 exceeds the limit");
     CHECK(write_st_len(path, UINT64_MAX, "{}", 0));
     expect_read_fails(__FILE__, __LINE__, path, RIN_STATUS_FORMAT, "exceeds the limit");
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 TEST(st_reject_not_json) {
@@ -641,7 +579,7 @@ TEST(st_reject_bad_metadata) {
 /* ---- writer ---------------------------------------------------------------------------------- */
 
 TEST(st_writer_rejects_bad_args) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     const float x[4] = {1, 2, 3, 4};
@@ -649,7 +587,7 @@ TEST(st_writer_rejects_bad_args) {
     rin_st_writer *w = rin_st_writer_new();
     CHECK(w != NULL);
     if (!w) {
-        dir_remove(&d);
+        test_dir_remove(&d);
         return;
     }
     CHECK(rin_st_writer_add(w, "x", RIN_DTYPE_F32, 1, s4, x) == RIN_STATUS_OK);
@@ -669,7 +607,7 @@ TEST(st_writer_rejects_bad_args) {
 
     /* The writer still holds exactly what was accepted. */
     char path[256], err[256] = "";
-    dir_file(path, sizeof path, &d, "args.safetensors");
+    test_dir_file(path, sizeof path, &d, "args.safetensors");
     CHECK_MSG(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     rin_st_writer_free(w);
     rin_st_file *f = NULL;
@@ -681,7 +619,7 @@ TEST(st_writer_rejects_bad_args) {
     rin_st_free(f);
     rin_st_writer_free(NULL);
     rin_st_free(NULL);
-    dir_remove(&d);
+    test_dir_remove(&d);
 }
 
 static rin_status save_one(const char *path, const char *name, const float *x, int64_t n, char *err,
@@ -697,30 +635,30 @@ static rin_status save_one(const char *path, const char *name, const float *x, i
 }
 
 TEST(st_save_fails_without_dir) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256], sub[256], err[512] = "";
-    dir_file(sub, sizeof sub, &d, "missing");
-    dir_file(path, sizeof path, &d, "missing/x.safetensors");
+    test_dir_file(sub, sizeof sub, &d, "missing");
+    test_dir_file(path, sizeof path, &d, "missing/x.safetensors");
     const float x[2] = {1, 2};
     rin_status st = save_one(path, "x", x, 2, err, sizeof err);
     CHECK(st == RIN_STATUS_IO);
     CHECK_MSG(strstr(err, path) && strstr(err, strerror(ENOENT)), "message: %s", err);
     struct stat sb;
     CHECK(stat(sub, &sb) != 0);
-    CHECK(count_tmp_files(&d) == 0);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, ".tmp.") == 0);
+    test_dir_remove(&d);
 }
 
 /* The failure comes after the temporary file was written (rename onto a directory fails), so
  * the temporary file must be removed. */
 TEST(st_save_failure_removes_temp) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256], err[512] = "";
-    dir_file(path, sizeof path, &d, "target");
+    test_dir_file(path, sizeof path, &d, "target");
     CHECK(mkdir(path, 0700) == 0);
     const float x[2] = {1, 2};
     rin_status st = save_one(path, "x", x, 2, err, sizeof err);
@@ -728,16 +666,16 @@ TEST(st_save_failure_removes_temp) {
     CHECK_MSG(strstr(err, path) && strstr(err, "cannot rename"), "message: %s", err);
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
-    CHECK(count_tmp_files(&d) == 0);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, ".tmp.") == 0);
+    test_dir_remove(&d);
 }
 
 TEST(st_save_replaces_existing) {
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256], err[512] = "";
-    dir_file(path, sizeof path, &d, "ckpt.safetensors");
+    test_dir_file(path, sizeof path, &d, "ckpt.safetensors");
     const float a[3] = {1, 2, 3}, b[2] = {-4, 5};
     CHECK_MSG(save_one(path, "old", a, 3, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     CHECK_MSG(save_one(path, "new", b, 2, err, sizeof err) == RIN_STATUS_OK, "%s", err);
@@ -751,8 +689,8 @@ TEST(st_save_replaces_existing) {
         CHECK(f->data_size == sizeof b);
     }
     rin_st_free(f);
-    CHECK(count_tmp_files(&d) == 0);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, ".tmp.") == 0);
+    test_dir_remove(&d);
 }
 
 /* With the directory read-only the save fails before touching the old file. Root ignores the
@@ -762,11 +700,11 @@ TEST(st_save_readonly_dir_keeps_old) {
         test_skip("running as root: directory permissions are not enforced");
         return;
     }
-    st_dir d = dir_make();
+    test_dir d = test_dir_make("st");
     if (!d.ok)
         return;
     char path[256], err[512] = "";
-    dir_file(path, sizeof path, &d, "ckpt.safetensors");
+    test_dir_file(path, sizeof path, &d, "ckpt.safetensors");
     const float a[3] = {1, 2, 3}, b[2] = {-4, 5};
     CHECK_MSG(save_one(path, "old", a, 3, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     CHECK(chmod(d.path, 0500) == 0);
@@ -781,6 +719,6 @@ TEST(st_save_readonly_dir_keeps_old) {
         CHECK(g[0] == 1 && g[2] == 3);
     }
     rin_st_free(f);
-    CHECK(count_tmp_files(&d) == 0);
-    dir_remove(&d);
+    CHECK(test_dir_count(&d, ".tmp.") == 0);
+    test_dir_remove(&d);
 }
