@@ -128,7 +128,7 @@ demo:
 	sh .ci/install-deps.sh
 	$(MAKE) all
 	@mkdir -p runs/demo
-	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 \
+	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 --sampler ddim \
 		--grid runs/demo/pretrained_samples.png --trajectory runs/demo/pretrained_trajectory.png
 	rm -rf runs/demo/train
 	./$(BUILD)/rin train --run runs/demo/train --preset fmnist --config configs/fmnist.conf \
