@@ -81,6 +81,8 @@ static void usage(FILE *f) {
             "  forward   run the denoiser of a checkpoint on tensors from a safetensors file\n"
             "  train     train a model on a dataset, with checkpoints, samples and a report\n"
             "  sample    generate images from a checkpoint\n"
+            "  eval      FD, KID and classifier score of images against real data\n"
+            "  featnet   train or check the feature network the metrics use\n"
             "\n"
             "Run `rin COMMAND --help` for the options of a command.\n",
             RIN_VERSION);
@@ -462,6 +464,10 @@ int main(int argc, char **argv) {
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample"))
         return cmd_sample(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "featnet"))
+        return cmd_featnet(argc - 1, argv + 1);
     fprintf(stderr, "rin: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -96,4 +96,48 @@ void rin_gamma_code(float *code, const float *gamma, float scale, int B, int d);
 /* mean((pred - target)^2) in double; dpred (may be NULL) overwritten with 2(pred-target)/n. */
 double rin_mse_forward_backward(float *dpred, const float *pred, const float *target, size_t n);
 
+/* ---- convolution, pooling, ReLU, softmax cross-entropy (op_conv.c) ------------------------
+ * For the evaluation feature network (featnet.c, shared/spec/evaluation.md section 4.2).
+ * Images are NHWC. conv2d: valid padding, stride 1, Ho = H-kh+1, Wo = W-kw+1;
+ * x (B,H,W,Ci), w (Co,kh,kw,Ci), b (Co) or NULL, out (B,Ho,Wo,Co);
+ * out[b,y,x,o] = b[o] + sum_{i,j,c} x[b,y+i,x+j,c] w[o,i,j,c].
+ * col (B*Ho*Wo, kh*kw*Ci) is the im2col matrix, row (b,y,x), column (i*kw+j)*Ci+c; it is
+ * overwritten and saved for backward. out = linear(col, w viewed as (Co, kh*kw*Ci), b).
+ * PyTorch: F.conv2d(x.permute(0,3,1,2), w.permute(0,3,1,2), b).permute(0,2,3,1) */
+void rin_conv2d_forward(float *out, float *col, const float *x, const float *w, const float *b,
+                        int B, int H, int W, int Ci, int Co, int kh, int kw);
+/* dx (B,H,W,Ci) += ... (dx may be NULL: then dcol is unused and may be NULL);
+ * dw (Co,kh,kw,Ci) += ...; db (Co) += ... (may be NULL). dcol (B*Ho*Wo, kh*kw*Ci) scratch,
+ * overwritten. col: the forward's im2col matrix. dout (B,Ho,Wo,Co). */
+void rin_conv2d_backward(float *dx, float *dw, float *db, float *dcol, const float *dout,
+                         const float *col, const float *w, int B, int H, int W, int Ci, int Co,
+                         int kh, int kw);
+/* Direct loops over x, the reference of the two above (same shapes, same accumulation). */
+void rin_conv2d_forward_naive(float *out, const float *x, const float *w, const float *b, int B,
+                              int H, int W, int Ci, int Co, int kh, int kw);
+void rin_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout,
+                               const float *x, const float *w, int B, int H, int W, int Ci,
+                               int Co, int kh, int kw);
+
+/* 2x2 max pooling, stride 2, floor mode (an odd last row/column is dropped).
+ * x (B,H,W,C) -> out (B,H/2,W/2,C); arg (B,H/2,W/2,C) saved for backward: the window position
+ * 2*di+dj of the maximum (the first one in (di,dj) order on ties).
+ * PyTorch: F.max_pool2d(x.permute(0,3,1,2), 2).permute(0,2,3,1) */
+void rin_maxpool2_forward(float *out, int *arg, const float *x, int B, int H, int W, int C);
+/* dx (B,H,W,C) += dout routed to the saved argmax positions. dout (B,H/2,W/2,C). */
+void rin_maxpool2_backward(float *dx, const float *dout, const int *arg, int B, int H, int W,
+                           int C);
+
+/* ReLU max(x, 0), out may alias x. PyTorch: F.relu(x) */
+void rin_relu_forward(float *out, const float *x, size_t n);
+/* dx += dout * (y > 0), with y the forward's output (or its input: y > 0 iff x > 0). */
+void rin_relu_backward(float *dx, const float *dout, const float *y, size_t n);
+
+/* Mean cross-entropy of logits (B,K) against integer labels (B) in [0, K), in double:
+ * returns mean_b (logsumexp(logits[b]) - logits[b, labels[b]]). dlogits (B,K) (may be NULL) is
+ * OVERWRITTEN with (softmax(logits) - onehot(labels)) / B.
+ * PyTorch: F.cross_entropy(logits, labels) (reduction='mean') */
+double rin_softmax_xent_forward_backward(float *dlogits, const float *logits, const int *labels,
+                                         int B, int K);
+
 #endif /* RIN_OPS_H */

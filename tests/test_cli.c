@@ -353,3 +353,45 @@ TEST(cli_train_ctrl_c_saves_and_resumes) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
+
+TEST(cli_eval_floor_and_checkpoint) {
+    if (access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", R_OK) ||
+        access("models/featnet-fmnist.safetensors", R_OK)) {
+        test_skip("dataset-fashion-mnist or models/featnet-fmnist.safetensors is missing");
+        return;
+    }
+    char out[16384], json[256];
+    snprintf(json, sizeof json, "/tmp/rin_eval_%d.json", (int)getpid());
+    /* real vs real: a small floor; the JSON carries the numbers and the network's hash */
+    int st = run(out, sizeof out,
+                 "eval --real fmnist:test --real-n 1000 --fake fmnist:train --fake-n 1000 "
+                 "--kid-size 500 --kid-subsets 20 --json %s",
+                 json);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(strstr(out, "FD-LeNet(FMNIST)") && !strstr(out, "FID"));
+    double fd_floor = -1;
+    const char *p = strstr(out, "FD-LeNet(FMNIST)");
+    if (p)
+        fd_floor = atof(p + strlen("FD-LeNet(FMNIST)"));
+    FILE *f = fopen(json, "r");
+    char buf[4096] = "";
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+    }
+    CHECK(strstr(buf, "\"fd_lenet_fmnist\"") && strstr(buf, "\"featnet_sha256\": \"c75c4e1e"));
+    /* a few samples of the shipped model, 2 steps: far from the data, so FD is much larger */
+    st = run(out, sizeof out,
+             "eval --real fmnist:test --real-n 1000 --fake ckpt:models/fmnist.safetensors "
+             "--fake-n 200 --steps 2 --sampler ddim --kid-size 100 --kid-subsets 10");
+    printf("%s", out);
+    CHECK(st == 0);
+    p = strstr(out, "FD-LeNet(FMNIST)");
+    double fd_gen = p ? atof(p + strlen("FD-LeNet(FMNIST)")) : -1;
+    printf("  FD floor (train vs test, 1000 each) %.3f; 2-step samples %.3f\n", fd_floor, fd_gen);
+    CHECK(fd_floor >= 0 && fd_gen > 10 * fd_floor);
+    CHECK(run(out, sizeof out, "eval --fake png:/nonexistent") == 1);
+    unlink(json);
+}
