@@ -77,9 +77,7 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
     snprintf(sc.schedule, sizeof sc.schedule, "%s", o->schedule);
     sc.self_cond = o->self_cond;
     sc.guidance = o->guidance;
-    snprintf(sc.pred_type, sizeof sc.pred_type, "%s", tc.pred_type);
-    sc.b_scale = tc.b_scale;
-    sc.normalize_noisy_input = tc.normalize_noisy_input;
+    rin_sample_config_from_train(&sc, &tc);
     int B = n < o->batch ? (int)n : o->batch;
     rin_ctx *ctx;
     if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, err, sizeof err))

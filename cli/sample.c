@@ -137,9 +137,7 @@ int cmd_sample(int argc, char **argv) {
     rin_train_config tc;
     if (rin_train_config_from_file(&tc, mpath, err, sizeof err))
         die("%s", err);
-    snprintf(sc.pred_type, sizeof sc.pred_type, "%s", tc.pred_type);
-    sc.b_scale = tc.b_scale;
-    sc.normalize_noisy_input = tc.normalize_noisy_input;
+    rin_sample_config_from_train(&sc, &tc);
     if (cls >= c->num_classes || (cls >= 0 && c->num_classes == 0))
         die("--class %d: the model has %d classes", cls, c->num_classes);
 

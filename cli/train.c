@@ -346,9 +346,7 @@ static void sample_grid(run *r) {
     rin_sample_config_default(&sc);
     sc.steps = r->s.run.sample_steps;
     snprintf(sc.sampler, sizeof sc.sampler, "%s", r->s.run.sample_sampler);
-    snprintf(sc.pred_type, sizeof sc.pred_type, "%s", r->s.train.pred_type);
-    sc.b_scale = r->s.train.b_scale;
-    sc.normalize_noisy_input = r->s.train.normalize_noisy_input;
+    rin_sample_config_from_train(&sc, &r->s.train);
     sc.seed = 1234; /* the same noise every time, so grids show progress, not luck */
     int *labels = malloc((size_t)N * sizeof *labels);
     float *imgs = malloc((size_t)N * c->H * c->W * c->C * sizeof *imgs);

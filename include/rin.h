@@ -280,6 +280,8 @@ typedef struct rin_sample_config {
 } rin_sample_config;
 
 void rin_sample_config_default(rin_sample_config *s);
+/* Copies what sampling must share with training: prediction type, input scale, normalisation. */
+void rin_sample_config_from_train(rin_sample_config *s, const rin_train_config *t);
 
 /* Called after each step with the clipped x0_hat (B,H,W,C) and the new x. */
 typedef void (*rin_sample_callback)(void *user, int step, int steps, const float *x0_hat,

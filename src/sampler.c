@@ -30,6 +30,12 @@ void rin_sample_config_default(rin_sample_config *s) {
     s->seed = 0;
 }
 
+void rin_sample_config_from_train(rin_sample_config *s, const rin_train_config *t) {
+    snprintf(s->pred_type, sizeof s->pred_type, "%s", t->pred_type);
+    s->b_scale = t->b_scale;
+    s->normalize_noisy_input = t->normalize_noisy_input;
+}
+
 rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const int *labels,
                       float *out, rin_sample_callback cb, void *user, char *err, size_t errlen) {
     const rin_config *c = &ctx->model->cfg;
