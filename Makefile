@@ -62,7 +62,7 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
-.PHONY: all test fixtures format format-check lint clean deps demo
+.PHONY: bench bench-torch all test fixtures format format-check lint clean deps demo
 all: $(BUILD)/rin $(BUILD)/rin_tests
 
 # V=1 shows the full commands
@@ -98,6 +98,21 @@ test: $(BUILD)/rin_tests $(BUILD)/rin
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} \
 	RIN_CLI=$(BUILD)/rin ./$(BUILD)/rin_tests $(T)
+
+# Throughput of rin next to its PyTorch peer on the same models, shapes and threads
+# (docs/performance.md). BENCH_STEPS timed steps per figure, BENCH_THREADS the thread counts,
+# BENCH_ONLY=cifar10 or fmnist-small one model. The peers are Debian's python3-torch and,
+# after `make bench-torch`, the newest PyTorch from the Python package index (bench/.venv).
+BENCH_STEPS ?= 3
+BENCH_THREADS ?= 1,2
+bench: $(BUILD)/rin
+	@command -v python3 >/dev/null || { echo "make bench needs python3 (apt-get install python3)"; exit 1; }
+	python3 bench/run.py --rin $(BUILD)/rin --steps $(BENCH_STEPS) --threads $(BENCH_THREADS) \
+		$(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+bench-torch:
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install torch numpy
 
 # Regenerates tests/fixtures with the PyTorch reference (needs python3-torch; CI does not).
 fixtures:

@@ -5,6 +5,7 @@
  * the written outputs with the float64 expectations, so the command line is checked against
  * another implementation, not only against the library.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -394,4 +395,68 @@ TEST(cli_eval_floor_and_checkpoint) {
     CHECK(fd_floor >= 0 && fd_gen > 10 * fd_floor);
     CHECK(run(out, sizeof out, "eval --fake png:/nonexistent") == 1);
     unlink(json);
+}
+
+/* Reads the number after "key": in text (the first occurrence at or after from). */
+static double json_number(const char *text, const char *key, const char **from) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(*from, pat);
+    if (!p)
+        return NAN;
+    *from = p + strlen(pat);
+    return strtod(*from, NULL);
+    (void)text;
+}
+
+/* rin bench end to end on the tiny preset: both phases run for each thread count, the JSON
+ * holds the figures the table prints, and they are consistent with each other (img/s from the
+ * step time, GFLOP/s from the FLOP count: 4 forwards per image for a train step with
+ * self-conditioning, 1 for a sampling step). Speed itself is not asserted. */
+TEST(cli_bench_tiny) {
+    char json[256], out[16384];
+    tmp(json, sizeof json, "bench.json");
+    int st = run(out, sizeof out,
+                 "bench --preset tiny --batch 3 --steps 2 --warmup 1 --threads 1,2 --json %s",
+                 json);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(strstr(out, "scaling 1 -> 2 threads") != NULL);
+    FILE *f = fopen(json, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    const char *p = text;
+    double gf = json_number(text, "gflop_forward", &p);
+    CHECK(fabs(gf - rin_config_flops(&c) / 1e9) < 1e-9);
+    for (int r = 0; r < 4; r++) { /* threads 1 train, 1 sample, 2 train, 2 sample */
+        double threads = json_number(text, "threads", &p);
+        const char *phase = strstr(p, "\"phase\": \"");
+        CHECK(phase != NULL);
+        int train = phase && !strncmp(phase + 10, "train", 5);
+        double ips = json_number(text, "img_per_s", &p), step = json_number(text, "step_s", &p);
+        double g = json_number(text, "gflops", &p), sg = json_number(text, "sgemm_gflops", &p);
+        double mb = json_number(text, "peak_rss_mb", &p);
+        CHECK_MSG(threads == (r < 2 ? 1 : 2), "run %d: threads %g", r, threads);
+        CHECK_MSG(train == (r % 2 == 0), "run %d: phase out of order", r);
+        CHECK(ips > 0 && step > 0 && sg > 0 && mb > 1);
+        CHECK_MSG(fabs(ips * step - 3) < 1e-3, "run %d: img/s %g x step %g != batch 3", r, ips,
+                  step);
+        double per_img = (train ? 4.0 : 1.0) * gf;
+        CHECK_MSG(fabs(g - ips * per_img) <= 1e-4 * g, "run %d: %g GFLOP/s, expected %g", r, g,
+                  ips * per_img);
+    }
+    unlink(json);
+
+    /* bad input is named */
+    st = run(out, sizeof out, "bench --preset tiny --set no_such_key=1");
+    CHECK(st != 0 && strstr(out, "no_such_key"));
+    st = run(out, sizeof out, "bench --preset tiny --only both");
+    CHECK(st != 0 && strstr(out, "--only"));
 }

@@ -7,12 +7,14 @@
  *   - the self-conditioning LN at zero scale makes z_prev irrelevant;
  *   - checkpoints: bitwise round trip and the messages for wrong files.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "parallel.h"
+#include "profile.h"
 #include "test.h"
 
 #ifdef RIN_BLAS
@@ -715,4 +717,54 @@ TEST(checkpoint_rejects_mismatches) {
     /* a file that is not there */
     CHECK(rin_model_load(&m, "/nonexistent/x.safetensors", err, sizeof err) == RIN_STATUS_IO);
     unlink(path);
+}
+
+/* rin_config_flops (an analytic formula) against the FLOPs the linear and attention ops
+ * actually report to the profiler during one forward pass, for configs that exercise every
+ * term: classes on the latents, read-only tokens, a K=0 block (no write), no write MLP,
+ * self-conditioning on and off, non-square images. */
+TEST(model_flops_match_the_ops) {
+    static const char *const variants[][2] = {
+        {"num_layers", "2,0"}, {"time_on_latent", "0"}, {"cond_on_latent", "0"},
+        {"tape_mlp_ratio", "0"}, {"self_cond", "none"}, {"image_width", "12"},
+    };
+    for (int v = -1; v < (int)(sizeof variants / sizeof variants[0]); v++) {
+        rin_config c;
+        rin_config_preset(&c, "tiny", NULL, 0);
+        if (v >= 0)
+            CHECK(rin_config_set(&c, variants[v][0], variants[v][1], NULL, 0) == RIN_STATUS_OK);
+        rin_model *m;
+        rin_ctx *ctx;
+        CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+        rin_model_init_params(m, 1);
+        const int B = 3;
+        CHECK(rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
+        size_t np = (size_t)B * c.H * c.W * c.C;
+        float *x = calloc(np, sizeof *x), *pred = calloc(np, sizeof *pred);
+        float gam[3] = {0.2f, 0.5f, 0.9f};
+        int lab[3] = {0, 1, -1};
+        rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = lab};
+        rin_profile_enable(1);
+        CHECK(rin_forward(ctx, &in, pred, NULL) == RIN_STATUS_OK);
+        double ops = rin_profile_get(RIN_PROF_LINEAR_FWD)->flops +
+                     rin_profile_get(RIN_PROF_ATTN_FWD)->flops;
+        rin_profile_enable(0);
+        double want = B * rin_config_flops(&c);
+        printf("  tiny%s%s%s: %.0f FLOPs per image (formula) vs %.0f (ops)\n", v >= 0 ? " " : "",
+               v >= 0 ? variants[v][0] : "", v >= 0 ? "=.." : "", want / B, ops / B);
+        CHECK_MSG(ops == want, "variant %d: ops report %.0f, rin_config_flops says %.0f", v, ops,
+                  want);
+        free(x), free(pred);
+        rin_ctx_free(ctx);
+        rin_model_free(m);
+    }
+    /* the CIFAR-10 preset by hand (multiply-adds, n 256, E 256, D 512, L 128, A 256):
+     * a block reads 352,321,536, processes 2 x 419,430,400 and writes 150,994,944; three
+     * blocks, stem and readout 2 x 786,432, time MLP 327,680, class 5,120: 4,028,437,504, i.e.
+     * 8.06 GFLOP (the "8.1 GFLOP/forward" of issue 4), plus the self-conditioning MLP over
+     * 128 latents, 2 x 128 x 512 x 2048 multiply-adds, 0.54 GFLOP more */
+    rin_config c;
+    rin_config_preset(&c, "cifar10", NULL, 0);
+    double sc = 2.0 * 2.0 * 128 * 512 * 2048;
+    CHECK(rin_config_flops(&c) == 2.0 * 4028437504.0 + sc);
 }
