@@ -58,13 +58,14 @@ void rin_residual_forward(float *y, const float *x, const float *f, const float 
     }
 }
 
-void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, size_t n) {
+void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, uint64_t first,
+                       size_t n) {
     if (rate <= 0.0f)
         return;
     float keep_scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++)
-        x[i] = rin_counter_uniform(seed, stream, i) >= rate ? x[i] * keep_scale : 0.0f;
+        x[i] = rin_counter_uniform(seed, stream, first + i) >= rate ? x[i] * keep_scale : 0.0f;
 }
 
 void rin_add_rows_forward(float *y, const float *x, const float *t, int B, int N, int C) {
