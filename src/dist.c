@@ -90,11 +90,9 @@ rin_status rin_dist_sum_f64(double *x, int n) {
                : RIN_STATUS_IO;
 }
 
-int rin_dist_any(int flag) {
-    if (!in_job())
-        return flag != 0;
-    int v = flag != 0;
-    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+int rin_dist_max(int v) {
+    if (in_job())
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return v;
 }
 
@@ -143,7 +141,7 @@ rin_status rin_dist_sum_f64(double *x, int n) {
     return RIN_STATUS_OK;
 }
 
-int rin_dist_any(int flag) { return flag != 0; }
+int rin_dist_max(int v) { return v; }
 
 int rin_dist_same_u64(uint64_t v) {
     (void)v;

@@ -29,8 +29,8 @@ int rin_dist_size(void); /* 1 outside a job */
  * Outside a job they return at once (the sum over one rank). RIN_STATUS_IO if MPI fails. */
 rin_status rin_dist_sum_f32(float *x, size_t n);
 rin_status rin_dist_sum_f64(double *x, int n);
-/* 1 on every rank when flag is non-zero on any rank (a collective: all ranks must call it). */
-int rin_dist_any(int flag);
+/* The largest v over the ranks, on every rank (a collective: all ranks must call it). */
+int rin_dist_max(int v);
 /* 1 on every rank when v is the same on all ranks (a collective). */
 int rin_dist_same_u64(uint64_t v);
 /* Ends every rank of the job with `code` (MPI_Abort); does nothing outside a job. For programs

@@ -472,7 +472,7 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     /* One rank's failure must reach the others, which would wait in the sums below: a failed
      * rank contributes NaN, so every rank sees a non-finite loss and stops at the same step. */
     if (s)
-        loss = NAN;
+        loss = (double)NAN;
     if (N > 1) {
         t0 = rin_time_seconds();
         rin_status ds = rin_dist_sum_f64(&loss, 1);

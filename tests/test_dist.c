@@ -7,8 +7,10 @@
  *     `rin train` with the same global batch, and a 2-rank run resumed by 1 rank; and an error
  *     on one rank stops both with its message. Skipped when either is missing.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "dist.h"
 #include "internal.h"
@@ -143,4 +145,222 @@ TEST(dist_shard_config_errors) {
     CHECK(rin_trainer_step_count(t) == 0);
     rin_trainer_free(t);
     rin_model_free(m);
+}
+
+/* ---- under mpirun ---------------------------------------------------------------------------- */
+
+static const char *dist_cli(void) {
+    const char *p = getenv("RIN_CLI");
+    return p && *p ? p : "build/rin";
+}
+
+/* The launcher: $RIN_MPIRUN, or OpenMPI's mpirun as CI runs it (as root, 2 ranks on however
+ * many cores; no single-copy shared memory, which containers often forbid). The ranks run
+ * without LeakSanitizer: OpenMPI leaks in MPI_Init from plug-ins it has unloaded by exit, so
+ * their stacks cannot be suppressed; rin's own code is leak-checked by the single-process
+ * tests, and dist.c allocates nothing. */
+static const char *mpirun_cmd(void) {
+    const char *p = getenv("RIN_MPIRUN");
+    return p && *p ? p
+                   : "env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 "
+                     "mpirun --allow-run-as-root --oversubscribe "
+                     "--mca btl_vader_single_copy_mechanism none";
+}
+
+/* 1 when the test can launch ranks; otherwise marks the test skipped, or failed when
+ * $RIN_REQUIRE_MPI is set (CI: a skip must not hide a lost MPI build). */
+static int mpi_available(void) {
+    const char *why = NULL;
+    if (!rin_dist_built())
+        why = "built with MPI=0";
+    else if (!getenv("RIN_MPIRUN") && system("command -v mpirun >/dev/null 2>&1") != 0)
+        why = "mpirun is not installed (Debian: openmpi-bin)";
+    if (!why)
+        return 1;
+    if (getenv("RIN_REQUIRE_MPI"))
+        test_fail(__FILE__, __LINE__, "RIN_REQUIRE_MPI is set but %s", why);
+    else
+        test_skip(why);
+    return 0;
+}
+
+/* Runs a shell command under `timeout` (a hang fails instead of stalling the suite), stderr
+ * merged into out; returns the exit status (124: timed out). */
+static int shell(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int shell(char *out, size_t outlen, const char *fmt, ...) {
+    char cmd[4096], full[4300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "timeout 120 %s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* 32 grayscale 8x8 images with labels 0..3 as IDX files in dir */
+static void write_dist_idx(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/img.idx", dir);
+    FILE *f = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/lab.idx", dir);
+    FILE *g = fopen(path, "wb");
+    RIN_ASSERT(f && g);
+    const unsigned char hi[16] = {0, 0, 8, 3, 0, 0, 0, 32, 0, 0, 0, 8, 0, 0, 0, 8};
+    const unsigned char hl[8] = {0, 0, 8, 1, 0, 0, 0, 32};
+    fwrite(hi, 1, sizeof hi, f);
+    fwrite(hl, 1, sizeof hl, g);
+    rin_rng rng;
+    rin_rng_seed(&rng, 3);
+    for (int i = 0; i < 32; i++) {
+        unsigned char px[64], lab = (unsigned char)(i % 4);
+        for (int k = 0; k < 64; k++)
+            px[k] = (unsigned char)(rin_rng_u64(&rng) >> 56);
+        fwrite(px, 1, sizeof px, f);
+        fwrite(&lab, 1, 1, g);
+    }
+    fclose(f);
+    fclose(g);
+}
+
+/* Losses of metrics.csv, by step (1..max); returns the last step read. */
+static int read_losses(const char *run_dir, double *loss, int max) {
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    FILE *f = fopen(path, "r");
+    int last = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        long step;
+        double l;
+        if (sscanf(line, "%ld,%lf", &step, &l) == 2 && step >= 1 && step <= max) {
+            loss[step - 1] = l;
+            last = (int)step;
+        }
+    }
+    fclose(f);
+    return last;
+}
+
+/* Compares two runs' losses (metrics.csv keeps 6 digits) and their checkpoints' weights, EMA
+ * and optimizer moments. */
+static void compare_runs(const char *what, const char *a, const char *b, int steps) {
+    double la[16] = {0}, lb[16] = {0};
+    CHECK(read_losses(a, la, 16) == steps && read_losses(b, lb, 16) == steps);
+    for (int s = 0; s < steps; s++)
+        CHECK_MSG(fabs(la[s] - lb[s]) <= 1e-5 * fabs(la[s]), "%s: step %d loss %.6g vs %.6g",
+                  what, s + 1, la[s], lb[s]);
+    char pa[600], pb[600], err[512];
+    snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
+    rin_model *m;
+    rin_st_file *fa, *fb;
+    if (rin_model_load(&m, pa, err, sizeof err) || rin_st_read(&fa, pa, err, sizeof err) ||
+        rin_st_read(&fb, pb, err, sizeof err)) {
+        test_fail(__FILE__, __LINE__, "%s", err);
+        return;
+    }
+    size_t nf = rin_model_buffer_floats(m);
+    float *x = calloc(nf, sizeof *x), *y = calloc(nf, sizeof *y);
+    RIN_ASSERT(x && y);
+    const char *prefixes[4] = {"", "ema.", "opt.m.", "opt.v."};
+    for (int i = 0; i < 4; i++) {
+        CHECK(rin_model_read_tensors(m, x, fa, prefixes[i], pa, err, sizeof err) == 0);
+        CHECK(rin_model_read_tensors(m, y, fb, prefixes[i], pb, err, sizeof err) == 0);
+        char w[128];
+        snprintf(w, sizeof w, "%s: %s", what, i ? prefixes[i] : "weights");
+        CHECK_MSG(compare_state(w, x, y, nf), "%s differ", w);
+    }
+    free(x), free(y);
+    rin_st_free(fa), rin_st_free(fb);
+    rin_model_free(m);
+}
+
+TEST(dist_mpirun_two_ranks_match_one_and_resume_across_rank_counts) {
+    if (!mpi_available())
+        return;
+    test_dir d = test_dir_make("dist");
+    if (!d.ok)
+        return;
+    write_dist_idx(d.path);
+    char common[1500], out[65536], one[300], two[300];
+    snprintf(common, sizeof common,
+             "--preset tiny --set image_channels=1 --set num_classes=4 "
+             "--data idx:%s/img.idx,%s/lab.idx --set batch_size=8 --set random_flip=1 "
+             "--set drop_units=0.1 --set drop_path=0.2 --set cond_dropout=0.3 "
+             "--set clip_norm=1 --set warmup_steps=2 --set log_every=1 --set ckpt_every=3 "
+             "--set sample_every=0 --set sample_count=4 --set sample_steps=2",
+             d.path, d.path);
+    snprintf(one, sizeof one, "%s/one", d.path);
+    snprintf(two, sizeof two, "%s/two", d.path);
+    /* 32 images, 8 a step: 6 steps cross an epoch boundary, so the shuffle is sharded too */
+    int st = shell(out, sizeof out, "%s train --run %s %s --steps 6", dist_cli(), one, common);
+    CHECK_MSG(st == 0, "1 rank: status %d\n%s", st, out);
+    st = shell(out, sizeof out, "%s -np 2 %s train --run %s %s --steps 6", mpirun_cmd(),
+               dist_cli(), two, common);
+    CHECK_MSG(st == 0, "2 ranks: status %d\n%s", st, out);
+    CHECK_MSG(strstr(out, "batch 8 (2 ranks x 4)") != NULL, "%s", out);
+    CHECK_MSG(count_of(out, "rin train: done at step 6") == 1, "rank 0 alone reports:\n%s", out);
+    compare_runs("2 ranks x 4 vs 1 x 8, 6 steps", one, two, 6);
+
+    /* resume each with the other rank count: 1 -> 2 ranks and 2 -> 1 rank */
+    st = shell(out, sizeof out, "%s -np 2 %s train --resume %s --set total_steps=9",
+               mpirun_cmd(), dist_cli(), one);
+    CHECK_MSG(st == 0, "resume with 2 ranks: status %d\n%s", st, out);
+    st = shell(out, sizeof out, "%s train --resume %s --set total_steps=9", dist_cli(), two);
+    CHECK_MSG(st == 0, "resume with 1 rank: status %d\n%s", st, out);
+    compare_runs("resumed 1->2 vs 2->1 ranks, 9 steps", one, two, 9);
+    test_dir_remove(&d);
+}
+
+TEST(dist_mpirun_errors_stop_every_rank) {
+    if (!mpi_available())
+        return;
+    test_dir d = test_dir_make("dist_err");
+    if (!d.ok)
+        return;
+    write_dist_idx(d.path);
+    char common[1200], out[65536];
+    snprintf(common, sizeof common,
+             "--preset tiny --set image_channels=1 --set num_classes=4 --set batch_size=4 "
+             "--set sample_every=0 --set sample_count=2 --set sample_steps=1 --set ckpt_every=0 "
+             "--set warmup_steps=1");
+    /* rank 1 alone cannot read its data: it names the file and takes rank 0 down with it */
+    int st = shell(out, sizeof out,
+                   "%s -np 2 sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then d=%s/none.idx; "
+                   "else d=%s/img.idx; fi; exec %s train --run %s/bad %s "
+                   "--data idx:$d,%s/lab.idx --steps 50'",
+                   mpirun_cmd(), d.path, d.path, dist_cli(), d.path, common, d.path);
+    printf("  one rank's missing file: status %d\n", st);
+    CHECK_MSG(st != 0 && st != 124, "status %d (124: a hang)\n%s", st, out);
+    CHECK_MSG(strstr(out, "rank 1: ") && strstr(out, "none.idx"), "%s", out);
+    /* the loss diverges on every rank at once: rank 0 reports it once, all stop */
+    st = shell(out, sizeof out,
+               "%s -np 2 %s train --run %s/nan %s --data idx:%s/img.idx,%s/lab.idx --steps 50 "
+               "--set b_scale=1000000 --set lr=10 --set warmup_steps=0",
+               mpirun_cmd(), dist_cli(), d.path, common, d.path, d.path);
+    printf("  non-finite loss: status %d\n", st);
+    CHECK_MSG(st != 0 && st != 124, "status %d (124: a hang)\n%s", st, out);
+    CHECK_MSG(count_of(out, "is not finite") == 1, "%s", out);
+    /* a batch that does not split evenly is refused before anything is written */
+    st = shell(out, sizeof out, "%s -np 2 %s train --run %s/odd %s --data idx:%s/img.idx,%s/lab.idx "
+               "--set batch_size=5 --steps 2",
+               mpirun_cmd(), dist_cli(), d.path, common, d.path, d.path);
+    CHECK_MSG(st != 0 && st != 124 && strstr(out, "batch_size 5 is not a multiple of the 2 ranks"),
+              "status %d\n%s", st, out);
+    test_dir_remove(&d);
 }
