@@ -452,7 +452,8 @@ static void train_usage(FILE *f) {
         fprintf(f, "  %s\n", line);
     fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
                "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none).\n"
-               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n");
+               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n"
+               "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
 }
 
 int cmd_train(int argc, char **argv) {
