@@ -73,6 +73,42 @@ const char *split_kv(const char *text, char *key, size_t cap, const char *what) 
     return eq + 1;
 }
 
+void read_settings_file(const char *path, settings_fn set, void *user) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("%s: cannot open: %s", path, strerror(errno));
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *end = p + strlen(p);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        if (!*p)
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            die("%s:%d: expected 'key = value', got '%s'", path, lineno, p);
+        char *k_end = eq;
+        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            k_end--;
+        *k_end = 0;
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        char where[600];
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        set(user, p, v, where);
+    }
+    fclose(f);
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "rin %s -- Recurrent Interface Networks in C\n"
@@ -87,6 +123,7 @@ static void usage(FILE *f) {
             "  sample    generate images from a checkpoint\n"
             "  eval      FD, KID and classifier score of images against real data\n"
             "  featnet   train or check the feature network the metrics use\n"
+            "  bench     measure train and sampling throughput\n"
             "\n"
             "Run `rin COMMAND --help` for the options of a command.\n",
             RIN_VERSION);
@@ -472,6 +509,8 @@ int main(int argc, char **argv) {
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "featnet"))
         return cmd_featnet(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "rin: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -140,41 +140,8 @@ static void settings_set(settings *s, const char *key, const char *value, const 
     die("%sunknown key '%s' (see `rin train --help` for the keys)", where, key);
 }
 
-/* A config file: "key = value" lines; '#' starts a comment. */
-static void settings_file(settings *s, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        die("%s: cannot open: %s", path, strerror(errno));
-    char line[1024];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = 0;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *end = p + strlen(p);
-        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-            *--end = 0;
-        if (!*p)
-            continue;
-        char *eq = strchr(p, '=');
-        if (!eq)
-            die("%s:%d: expected 'key = value', got '%s'", path, lineno, p);
-        char *k_end = eq;
-        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
-            k_end--;
-        *k_end = 0;
-        char *v = eq + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        settings_set(s, p, v, where);
-    }
-    fclose(f);
+static void settings_set_cb(void *user, const char *key, const char *value, const char *where) {
+    settings_set(user, key, value, where);
 }
 
 /* Every setting as "key=value" lines. */
@@ -564,7 +531,7 @@ int cmd_train(int argc, char **argv) {
         rin_train_config_default(&r->s.train);
         run_defaults(&r->s.run);
         if (cfgfile)
-            settings_file(&r->s, cfgfile);
+            read_settings_file(cfgfile, settings_set_cb, &r->s);
         for (int i = 0; i < nsets; i++) {
             char key[128];
             const char *v = split_kv(sets[i], key, sizeof key, "--set");

@@ -106,6 +106,10 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen);
 /* Derived sizes. */
 int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p) */
 size_t rin_config_num_params(const rin_config *c);
+/* Floating-point operations of one forward pass per image: 2 per multiply-add of every linear
+ * layer and attention product (QK^T and PV), the work that dominates; LayerNorm, softmax and
+ * pointwise ops are not counted. Backward is about twice this. */
+double rin_config_flops(const rin_config *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model: configuration plus one parameter buffer.                                            */

@@ -339,3 +339,27 @@ size_t rin_config_num_params(const rin_config *c) {
     free(recs);
     return total;
 }
+
+double rin_config_flops(const rin_config *c) {
+    rin_dims d;
+    rin_dims_compute(&d, c);
+    double n = d.n, E = c->E, D = c->D, L = c->L, A = d.A, nkv = d.n + d.nr;
+    double f = n * d.P * E + d.dt * 4.0 * d.dt + 16.0 * d.dt * d.dt; /* stem, time MLP */
+    if (c->num_classes > 0)
+        f += (double)c->num_classes * d.Dc;
+    if (c->self_cond)
+        f += 2.0 * L * D * d.rD;
+    for (int i = 0; i < c->num_blocks; i++) {
+        /* read: q, k, v, o projections, QK^T and PV; its MLP */
+        f += L * D * A + 2.0 * nkv * E * A + 2.0 * L * nkv * A + L * A * D + 2.0 * L * D * d.rD;
+        /* process: four D x D projections, QK^T and PV, the MLP */
+        f += c->K[i] * (4.0 * L * D * D + 2.0 * L * L * D + 2.0 * L * D * d.rD);
+        if (c->K[i] > 0) { /* write (blocks without process layers do not write) */
+            f += n * E * A + 2.0 * L * D * A + 2.0 * n * L * A + n * A * E;
+            if (c->tape_mlp_ratio > 0)
+                f += 2.0 * n * E * d.rE;
+        }
+    }
+    f += n * E * d.P; /* readout */
+    return 2.0 * f;
+}

@@ -8,11 +8,13 @@
 
 #include "ops.h"
 #include "parallel.h"
+#include "profile.h"
 
 #define RIN_LN_EPS 1e-6
 
 void rin_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *w,
                            const float *b, int N, int C) {
+    double prof_t0 = RIN_PROF_BEGIN();
 #pragma omp parallel for
     for (int r = 0; r < N; r++) {
         const float *xr = x + (size_t)r * C;
@@ -33,10 +35,12 @@ void rin_layernorm_forward(float *out, float *mean, float *rstd, const float *x,
         mean[r] = mf;
         rstd[r] = rf;
     }
+    RIN_PROF_END(LN_FWD, prof_t0, 0);
 }
 
 void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                             const float *mean, const float *rstd, const float *w, int N, int C) {
+    double prof_t0 = RIN_PROF_BEGIN();
     /* y = xhat * w + b, xhat = (x - mean) * rstd
      * dxhat = dy * w;  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
     if (dx) {
@@ -72,4 +76,5 @@ void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, 
             }
         }
     }
+    RIN_PROF_END(LN_BWD, prof_t0, 0);
 }

@@ -2,12 +2,15 @@
  *
  * out (N,O) = in (N,I) @ w^T + b with w in PyTorch layout (O,I). The GEMMs go to cblas_sgemm
  * (row-major) when built with BLAS, each OpenMP thread calling a single-threaded sgemm on its
- * own block of output rows (see blas_single_threaded); the *_naive loops are the reference the
+ * own block of output rows (parallel.h); the *_naive loops are the reference the
  * tests compare against and the path of a BLAS=none build. Bias work is split over output
  * features, so every sum runs over rows in a fixed order whatever the thread count.
  */
+#include <string.h>
+
 #include "ops.h"
 #include "parallel.h"
+#include "profile.h"
 
 #ifdef RIN_BLAS
 #include <cblas.h>
@@ -61,48 +64,27 @@ void rin_linear_backward_naive(float *din, float *dw, float *db, const float *do
 }
 
 #ifdef RIN_BLAS
-/* With OpenMP, the threads are ours: each thread hands a block of rows (or of output
- * features) to a single-threaded sgemm. Letting a threaded OpenBLAS run beside our OpenMP
- * loops made the two thread pools spin against each other on this 2-core machine (measured:
- * 64 vs 122 img/s for a train step of a small model). Each output element is computed by one
- * sgemm call over the full reduction length, as before. */
-static void blas_single_threaded(void) {
-#ifdef _OPENMP
-    static int done;
-    if (!done) {
-        openblas_set_num_threads(1);
-        done = 1;
-    }
-#endif
-}
-
-void rin_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int I,
-                        int O) {
-    if (N == 0)
-        return;
-    blas_single_threaded();
+static void linear_forward_blas(float *out, const float *in, const float *w, const float *b,
+                                int N, int I, int O) {
+    rin_blas_single_threaded();
 #pragma omp parallel
     {
         long lo, hi;
         rin_thread_range(N, &lo, &hi);
         if (hi > lo) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), O, I, 1.0f,
-                        in + (size_t)lo * I, I, w, I, 0.0f, out + (size_t)lo * O, O);
+            /* the bias is the GEMM's starting value (beta 1): one pass over out, not two */
             if (b)
-                for (long r = lo; r < hi; r++) {
-                    float *y = out + (size_t)r * O;
-                    for (int o = 0; o < O; o++)
-                        y[o] += b[o];
-                }
+                for (long r = lo; r < hi; r++)
+                    memcpy(out + (size_t)r * O, b, (size_t)O * sizeof *out);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), O, I, 1.0f,
+                        in + (size_t)lo * I, I, w, I, b ? 1.0f : 0.0f, out + (size_t)lo * O, O);
         }
     }
 }
 
-void rin_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int N, int I, int O) {
-    if (N == 0)
-        return;
-    blas_single_threaded();
+static void linear_backward_blas(float *din, float *dw, float *db, const float *dout,
+                                 const float *in, const float *w, int N, int I, int O) {
+    rin_blas_single_threaded();
 #pragma omp parallel
     {
         long lo, hi;
@@ -125,14 +107,30 @@ void rin_linear_backward(float *din, float *dw, float *db, const float *dout, co
         }
     }
 }
-#else
+#endif
+
 void rin_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int I,
                         int O) {
+    if (N == 0)
+        return;
+    double prof_t0 = RIN_PROF_BEGIN();
+#ifdef RIN_BLAS
+    linear_forward_blas(out, in, w, b, N, I, O);
+#else
     rin_linear_forward_naive(out, in, w, b, N, I, O);
+#endif
+    RIN_PROF_END(LINEAR_FWD, prof_t0, 2.0 * N * I * O);
 }
 
 void rin_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int N, int I, int O) {
+    if (N == 0)
+        return;
+    double prof_t0 = RIN_PROF_BEGIN();
+#ifdef RIN_BLAS
+    linear_backward_blas(din, dw, db, dout, in, w, N, I, O);
+#else
     rin_linear_backward_naive(din, dw, db, dout, in, w, N, I, O);
-}
 #endif
+    RIN_PROF_END(LINEAR_BWD, prof_t0, (din ? 4.0 : 2.0) * N * I * O);
+}

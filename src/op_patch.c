@@ -6,6 +6,7 @@
  * each one's adjoint is the other.
  */
 #include "ops.h"
+#include "profile.h"
 
 /* dir 0: patches <- img; dir 1: img <- patches; accumulate: += instead of =. */
 static void permute(float *patches, float *img, int B, int H, int W, int C, int p, int dir,
@@ -29,18 +30,26 @@ static void permute(float *patches, float *img, int B, int H, int W, int C, int 
 }
 
 void rin_patchify(float *patches, const float *img, int B, int H, int W, int C, int p) {
+    double prof_t0 = RIN_PROF_BEGIN();
     permute(patches, (float *)(uintptr_t)img, B, H, W, C, p, 0, 0);
+    RIN_PROF_END(PATCH, prof_t0, 0);
 }
 
 void rin_unpatchify(float *img, const float *patches, int B, int H, int W, int C, int p) {
+    double prof_t0 = RIN_PROF_BEGIN();
     permute((float *)(uintptr_t)patches, img, B, H, W, C, p, 1, 0);
+    RIN_PROF_END(PATCH, prof_t0, 0);
 }
 
 void rin_patchify_backward(float *dimg, const float *dpatches, int B, int H, int W, int C, int p) {
+    double prof_t0 = RIN_PROF_BEGIN();
     permute((float *)(uintptr_t)dpatches, dimg, B, H, W, C, p, 1, 1);
+    RIN_PROF_END(PATCH, prof_t0, 0);
 }
 
 void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C,
                              int p) {
+    double prof_t0 = RIN_PROF_BEGIN();
     permute(dpatches, (float *)(uintptr_t)dimg, B, H, W, C, p, 0, 0);
+    RIN_PROF_END(PATCH, prof_t0, 0);
 }

@@ -70,6 +70,12 @@ void rin_attention_forward(float *out, float *att, const float *q, const float *
 void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *q, const float *k, const float *v, const float *att,
                             int B, int Nq, int Nk, int A, int NH);
+void rin_attention_forward_naive(float *out, float *att, const float *q, const float *k,
+                                 const float *v, int B, int Nq, int Nk, int A, int NH);
+void rin_attention_backward_naive(float *dq, float *dk, float *dv, float *scratch,
+                                  const float *dout, const float *q, const float *k,
+                                  const float *v, const float *att, int B, int Nq, int Nk, int A,
+                                  int NH);
 
 /* ---- patches (op_patch.c) ------------------------------------------------------------------
  * patchify: img (B,H,W,C) -> patches (B,n,P), token r*(W/p)+c, vector (i, j, ch) ordered, i.e.

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "optim.h"
+#include "profile.h"
 
 #define RIN_PI 3.14159265358979323846
 #define PAR_MIN ((size_t)1 << 15) /* elementwise loops shorter than this stay serial */
@@ -103,6 +104,7 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
                      .bc1 = 1.0 - pow(o->beta1, k), .bc2 = 1.0 - pow(o->beta2, k)};
     int nt = rin_model_num_tensors(model);
     int lamb = o->kind == RIN_OPT_LAMB;
+    double prof_t0 = RIN_PROF_BEGIN();
     /* one tensor per thread at a time: the work of a tensor never depends on the thread count */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < nt; t++) {
@@ -115,6 +117,7 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
             adamw_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
                          o->weight_decay, lr, &a);
     }
+    RIN_PROF_END(OPTIM, prof_t0, 0);
 }
 
 /* sum g^2 over one tensor, double, in element order. */
@@ -152,8 +155,9 @@ void rin_scale(float *g, size_t n, float scale) {
 
 /* ema = decay ema + (1 - decay) w, in double per element. */
 void rin_ema_update(float *ema, const float *w, size_t n, double decay) {
-    double c = 1.0 - decay;
+    double c = 1.0 - decay, prof_t0 = RIN_PROF_BEGIN();
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++)
         ema[i] = (float)(decay * (double)ema[i] + c * (double)w[i]);
+    RIN_PROF_END(OPTIM, prof_t0, 0);
 }

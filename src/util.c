@@ -1,4 +1,5 @@
-/* util.c -- status strings, errors, aligned allocation, clock, atomic file writes. */
+/* util.c -- status strings, errors, aligned allocation, clock, atomic file writes, the SIMD
+ * path choice. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "simd.h"
 
 const char *rin_status_str(rin_status s) {
     switch (s) {
@@ -52,6 +54,28 @@ void *rin_aligned_alloc(size_t bytes) {
         return NULL;
     return aligned_alloc(64, rounded ? rounded : 64);
 }
+
+#ifdef RIN_X86_SIMD
+/* -1: not decided yet. Decided once, before the first parallel region that asks. */
+static int simd_choice = -1;
+
+int rin_simd_avx2(void) {
+    if (simd_choice < 0) {
+        const char *env = getenv("RIN_SIMD");
+        __builtin_cpu_init();
+        simd_choice = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx2") &&
+                      __builtin_cpu_supports("fma");
+    }
+    return simd_choice;
+}
+
+int rin_simd_set(int on) {
+    int prev = rin_simd_avx2();
+    __builtin_cpu_init();
+    simd_choice = on && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return prev;
+}
+#endif
 
 double rin_time_seconds(void) {
     struct timespec ts;

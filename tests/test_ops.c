@@ -21,6 +21,7 @@
 #include "gradcheck.h"
 #include "internal.h"
 #include "ops.h"
+#include "simd.h"
 #include "test.h"
 
 /* T0 and T2-style forward tolerance (style.md section 10). */
@@ -341,6 +342,67 @@ TEST(ops_gelu_is_exact_erf) {
     GC_BITWISE("gelu in place", xs, ys, 3);
 }
 
+/* ---- the AVX2 and scalar paths of the pointwise math (simd.h) --------------------------- */
+
+/* GELU and its derivative on a dense grid, each path against double: absolute error within
+ * 2e-7 (about 2 ulp of the largest erf terms), relative error within 1e-5 where |gelu| > 0.1. */
+static void gelu_paths_case(int avx2) {
+    enum { N = 16001 };
+    float *x = gc_zeros(N), *y = gc_zeros(N), *dx = gc_zeros(N), *one = gc_zeros(N);
+    for (int i = 0; i < N; i++) {
+        x[i] = -8.0f + 16.0f * (float)i / (N - 1);
+        one[i] = 1.0f;
+    }
+    int prev = rin_simd_set(avx2);
+    rin_gelu_forward(y, x, N);
+    rin_gelu_backward(dx, one, x, N);
+    rin_simd_set(prev);
+    double worst_abs = 0, worst_rel = 0, worst_dabs = 0;
+    for (int i = 0; i < N; i++) {
+        double v = x[i], cdf = 0.5 * (1.0 + erf(v / sqrt(2.0)));
+        double g = v * cdf, dg = cdf + v * exp(-0.5 * v * v) * 0.39894228040143268;
+        double ea = fabs((double)y[i] - g), ed = fabs((double)dx[i] - dg);
+        worst_abs = ea > worst_abs ? ea : worst_abs;
+        worst_dabs = ed > worst_dabs ? ed : worst_dabs;
+        if (fabs(g) > 0.1 && ea / fabs(g) > worst_rel)
+            worst_rel = ea / fabs(g);
+    }
+    printf("  gelu %-6s max abs err %.2e (rel %.2e where |gelu|>0.1), gelu' max abs err %.2e\n",
+           avx2 ? "avx2" : "scalar", worst_abs, worst_rel, worst_dabs);
+    CHECK_MSG(worst_abs <= 1e-6 && worst_rel <= 1e-6 && worst_dabs <= 1e-6,
+              "gelu %s path: abs %.3g rel %.3g d %.3g", avx2 ? "avx2" : "scalar", worst_abs,
+              worst_rel, worst_dabs);
+    free(x), free(y), free(dx), free(one);
+}
+
+TEST(ops_simd_paths_agree) {
+    int had = rin_simd_set(1);
+    int have = rin_simd_avx2();
+    rin_simd_set(had);
+    if (!have) {
+        gelu_paths_case(0);
+        test_skip("this CPU has no AVX2+FMA: only the scalar path was checked");
+        return;
+    }
+    gelu_paths_case(0);
+    gelu_paths_case(1);
+    /* softmax inside attention: both paths on the same inputs, with a row length (13) that
+     * has a vector part and a tail */
+    const int B = 2, Nq = 5, Nk = 13, A = 8, NH = 2;
+    size_t nq = (size_t)B * Nq * A, nk = (size_t)B * Nk * A, na = (size_t)B * NH * Nq * Nk;
+    float *q = gc_uniform(nq, 900, -3.0f, 3.0f), *k = gc_uniform(nk, 901, -3.0f, 3.0f);
+    float *v = gc_uniform(nk, 902, -1.0f, 1.0f);
+    float *o0 = gc_zeros(nq), *o1 = gc_zeros(nq), *a0 = gc_zeros(na), *a1 = gc_zeros(na);
+    int prev = rin_simd_set(0);
+    rin_attention_forward(o0, a0, q, k, v, B, Nq, Nk, A, NH);
+    rin_simd_set(1);
+    rin_attention_forward(o1, a1, q, k, v, B, Nq, Nk, A, NH);
+    rin_simd_set(prev);
+    GC_COMPARE_F32("softmax avx2 vs scalar: att", a1, a0, na, 1e-7, 1e-5);
+    GC_COMPARE_F32("softmax avx2 vs scalar: out", o1, o0, nq, 1e-7, 1e-5);
+    free(q), free(k), free(v), free(o0), free(o1), free(a0), free(a1);
+}
+
 /* ---- T1: attention --------------------------------------------------------------------------- */
 
 typedef struct att_ctx {
@@ -457,6 +519,46 @@ TEST(ops_attention_cross_fd) {
     static const int heads[3] = {1, 2, 4};
     for (int h = 0; h < 3; h++)
         attention_case(3, 7, heads[h], 600u + 10u * (unsigned)h);
+}
+
+/* The fast path (BLAS GEMMs per head) against the serial loops, on shapes with odd sizes and
+ * a head width that no GEMM kernel tile divides; backward into non-zero gradients. */
+static void attention_parity_case(int B, int Nq, int Nk, int A, int NH, unsigned long long s) {
+    size_t nq = (size_t)B * Nq * A, nk = (size_t)B * Nk * A, na = (size_t)B * NH * Nq * Nk;
+    float *q = gc_uniform(nq, s, -2.0f, 2.0f), *k = gc_uniform(nk, s + 1, -2.0f, 2.0f);
+    float *v = gc_uniform(nk, s + 2, -1.0f, 1.0f), *g = gc_uniform(nq, s + 3, -1.0f, 1.0f);
+    float *dq0 = gc_uniform(nq, s + 4, -1.0f, 1.0f), *dk0 = gc_uniform(nk, s + 5, -1.0f, 1.0f);
+    float *dv0 = gc_uniform(nk, s + 6, -1.0f, 1.0f);
+    float *of = gc_zeros(nq), *orf = gc_zeros(nq), *af = gc_zeros(na), *ar = gc_zeros(na);
+    float *scratch = gc_zeros(na);
+    float *dqf = copy_of(dq0, nq), *dkf = copy_of(dk0, nk), *dvf = copy_of(dv0, nk);
+    float *dqr = copy_of(dq0, nq), *dkr = copy_of(dk0, nk), *dvr = copy_of(dv0, nk);
+    char what[96];
+    for (size_t i = 0; i < nq; i++)
+        of[i] = orf[i] = 1e30f; /* forward overwrites */
+    rin_attention_forward(of, af, q, k, v, B, Nq, Nk, A, NH);
+    rin_attention_forward_naive(orf, ar, q, k, v, B, Nq, Nk, A, NH);
+    snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) out", B, Nq, Nk, A, NH);
+    GC_COMPARE_F32(what, of, orf, nq, T0_ATOL, T0_RTOL);
+    snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) att", B, Nq, Nk, A, NH);
+    GC_COMPARE_F32(what, af, ar, na, T0_ATOL, T0_RTOL);
+    rin_attention_backward(dqf, dkf, dvf, scratch, g, q, k, v, ar, B, Nq, Nk, A, NH);
+    rin_attention_backward_naive(dqr, dkr, dvr, scratch, g, q, k, v, ar, B, Nq, Nk, A, NH);
+    snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) dq (+=)", B, Nq, Nk, A, NH);
+    GC_COMPARE_F32(what, dqf, dqr, nq, T0_ATOL, T0_RTOL);
+    snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) dk (+=)", B, Nq, Nk, A, NH);
+    GC_COMPARE_F32(what, dkf, dkr, nk, T0_ATOL, T0_RTOL);
+    snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) dv (+=)", B, Nq, Nk, A, NH);
+    GC_COMPARE_F32(what, dvf, dvr, nk, T0_ATOL, T0_RTOL);
+    free(q), free(k), free(v), free(g), free(dq0), free(dk0), free(dv0), free(of), free(orf);
+    free(af), free(ar), free(scratch), free(dqf), free(dkf), free(dvf), free(dqr), free(dkr);
+    free(dvr);
+}
+
+TEST(ops_attention_fast_vs_naive) {
+    attention_parity_case(2, 37, 37, 48, 3, 700u);  /* self, hs 16 */
+    attention_parity_case(3, 19, 53, 20, 4, 710u);  /* cross, hs 5 */
+    attention_parity_case(1, 64, 9, 64, 2, 720u);   /* write-like: many queries, few keys */
 }
 
 /* ---- patchify / unpatchify ------------------------------------------------------------------- */

@@ -1,0 +1,506 @@
+/* bench.c -- `rin bench`: throughput of a train step and of a sampling step.
+ *
+ *   rin bench --preset cifar10 --batch 32 [--config FILE] [--set key=value]... [--steps N]
+ *             [--warmup W] [--threads 1,2] [--only train|sample] [--json FILE]
+ *
+ * The train step is rin_trainer_step as `rin train` runs it (self-conditioning pass at the
+ * configured rate, gradient pass, backward, optimizer, EMA) on synthetic images; the sampling
+ * step is one network evaluation plus the sampler update of rin_sample, timed between its
+ * callbacks. Each (phase, thread count) runs in a child process, so its peak resident memory
+ * (getrusage of the child) is its own and the OpenMP thread count is fixed before any parallel
+ * region. Figures are medians over --steps steps after --warmup untimed ones (the first step
+ * pays the page faults of the arena).
+ *
+ * Achieved GFLOP/s use rin_config_flops (linear layers and attention products): a train step
+ * with self-conditioning is 4 forward-equivalents per image (no-grad pass, gradient pass,
+ * backward at twice the forward), 3 without; a sampling step is 1. The SGEMM ceiling is the
+ * same BLAS on a 2048^3 product with its own threads: the best the machine does on the
+ * operation that dominates the model.
+ */
+#define _DEFAULT_SOURCE /* wait4 */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "internal.h"
+#include "profile.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef RIN_BLAS
+#include <cblas.h>
+#undef I
+#endif
+
+#define MAX_THREADS_LIST 8
+#define MAX_STEPS 1000
+
+typedef struct bench_settings {
+    rin_config model;
+    rin_train_config train;
+} bench_settings;
+
+static void bench_set(void *user, const char *key, const char *value, const char *where) {
+    bench_settings *s = user;
+    char err[512];
+    for (int i = 0; i < rin_config_num_keys(); i++)
+        if (!strcmp(rin_config_key(i), key)) {
+            if (rin_config_set(&s->model, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return;
+        }
+    for (int i = 0; i < rin_train_config_num_keys(); i++)
+        if (!strcmp(rin_train_config_key(i), key)) {
+            if (rin_train_config_set(&s->train, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return;
+        }
+    die("%sunknown key '%s' (bench takes model and training keys: `rin train --help`)", where,
+        key);
+}
+
+/* What a child sends back. */
+typedef struct bench_result {
+    int ok;
+    double median_s;  /* per step */
+    double min_s;
+    double gflop_per_step;
+    double prof_s[RIN_PROF_COUNT], prof_gflop[RIN_PROF_COUNT]; /* per step, --profile */
+    double prof_total_s;                                        /* per step */
+    char err[256];
+} bench_result;
+
+static int want_profile;
+
+/* Called before the first timed step and after the last. */
+static void profile_start(void) {
+    if (want_profile)
+        rin_profile_enable(1);
+}
+
+static void profile_stop(bench_result *res, int steps, double total_s) {
+    if (!want_profile)
+        return;
+    for (int k = 0; k < RIN_PROF_COUNT; k++) {
+        const rin_prof_entry *e = rin_profile_get((rin_prof_kind)k);
+        res->prof_s[k] = e->seconds / steps;
+        res->prof_gflop[k] = e->flops / 1e9 / steps;
+    }
+    res->prof_total_s = total_s / steps;
+    rin_profile_enable(0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void set_threads(int T) {
+#ifdef _OPENMP
+    omp_set_num_threads(T);
+#else
+    (void)T;
+#endif
+}
+
+static void fill_batch(float *x, int *labels, int B, size_t per, int classes, uint64_t seed) {
+    rin_rng r;
+    rin_rng_seed(&r, seed);
+    for (size_t i = 0; i < (size_t)B * per; i++)
+        x[i] = (float)(2.0 * rin_rng_uniform(&r) - 1.0);
+    for (int b = 0; b < B; b++)
+        labels[b] = classes > 0 ? (int)(rin_rng_u64(&r) % (uint64_t)classes) : -1;
+}
+
+static void bench_train(const bench_settings *s, int B, int warm, int steps, bench_result *res) {
+    rin_model *m = NULL;
+    rin_trainer *t = NULL;
+    rin_train_config tc = s->train;
+    tc.batch_size = B;
+    size_t per = (size_t)s->model.H * s->model.W * s->model.C;
+    float *x = malloc((size_t)B * per * sizeof *x);
+    int *labels = malloc((size_t)B * sizeof *labels);
+    double *dt = malloc((size_t)steps * sizeof *dt);
+    if (!x || !labels || !dt) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return;
+    }
+    if (rin_model_create(&m, &s->model, res->err, sizeof res->err))
+        goto done;
+    rin_model_init_params(m, 1);
+    if (rin_trainer_create(&t, m, &tc, res->err, sizeof res->err))
+        goto done;
+    fill_batch(x, labels, B, per, s->model.num_classes, 7);
+    double t_first = 0;
+    for (int i = 0; i < warm + steps; i++) {
+        rin_step_stats st;
+        if (i == warm) {
+            profile_start();
+            t_first = rin_time_seconds();
+        }
+        double t0 = rin_time_seconds();
+        if (rin_trainer_step(t, x, labels, &st) != RIN_STATUS_OK) {
+            snprintf(res->err, sizeof res->err, "train step %d failed", i);
+            goto done;
+        }
+        if (i >= warm)
+            dt[i - warm] = rin_time_seconds() - t0;
+    }
+    profile_stop(res, steps, rin_time_seconds() - t_first);
+    double fwd = s->model.self_cond && tc.self_cond_rate > 0 ? 4.0 : 3.0;
+    res->gflop_per_step = fwd * B * rin_config_flops(&s->model) / 1e9;
+    res->median_s = median(dt, steps);
+    res->min_s = dt[0];
+    res->ok = 1;
+done:
+    rin_trainer_free(t);
+    rin_model_free(m);
+    free(x), free(labels), free(dt);
+}
+
+typedef struct step_clock {
+    double last, *dt, t_first;
+    int n, cap, warm;
+} step_clock;
+
+static void on_sample_step(void *user, int step, int steps, const float *x0_hat, const float *x) {
+    (void)step, (void)steps, (void)x0_hat, (void)x;
+    step_clock *c = user;
+    double now = rin_time_seconds();
+    if (c->n < c->cap)
+        c->dt[c->n++] = now - c->last;
+    if (c->n == c->warm) {
+        profile_start();
+        c->t_first = rin_time_seconds();
+    }
+    c->last = rin_time_seconds();
+}
+
+static void bench_sample(const bench_settings *s, int B, int warm, int steps, bench_result *res) {
+    rin_model *m = NULL;
+    rin_ctx *ctx = NULL;
+    rin_sample_config sc;
+    rin_sample_config_default(&sc);
+    rin_sample_config_from_train(&sc, &s->train);
+    sc.steps = warm + steps;
+    size_t per = (size_t)s->model.H * s->model.W * s->model.C;
+    float *out = malloc((size_t)B * per * sizeof *out);
+    int *labels = malloc((size_t)B * sizeof *labels);
+    double *dt = malloc((size_t)(warm + steps) * sizeof *dt);
+    if (!out || !labels || !dt) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return;
+    }
+    if (rin_model_create(&m, &s->model, res->err, sizeof res->err))
+        goto done;
+    rin_model_init_params(m, 1);
+    if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, res->err, sizeof res->err))
+        goto done;
+    fill_batch(out, labels, B, per, s->model.num_classes, 7);
+    step_clock clk = {.last = rin_time_seconds(), .dt = dt, .cap = warm + steps, .warm = warm};
+    if (warm == 0) {
+        profile_start();
+        clk.t_first = rin_time_seconds();
+    }
+    if (rin_sample(ctx, &sc, B, labels, out, on_sample_step, &clk, res->err, sizeof res->err))
+        goto done;
+    if (clk.n != warm + steps) {
+        snprintf(res->err, sizeof res->err, "sampler reported %d steps, expected %d", clk.n,
+                 warm + steps);
+        goto done;
+    }
+    profile_stop(res, steps, rin_time_seconds() - clk.t_first);
+    res->gflop_per_step = B * rin_config_flops(&s->model) / 1e9;
+    res->min_s = dt[warm];
+    res->median_s = median(dt + warm, steps);
+    res->ok = 1;
+done:
+    rin_ctx_free(ctx);
+    rin_model_free(m);
+    free(out), free(labels), free(dt);
+}
+
+/* The BLAS's own threaded SGEMM on a 2048^3 product, best of 5. */
+static void bench_sgemm(int T, bench_result *res) {
+#ifdef RIN_BLAS
+    const int N = 2048;
+    float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
+    float *c = malloc((size_t)N * N * sizeof *c);
+    if (!a || !b || !c) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        free(a), free(b), free(c);
+        return;
+    }
+    for (size_t i = 0; i < (size_t)N * N; i++) {
+        a[i] = (float)(i % 7) * 0.25f - 0.75f;
+        b[i] = (float)(i % 5) * 0.25f - 0.5f;
+    }
+    openblas_set_num_threads(T);
+    double best = 1e30;
+    for (int r = 0; r < 6; r++) {
+        double t0 = rin_time_seconds();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c,
+                    N);
+        double e = rin_time_seconds() - t0;
+        if (r > 0 && e < best) /* the first call warms the BLAS buffers */
+            best = e;
+    }
+    res->gflop_per_step = 2.0 * N * N * N / 1e9;
+    res->median_s = res->min_s = best;
+    res->ok = 1;
+    free(a), free(b), free(c);
+#else
+    (void)T;
+    snprintf(res->err, sizeof res->err, "built without BLAS (BLAS=none)");
+#endif
+}
+
+typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM } phase;
+
+/* Runs one measurement in a child with T threads; returns its peak RSS in MiB. */
+static double run_child(phase ph, const bench_settings *s, int B, int warm, int steps, int T,
+                        bench_result *res) {
+    int fd[2];
+    memset(res, 0, sizeof *res);
+    if (pipe(fd))
+        die("bench: pipe: %s", strerror(errno));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("bench: fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fd[0]);
+        bench_result r;
+        memset(&r, 0, sizeof r);
+        set_threads(T);
+        if (ph == PHASE_TRAIN)
+            bench_train(s, B, warm, steps, &r);
+        else if (ph == PHASE_SAMPLE)
+            bench_sample(s, B, warm, steps, &r);
+        else
+            bench_sgemm(T, &r);
+        ssize_t w = write(fd[1], &r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 3);
+    }
+    close(fd[1]);
+    ssize_t got = read(fd[0], res, sizeof *res);
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0)
+        die("bench: wait: %s", strerror(errno));
+    if (got != (ssize_t)sizeof *res || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("bench: the measuring process failed (status %d)", status);
+    if (!res->ok)
+        die("bench: %s (phase %d, status %d, got %zd)", res->err, (int)ph, status, got);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void print_profile(const char *what, int T, const bench_result *r) {
+    printf("\nwhere a %s step goes, %d thread%s (%.3f s per step):\n", what, T, T > 1 ? "s" : "",
+           r->prof_total_s);
+    printf("  %-32s %9s %7s %9s\n", "op", "ms/step", "share", "GFLOP/s");
+    double rest = r->prof_total_s;
+    for (int k = 0; k < RIN_PROF_COUNT; k++) {
+        if (r->prof_s[k] <= 0)
+            continue;
+        rest -= r->prof_s[k];
+        printf("  %-32s %9.1f %6.1f%%", rin_profile_name((rin_prof_kind)k), 1e3 * r->prof_s[k],
+               100.0 * r->prof_s[k] / r->prof_total_s);
+        if (r->prof_gflop[k] > 0)
+            printf(" %9.1f", r->prof_gflop[k] / r->prof_s[k]);
+        printf("\n");
+    }
+    printf("  %-32s %9.1f %6.1f%%\n", "everything else", 1e3 * rest,
+           100.0 * rest / r->prof_total_s);
+}
+
+static void bench_usage(FILE *f) {
+    fprintf(f,
+            "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
+            "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
+            "                 [--json FILE]\n"
+            "\n"
+            "Median img/s of a train step (self-conditioning pass, gradient pass, backward,\n"
+            "optimizer, EMA, as `rin train` runs it) and of a sampling step, with the achieved\n"
+            "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
+            "SGEMM ceiling of the BLAS. Weights are freshly initialised, images synthetic.\n"
+            "\n"
+            "  --preset NAME    cifar10, imagenet64, fmnist, tiny (default fmnist)\n"
+            "  --config FILE    'key = value' lines: model and training keys\n"
+            "  --set key=value  one setting (repeatable; wins over the file)\n"
+            "  --batch B        images per step (default 32)\n"
+            "  --steps N        timed steps (default 5); --warmup W untimed first (default 1)\n"
+            "  --threads LIST   comma-separated OpenMP thread counts (default 1,<max>)\n"
+            "  --only PHASE     train or sample (default both)\n"
+            "  --profile        also print where the time goes, per kind of op\n"
+            "  --json FILE      also write the figures as JSON\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"preset", required_argument, 0, 'p'}, {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},    {"batch", required_argument, 0, 'b'},
+        {"steps", required_argument, 0, 'n'},  {"warmup", required_argument, 0, 'w'},
+        {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
+        {"json", required_argument, 0, 'j'},   {"help", no_argument, 0, 'h'},
+        {"profile", no_argument, 0, 'P'},
+        {0, 0, 0, 0}};
+    const char *preset = "fmnist", *cfgfile = NULL, *json = NULL, *threads = NULL;
+    const char *sets[64];
+    int nsets = 0, B = 32, steps = 5, warm = 1, do_train = 1, do_sample = 1;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p': preset = optarg; break;
+        case 'c': cfgfile = optarg; break;
+        case 's':
+            if (nsets == 64)
+                die("--set: at most 64");
+            sets[nsets++] = optarg;
+            break;
+        case 'b': B = (int)parse_long("--batch", optarg, 1, 1 << 16); break;
+        case 'n': steps = (int)parse_long("--steps", optarg, 1, MAX_STEPS); break;
+        case 'w': warm = (int)parse_long("--warmup", optarg, 0, MAX_STEPS); break;
+        case 't': threads = optarg; break;
+        case 'o':
+            if (!strcmp(optarg, "train"))
+                do_sample = 0;
+            else if (!strcmp(optarg, "sample"))
+                do_train = 0;
+            else
+                die("--only: '%s' (expected train or sample)", optarg);
+            break;
+        case 'j': json = optarg; break;
+        case 'P': want_profile = 1; break;
+        case 'h': bench_usage(stdout); return 0;
+        default: bench_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        die("bench: unexpected argument '%s'", argv[optind]);
+
+    bench_settings s;
+    char err[512];
+    if (rin_config_preset(&s.model, preset, err, sizeof err))
+        die("--preset: %s", err);
+    rin_train_config_default(&s.train);
+    if (cfgfile)
+        read_settings_file(cfgfile, bench_set, &s);
+    for (int i = 0; i < nsets; i++) {
+        char key[128];
+        const char *v = split_kv(sets[i], key, sizeof key, "--set");
+        bench_set(&s, key, v, "--set: ");
+    }
+    s.train.batch_size = B;
+    if (rin_config_validate(&s.model, err, sizeof err))
+        die("%s", err);
+    if (rin_train_config_validate(&s.train, err, sizeof err))
+        die("%s", err);
+
+    /* thread counts: the parent never enters a parallel region, so the children can fork */
+    int tl[MAX_THREADS_LIST], nt = 0;
+    if (threads) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", threads);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            if (nt == MAX_THREADS_LIST)
+                die("--threads: at most %d counts", MAX_THREADS_LIST);
+            tl[nt++] = (int)parse_long("--threads", tok, 1, 1024);
+        }
+    } else {
+        long mx = sysconf(_SC_NPROCESSORS_ONLN);
+        const char *env = getenv("OMP_NUM_THREADS");
+        if (env && atoi(env) > 0)
+            mx = atoi(env);
+        tl[nt++] = 1;
+        if (mx > 1)
+            tl[nt++] = (int)mx;
+    }
+
+    double flops = rin_config_flops(&s.model);
+    printf("rin bench: %s, %zu parameters, %.3f GFLOP per image forward; batch %d, median of %d "
+           "steps after %d warm-up\n",
+           preset, rin_config_num_params(&s.model), flops / 1e9, B, steps, warm);
+#ifdef RIN_BLAS
+    printf("BLAS: %s, core %s\n", openblas_get_config(), openblas_get_corename());
+#endif
+    printf("%7s | %-44s | %-44s\n", "", "train step (self-cond, backward, LAMB, EMA)",
+           "sampling step");
+    printf("%7s | %8s %8s %8s %7s %8s | %8s %8s %8s %7s %8s\n", "threads", "img/s", "step s",
+           "GFLOP/s", "%sgemm", "peak MB", "img/s", "step s", "GFLOP/s", "%sgemm", "peak MB");
+
+    double res[MAX_THREADS_LIST][3][2]; /* [thread][phase][img/s, peak MB] */
+    bench_result prof[2];               /* the last thread count's, for --profile */
+    double ceil_g[MAX_THREADS_LIST];
+    char jbuf[8192];
+    int jw = snprintf(jbuf, sizeof jbuf,
+                      "{\n  \"preset\": \"%s\",\n  \"params\": %zu,\n  \"gflop_forward\": %.6g,\n"
+                      "  \"batch\": %d,\n  \"steps\": %d,\n  \"runs\": [",
+                      preset, rin_config_num_params(&s.model), flops / 1e9, B, steps);
+    for (int i = 0; i < nt; i++) {
+        bench_result r;
+        int T = tl[i];
+        run_child(PHASE_SGEMM, &s, B, warm, steps, T, &r);
+        ceil_g[i] = r.gflop_per_step / r.median_s;
+        printf("%7d |", T);
+        for (int ph = PHASE_TRAIN; ph <= PHASE_SAMPLE; ph++) {
+            if ((ph == PHASE_TRAIN && !do_train) || (ph == PHASE_SAMPLE && !do_sample)) {
+                printf(" %-44s |", "-");
+                continue;
+            }
+            double mb = run_child((phase)ph, &s, B, warm, steps, T, &r);
+            double ips = B / r.median_s, g = r.gflop_per_step / r.median_s;
+            res[i][ph][0] = ips;
+            prof[ph] = r;
+            res[i][ph][1] = mb;
+            printf(" %8.2f %8.3f %8.1f %6.0f%% %8.0f %s", ips, r.median_s, g,
+                   100.0 * g / ceil_g[i], mb, ph == PHASE_TRAIN ? "|" : "");
+            if (jw > 0 && (size_t)jw < sizeof jbuf)
+                jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
+                               "%s\n    {\"threads\": %d, \"phase\": \"%s\", \"img_per_s\": %.6g, "
+                               "\"step_s\": %.6g, \"gflops\": %.6g, \"sgemm_gflops\": %.6g, "
+                               "\"peak_rss_mb\": %.6g}",
+                               jbuf[jw - 1] == '[' ? "" : ",", T,
+                               ph == PHASE_TRAIN ? "train" : "sample", ips, r.median_s, g,
+                               ceil_g[i], mb);
+            fflush(stdout);
+        }
+        printf("   sgemm %.1f GFLOP/s\n", ceil_g[i]);
+    }
+    for (int i = 1; i < nt; i++) {
+        printf("scaling %d -> %d threads:", tl[0], tl[i]);
+        if (do_train)
+            printf(" train %.2fx", res[i][PHASE_TRAIN][0] / res[0][PHASE_TRAIN][0]);
+        if (do_sample)
+            printf(" sample %.2fx", res[i][PHASE_SAMPLE][0] / res[0][PHASE_SAMPLE][0]);
+        printf(" (sgemm %.2fx)\n", ceil_g[i] / ceil_g[0]);
+    }
+    if (want_profile) {
+        if (do_train)
+            print_profile("train", tl[nt - 1], &prof[PHASE_TRAIN]);
+        if (do_sample)
+            print_profile("sampling", tl[nt - 1], &prof[PHASE_SAMPLE]);
+    }
+    if (jw > 0 && (size_t)jw < sizeof jbuf)
+        jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw, "\n  ]\n}\n");
+    if (json) {
+        if (jw < 0 || (size_t)jw >= sizeof jbuf)
+            die("--json: the result does not fit");
+        if (rin_write_file_atomic(json, jbuf, (size_t)jw, err, sizeof err))
+            die("%s", err);
+    }
+    return 0;
+}
