@@ -476,14 +476,14 @@ int cmd_train(int argc, char **argv) {
     }
     if (optind < argc)
         die("train: unexpected argument '%s'", argv[optind]);
-    char err[1024], path[1200];
-    if (rin_dist_init(err, sizeof err))
-        die("%s", err);
     if (!dir == !resume) {
         train_usage(stderr);
         fprintf(stderr, "rin train: give exactly one of --run DIR and --resume DIR\n");
         return 2;
     }
+    char err[1024], path[1200];
+    if (rin_dist_init(err, sizeof err))
+        die("%s", err);
     run R;
     memset(&R, 0, sizeof R);
     run *r = &R;
