@@ -8,6 +8,7 @@
 #   DEBUG   1: -O0 -g3
 #   WERROR  1: warnings are errors (CI)
 #   PERF    1: -march=native (changes rounding and portability; benchmarks only)
+#   MPI     1: data-parallel training with OpenMPI (docs/distributed.md); 0: one process only
 
 ifeq ($(origin CC),default)
 CC = gcc
@@ -18,6 +19,7 @@ SAN ?=
 DEBUG ?= 0
 WERROR ?= 0
 PERF ?= 0
+MPI ?= 1
 
 BUILD ?= build
 
@@ -49,6 +51,21 @@ CFLAGS += -DRIN_BLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS := -lopenblas $(LDLIBS)
 else ifneq ($(BLAS),none)
 $(error BLAS must be openblas or none, not '$(BLAS)')
+endif
+# MPI takes OpenMPI's flags from its compiler wrapper and keeps CC (gcc or clang) as it is.
+# Goals that build nothing (deps installs OpenMPI) do not need it.
+ifeq ($(MPI),1)
+ifneq ($(if $(MAKECMDGOALS),$(filter-out clean deps format format-check fixtures,$(MAKECMDGOALS)),all),)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+ifeq ($(MPI_LIBS),)
+$(error MPI=1 needs OpenMPI (Debian: openmpi-bin libopenmpi-dev; `make deps` installs them); or build with MPI=0)
+endif
+CFLAGS += -DRIN_MPI $(MPI_CFLAGS)
+LDLIBS += $(MPI_LIBS)
+endif
+else ifneq ($(MPI),0)
+$(error MPI must be 0 or 1, not '$(MPI)')
 endif
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -16,7 +16,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_featnet(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
-/* Prints "rin: <message>" to stderr and exits with status 1. */
+/* Prints "rin: <message>" to stderr and exits with status 1; in an MPI job of several ranks
+ * the message names the rank and every rank stops (MPI_Abort). */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Parses an unsigned or signed integer option value, dying with a message naming the option. */

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "internal.h"
 #include "rin.h"
 
@@ -24,10 +25,13 @@
 void die(const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "rin: ");
+    if (rin_dist_size() > 1)
+        fprintf(stderr, "rank %d: ", rin_dist_rank());
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
+    rin_dist_abort(1); /* in an MPI job: stop every rank, never leave them waiting */
     exit(1);
 }
 

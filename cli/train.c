@@ -14,11 +14,15 @@
  *   samples/step_NNNNNNN.png  sample grids from the EMA weights every sample_every steps
  *   report.html             loss and lr curves, config and the latest grid, self-contained
  * A resumed run continues bit for bit as if it had never stopped.
+ *
+ * Under mpirun (docs/distributed.md) each rank trains on its share of every batch; rank 0 alone
+ * writes the run directory and prints, the others only compute.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +30,7 @@
 
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "imageio.h"
 #include "internal.h"
 
@@ -256,13 +261,52 @@ typedef struct run {
     metrics met;
     char last_grid[1200];
     double elapsed; /* training seconds over all invocations */
+    int rank, nranks; /* data parallel: this process's rank of nranks (0 of 1 alone) */
 } run;
+
+/* An error that every rank met at the same point (a non-finite loss is summed over the ranks):
+ * rank 0 reports it and every rank leaves the job in order, with status 1. */
+static void die_together(const run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void die_together(const run *r, const char *fmt, ...) {
+    if (r->rank == 0) {
+        va_list ap;
+        fprintf(stderr, "rin: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\n");
+    }
+    rin_dist_finalize();
+    exit(1);
+}
+
+/* All ranks must hold the same weights: at the start (same seed, or the same checkpoint file on
+ * every machine) and at every checkpoint (the same update of the same summed gradient). A
+ * collective; compares SHA-256 prefixes of the weights and the EMA. */
+static void check_ranks_agree(const run *r, const char *when, const char *hint) {
+    if (r->nranks == 1)
+        return;
+    size_t nf = rin_model_buffer_floats(r->model);
+    char hw[65], he[65];
+    rin_sha256_hex(rin_model_params(r->model), nf * sizeof(float), hw);
+    rin_sha256_hex(rin_trainer_ema(r->tr), nf * sizeof(float), he);
+    hw[16] = he[16] = 0;
+    uint64_t h = strtoull(hw, NULL, 16) ^ (strtoull(he, NULL, 16) * 3);
+    if (!rin_dist_same_u64(h))
+        die_together(r, "the %d ranks hold different weights %s (%s)", r->nranks, when, hint);
+}
 
 static void path_in(char *buf, size_t cap, const run *r, const char *name) {
     snprintf(buf, cap, "%s/%s", r->dir, name);
 }
 
 static void save_checkpoint(run *r) {
+    char when[64];
+    snprintf(when, sizeof when, "at step %ld", rin_trainer_step_count(r->tr));
+    check_ranks_agree(r, when, "a bug: please report it");
+    if (r->rank != 0)
+        return;
     char path[1200], epoch[32], pos[32], el[64], err[1024];
     snprintf(epoch, sizeof epoch, "%ld", r->batcher.epoch);
     snprintf(pos, sizeof pos, "%ld", r->batcher.pos);
@@ -375,7 +419,8 @@ static void train_usage(FILE *f) {
         fprintf(f, "  %s\n", line);
     fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
                "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none).\n"
-               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n");
+               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n"
+               "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
 }
 
 int cmd_train(int argc, char **argv) {
@@ -437,9 +482,13 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     char err[1024], path[1200];
+    if (rin_dist_init(err, sizeof err))
+        die("%s", err);
     run R;
     memset(&R, 0, sizeof R);
     run *r = &R;
+    r->rank = rin_dist_rank();
+    r->nranks = rin_dist_size();
     r->dir = resume ? resume : dir;
     long epoch = 0, pos = 0;
     if (resume) {
@@ -511,21 +560,26 @@ int cmd_train(int argc, char **argv) {
         die("%s has %d classes but the model only %d (set num_classes=%d)", r->s.run.data,
             r->data->num_classes, c->num_classes, r->data->num_classes);
 
-    mkdir_p(r->dir);
-    snprintf(path, sizeof path, "%s/samples", r->dir);
-    mkdir_p(path);
+    if (r->rank == 0) {
+        mkdir_p(r->dir);
+        snprintf(path, sizeof path, "%s/samples", r->dir);
+        mkdir_p(path);
+    }
     if (!resume) {
         if (rin_model_create(&r->model, c, err, sizeof err))
             die("%s", err);
         rin_model_init_params(r->model, tc->seed);
     }
-    if (rin_trainer_create(&r->tr, r->model, tc, err, sizeof err))
+    if (rin_trainer_create_shard(&r->tr, r->model, tc, r->rank, r->nranks, err, sizeof err))
         die("%s", err);
     if (resume) {
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         if (rin_trainer_restore(r->tr, path, err, sizeof err))
             die("cannot resume: %s", err);
     }
+    check_ranks_agree(r, "at the start",
+                      resume ? "is the checkpoint the same file on every machine?"
+                             : "is the build the same on every machine?");
     rin_status bs =
         rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos);
     if (bs == RIN_STATUS_ARG)
@@ -534,26 +588,28 @@ int cmd_train(int argc, char **argv) {
             r->dir, epoch, pos, r->s.run.data, r->data->n);
     if (bs)
         die("out of memory (batcher for %d images)", r->data->n);
-    if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
-                       sizeof err))
-        die("%s", err);
-    char cfgtext[16384];
-    settings_format(&r->s, cfgtext, sizeof cfgtext);
-    path_in(path, sizeof path, r, "config.txt");
-    if (rin_write_file_atomic(path, cfgtext, strlen(cfgtext), err, sizeof err))
-        die("%s", err);
-
-    char metrics_path[1200];
-    path_in(metrics_path, sizeof metrics_path, r, "metrics.csv");
     long step0 = rin_trainer_step_count(r->tr);
-    if (resume)
-        metrics_reload(&r->met, metrics_path, step0);
-    FILE *mf = fopen(metrics_path, resume ? "a" : "w");
-    if (!mf)
-        die("%s: cannot open: %s", metrics_path, strerror(errno));
-    if (!resume)
-        fprintf(mf, "step,loss,lr,grad_norm,img_per_s,elapsed_s\n");
-    fflush(mf);
+    FILE *mf = NULL; /* rank 0 alone writes the run directory */
+    if (r->rank == 0) {
+        if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
+                           sizeof err))
+            die("%s", err);
+        char cfgtext[16384];
+        settings_format(&r->s, cfgtext, sizeof cfgtext);
+        path_in(path, sizeof path, r, "config.txt");
+        if (rin_write_file_atomic(path, cfgtext, strlen(cfgtext), err, sizeof err))
+            die("%s", err);
+        char metrics_path[1200];
+        path_in(metrics_path, sizeof metrics_path, r, "metrics.csv");
+        if (resume)
+            metrics_reload(&r->met, metrics_path, step0);
+        mf = fopen(metrics_path, resume ? "a" : "w");
+        if (!mf)
+            die("%s: cannot open: %s", metrics_path, strerror(errno));
+        if (!resume)
+            fprintf(mf, "step,loss,lr,grad_norm,img_per_s,elapsed_s\n");
+        fflush(mf);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -561,37 +617,52 @@ int cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int B = tc->batch_size, tty = isatty(2);
+    /* B: the global batch; b: this rank's share, examples [rank b, (rank+1) b) of it */
+    int B = tc->batch_size, b = B / r->nranks, tty = r->rank == 0 && isatty(2);
     size_t per = (size_t)c->H * c->W * c->C;
-    float *x0 = malloc((size_t)B * per * sizeof *x0);
-    int *labels = malloc((size_t)B * sizeof *labels);
+    float *x0 = malloc((size_t)b * per * sizeof *x0);
+    int *labels = malloc((size_t)b * sizeof *labels);
     if (!x0 || !labels)
         die("out of memory (batch)");
-    fprintf(stderr,
-            "rin train: %s, %zu parameters, %s %d images, batch %d, steps %ld -> %ld, %s lr %g\n",
-            r->dir, rin_config_num_params(c), r->s.run.data, r->data->n, B, step0,
-            tc->total_steps, tc->optimizer, tc->lr);
+    char ranks[64] = "";
+    if (r->nranks > 1)
+        snprintf(ranks, sizeof ranks, " (%d ranks x %d)", r->nranks, b);
+    if (r->rank == 0)
+        fprintf(stderr,
+                "rin train: %s, %zu parameters, %s %d images, batch %d%s, steps %ld -> %ld, %s lr "
+                "%g\n",
+                r->dir, rin_config_num_params(c), r->s.run.data, r->data->n, B, ranks, step0,
+                tc->total_steps, tc->optimizer, tc->lr);
 
     double t_start = rin_time_seconds(), t_window = t_start, elapsed0 = r->elapsed;
     long window_steps = 0;
     double ips = 0, loss_avg = 0;
     int loss_n = 0, interrupted = 0;
     while (rin_trainer_step_count(r->tr) < tc->total_steps) {
-        if (stop_requested) {
-            interrupted = 1;
+        /* the ranks stop together: 2 when any was interrupted, 1 when rank 0's clock says so */
+        int stop = stop_requested ? 2
+                   : r->rank == 0 && r->s.run.time_limit > 0 &&
+                           rin_time_seconds() - t_start >= r->s.run.time_limit
+                       ? 1
+                       : 0;
+        if (r->nranks > 1)
+            stop = rin_dist_max(stop);
+        if (stop) {
+            interrupted = stop == 2;
             break;
         }
-        if (r->s.run.time_limit > 0 && rin_time_seconds() - t_start >= r->s.run.time_limit)
-            break;
-        rin_batcher_next(&r->batcher, B, (float)tc->b_scale, x0,
+        rin_batcher_skip(&r->batcher, (long)r->rank * b);
+        rin_batcher_next(&r->batcher, b, (float)tc->b_scale, x0,
                          c->num_classes > 0 ? labels : NULL);
+        rin_batcher_skip(&r->batcher, (long)(r->nranks - 1 - r->rank) * b);
         rin_step_stats st;
         rin_status s = rin_trainer_step(r->tr, x0, c->num_classes > 0 ? labels : NULL, &st);
         long step = rin_trainer_step_count(r->tr);
         if (s == RIN_STATUS_NONFINITE)
-            die("step %ld: the loss or a gradient is not finite; the last checkpoint in %s is "
-                "the last good state (try a lower lr or clip_norm)",
-                step + 1, r->dir);
+            die_together(r,
+                         "step %ld: the loss or a gradient is not finite; the last checkpoint in "
+                         "%s is the last good state (try a lower lr or clip_norm)",
+                         step + 1, r->dir);
         if (s)
             die("step %ld: %s", step + 1, rin_status_str(s));
         r->elapsed = elapsed0 + rin_time_seconds() - t_start;
@@ -604,7 +675,7 @@ int cmd_train(int argc, char **argv) {
             t_window = now;
             window_steps = 0;
         }
-        if (step % r->s.run.log_every == 0 || step == tc->total_steps) {
+        if (r->rank == 0 && (step % r->s.run.log_every == 0 || step == tc->total_steps)) {
             double lavg = loss_avg / loss_n;
             fprintf(mf, "%ld,%.6g,%.6g,%.6g,%.2f,%.1f\n", step, lavg, st.lr, st.grad_norm, ips,
                     r->elapsed);
@@ -613,7 +684,7 @@ int cmd_train(int argc, char **argv) {
             loss_avg = 0;
             loss_n = 0;
         }
-        if (tty || step % r->s.run.log_every == 0) {
+        if (r->rank == 0 && (tty || step % r->s.run.log_every == 0)) {
             char eta[32];
             fmt_duration(eta, sizeof eta,
                          ips > 0 ? (double)(tc->total_steps - step) * B / ips : -1);
@@ -622,7 +693,8 @@ int cmd_train(int argc, char **argv) {
                     tty ? "   " : "\n");
         }
         int last = step == tc->total_steps;
-        if ((r->s.run.sample_every > 0 && step % r->s.run.sample_every == 0) || last) {
+        if (r->rank == 0 &&
+            ((r->s.run.sample_every > 0 && step % r->s.run.sample_every == 0) || last)) {
             sample_grid(r);
             write_report(r, NULL);
         }
@@ -634,19 +706,22 @@ int cmd_train(int argc, char **argv) {
     long step = rin_trainer_step_count(r->tr);
     if (step < tc->total_steps) {
         /* stopped early (Ctrl-C or time limit): keep everything for --resume */
-        sample_grid(r);
+        if (r->rank == 0)
+            sample_grid(r);
         save_checkpoint(r);
     }
-    char note[256];
-    snprintf(note, sizeof note, "step %ld of %ld; %.0f s of training", step, tc->total_steps,
-             r->elapsed);
-    write_report(r, note);
-    fclose(mf);
-    fprintf(stderr, "rin train: %s at step %ld; checkpoint %s/checkpoint.safetensors, report %s/report.html\n",
-            interrupted ? "interrupted" : (step < tc->total_steps ? "time limit reached" : "done"),
-            step, r->dir, r->dir);
-    if (step < tc->total_steps)
-        fprintf(stderr, "rin train: continue with `rin train --resume %s`\n", r->dir);
+    if (r->rank == 0) {
+        char note[256];
+        snprintf(note, sizeof note, "step %ld of %ld; %.0f s of training", step, tc->total_steps,
+                 r->elapsed);
+        write_report(r, note);
+        fclose(mf);
+        fprintf(stderr, "rin train: %s at step %ld; checkpoint %s/checkpoint.safetensors, report %s/report.html\n",
+                interrupted ? "interrupted" : (step < tc->total_steps ? "time limit reached" : "done"),
+                step, r->dir, r->dir);
+        if (step < tc->total_steps)
+            fprintf(stderr, "rin train: continue with `rin train --resume %s`\n", r->dir);
+    }
     free(x0);
     free(labels);
     free(r->met.step), free(r->met.loss), free(r->met.lr);
@@ -655,5 +730,6 @@ int cmd_train(int argc, char **argv) {
     rin_trainer_free(r->tr);
     rin_dataset_free(r->data);
     rin_model_free(r->model);
+    rin_dist_finalize();
     return interrupted ? 130 : 0;
 }

@@ -177,6 +177,8 @@ typedef struct rin_batch {
     const float *z_prev;  /* (B, L, D) previous latents; NULL = zeros */
     int training;         /* 1: dropout and drop-path active */
     uint64_t seed;        /* randomness of dropout and drop-path */
+    uint64_t example0;    /* global index of example 0: a data-parallel shard of a larger batch
+                           * draws the masks that the whole batch would (0 otherwise) */
 } rin_batch;
 
 /* pred (B,H,W,C): the network output (eps by default); z_out (B,L,D): latents after the last
@@ -232,15 +234,23 @@ typedef struct rin_step_stats {
     double loss;      /* MSE of the gradient pass */
     double lr;        /* learning rate used */
     double grad_norm; /* global gradient norm before clipping */
+    double comm_s;    /* seconds spent in the sums over data-parallel ranks (0 alone) */
 } rin_step_stats;
 
 /* Owns the gradient context, the optimizer moments and the EMA copy of m's parameters (which
  * starts equal to the parameters). The model must outlive the trainer. */
 rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t,
                               char *err, size_t errlen);
+/* A rank of a data-parallel job (docs/distributed.md): rank of nranks ranks, each taking
+ * batch_size / nranks images per step (batch_size must be a multiple of nranks); the step sums
+ * gradients over the ranks with MPI, so every rank runs the optimizer on the same gradient of
+ * the mean loss over the global batch. rank 0 of 1 is rin_trainer_create. */
+rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_train_config *t,
+                                    int rank, int nranks, char *err, size_t errlen);
 void rin_trainer_free(rin_trainer *t);
 /* One optimisation step on a batch: x0 (batch_size, H, W, C) in [-b, b], labels (batch_size)
- * or NULL. Noise levels, noise, the self-conditioning masks, label dropout and dropout masks
+ * or NULL (of a shard trainer: this rank's batch_size / nranks images, the global batch's
+ * examples [rank b, (rank+1) b); every rank must call it, and all return the same status). Noise levels, noise, the self-conditioning masks, label dropout and dropout masks
  * are drawn from (seed, step), so a resumed run repeats exactly. Returns
  * RIN_STATUS_NONFINITE (weights untouched) when the loss or a gradient is not finite. */
 rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,

@@ -697,6 +697,23 @@ void rin_batcher_free(rin_batcher *b) {
     b->perm = NULL;
 }
 
+/* Before each image: past the end of the epoch, the next epoch's permutation starts. */
+static void batcher_wrap(rin_batcher *b) {
+    if (b->pos >= b->d->n) {
+        b->epoch++;
+        b->pos = 0;
+        batcher_perm(b);
+    }
+}
+
+void rin_batcher_skip(rin_batcher *b, long n) {
+    RIN_ASSERT(b && b->perm && n >= 0);
+    for (long i = 0; i < n; i++) {
+        batcher_wrap(b);
+        b->pos++;
+    }
+}
+
 void rin_batcher_next(rin_batcher *b, int B, float b_scale, float *x0, int *labels) {
     RIN_ASSERT(b && b->perm && B >= 0 && (x0 || B == 0));
     const rin_dataset *d = b->d;
@@ -706,11 +723,7 @@ void rin_batcher_next(rin_batcher *b, int B, float b_scale, float *x0, int *labe
     for (int u = 0; u < 256; u++)
         lut[u] = (2.0f * (float)u / 255.0f - 1.0f) * b_scale;
     for (int i = 0; i < B; i++) {
-        if (b->pos >= d->n) {
-            b->epoch++;
-            b->pos = 0;
-            batcher_perm(b);
-        }
+        batcher_wrap(b);
         int idx = b->perm[b->pos];
         uint64_t counter = (uint64_t)b->epoch * (uint64_t)d->n + (uint64_t)b->pos;
         int flip = b->random_flip && rin_counter_uniform(b->seed, STREAM_FLIP, counter) < 0.5f;

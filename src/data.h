@@ -50,6 +50,9 @@ void rin_batcher_free(rin_batcher *b);
 /* The next B images as floats x0 = (2 u/255 - 1) * b_scale, (B, H, W, C); labels (B) when the
  * dataset has them and labels != NULL. Wraps into the next epoch as needed. */
 void rin_batcher_next(rin_batcher *b, int B, float b_scale, float *x0, int *labels);
+/* Moves past n images as rin_batcher_next would, without reading them (a data-parallel rank
+ * skips the other ranks' shares of the global batch). */
+void rin_batcher_skip(rin_batcher *b, long n);
 
 /* SHA-256 of a buffer as 64 lowercase hex characters plus NUL (OpenSSL's libcrypto). */
 void rin_sha256_hex(const void *data, size_t len, char out[65]);

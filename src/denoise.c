@@ -319,14 +319,14 @@ size_t rin_ctx_bytes(const rin_ctx *ctx) {
 /* ---- sub-layers --------------------------------------------------------------------------- */
 
 /* Drop-path scales of one branch: 1/(1-rate) for kept examples, 0 for dropped; NULL when the
- * branch is not dropped (inference, or rate 0). */
+ * branch is not dropped (inference, or rate 0). e0: global index of example 0 (rin_batch). */
 static const float *drop_path_scales(float *dps, int B, float rate, uint64_t seed,
-                                     uint64_t stream) {
+                                     uint64_t stream, uint64_t e0) {
     if (rate <= 0.0f)
         return NULL;
     float keep = 1.0f / (1.0f - rate);
     for (int b = 0; b < B; b++)
-        dps[b] = rin_counter_uniform(seed, stream, (uint64_t)b) >= rate ? keep : 0.0f;
+        dps[b] = rin_counter_uniform(seed, stream, e0 + (uint64_t)b) >= rate ? keep : 0.0f;
     return dps;
 }
 
@@ -348,12 +348,12 @@ static void attn_forward(const rin_attn_params *p, rin_attn_acts *a, const float
 /* out = x + s * (W2 dropout(GELU(W1 LN(x) + b1)) + b2) */
 static void mlp_forward(const rin_mlp_params *p, rin_mlp_acts *a, const float *x, int B, int N,
                         int Dm, int Hd, const float *scale, float drop, uint64_t seed,
-                        uint64_t stream) {
+                        uint64_t stream, uint64_t e0) {
     size_t nh = (size_t)B * N * Hd;
     rin_layernorm_forward(a->ln, a->mean, a->rstd, x, p->ln_w, p->ln_b, B * N, Dm);
     rin_linear_forward(a->h, a->ln, p->w1, p->b1, B * N, Dm, Hd);
     rin_gelu_forward(a->a, a->h, nh);
-    rin_dropout_apply(a->a, seed, stream, drop, nh);
+    rin_dropout_apply(a->a, seed, stream, drop, e0 * (uint64_t)N * (uint64_t)Hd, nh);
     rin_linear_forward(a->f, a->a, p->w2, p->b2, B * N, Hd, Dm);
     rin_residual_forward(a->out, x, a->f, scale, B, (size_t)N * Dm);
 }
@@ -401,7 +401,8 @@ static void attn_backward(rin_ctx *ctx, const rin_attn_params *p, rin_attn_param
 
 static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *dp,
                          const rin_mlp_acts *a, float *g, const float *x, int B, int N, int Dm,
-                         int Hd, const float *scale, float drop, uint64_t seed, uint64_t stream) {
+                         int Hd, const float *scale, float drop, uint64_t seed, uint64_t stream,
+                         uint64_t e0) {
     rin_grad_scratch *s = &ctx->gs;
     size_t nh = (size_t)B * N * Hd;
     const float *gf = scaled_grad(s->dtmp, g, scale, B, (size_t)N * Dm);
@@ -409,7 +410,7 @@ static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *
     memset(s->dha, 0, nh * sizeof(float));
     rin_linear_backward(s->dha, dp->w2, dp->b2, gf, a->a, p->w2, B * N, Hd, Dm);
     /* a = dropout(gelu(h)): the same mask and scale apply to the gradient */
-    rin_dropout_apply(s->dha, seed, stream, drop, nh);
+    rin_dropout_apply(s->dha, seed, stream, drop, e0 * (uint64_t)N * (uint64_t)Hd, nh);
     memset(s->dh, 0, nh * sizeof(float));
     rin_gelu_backward(s->dh, s->dha, a->h, nh);
     /* h = ln W1^T + b1 */
@@ -446,7 +447,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     rin_acts *a = &ctx->acts;
     int B = in->B, n = d->n, E = c->E, D = c->D, L = c->L, A = d->A, nkv = d->n + d->nr;
     int train = in->training;
-    uint64_t seed = in->seed;
+    uint64_t seed = in->seed, e0 = in->example0;
 
     /* interface: x0 = LN(stem(patches)) + tape_pos */
     rin_patchify(a->patches, in->x_t, B, c->H, c->W, c->C, c->patch);
@@ -477,7 +478,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
             memset(a->zp, 0, (size_t)B * zper * sizeof(float));
         rin_mlp_params scp = {g->sc_mlp_ln_w, g->sc_mlp_ln_b, g->sc_mlp_w1,
                               g->sc_mlp_b1,   g->sc_mlp_w2,   g->sc_mlp_b2};
-        mlp_forward(&scp, &a->sc, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0);
+        mlp_forward(&scp, &a->sc, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
         rin_layernorm_forward(a->z0, a->sc_mean, a->sc_rstd, a->sc.out, g->sc_ln_w, g->sc_ln_b,
                               B * L, D);
     } else {
@@ -529,18 +530,18 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
         attn_forward(&bp->read_attn, &ba->read_attn, Z, kv, B, L, nkv, D, E, A, c->rw_heads,
                      NULL);
         mlp_forward(&bp->read_mlp, &ba->read_mlp, ba->read_attn.out, B, L, D, d->rD, NULL, 0.0f,
-                    0, 0);
+                    0, 0, 0);
         Z = ba->read_mlp.out;
         for (int j = 0; j < bp->K; j++, layer++) {
             float rate_p = train ? c->drop_path : 0.0f, rate_u = train ? c->drop_units : 0.0f;
             const float *s1 = drop_path_scales(a->dps, B, rate_p, seed,
-                                               RIN_STREAM_DROP_PATH_ATTN(layer));
+                                               RIN_STREAM_DROP_PATH_ATTN(layer), e0);
             attn_forward(&bp->proc_attn[j], &ba->proc_attn[j], Z, NULL, B, L, L, D, D, D,
                          c->lat_heads, s1);
             const float *s2 =
-                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer));
+                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer), e0);
             mlp_forward(&bp->proc_mlp[j], &ba->proc_mlp[j], ba->proc_attn[j].out, B, L, D, d->rD,
-                        s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer));
+                        s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
             Z = ba->proc_mlp[j].out;
         }
         if (bp->has_write) {
@@ -548,7 +549,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
                          NULL);
             X = ba->write_attn.out;
             if (bp->has_write_mlp) {
-                mlp_forward(&bp->write_mlp, &ba->write_mlp, X, B, n, E, d->rE, NULL, 0.0f, 0, 0);
+                mlp_forward(&bp->write_mlp, &ba->write_mlp, X, B, n, E, d->rE, NULL, 0.0f, 0, 0, 0);
                 X = ba->write_mlp.out;
             }
         }
@@ -567,6 +568,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     ctx->last_B = B;
     ctx->last_training = train;
     ctx->last_seed = seed;
+    ctx->last_example0 = e0;
     ctx->have_forward = 1;
     return RIN_STATUS_OK;
 }
@@ -584,7 +586,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     rin_grad_scratch *s = &ctx->gs;
     int B = ctx->last_B, n = d->n, E = c->E, D = c->D, L = c->L, A = d->A, nkv = d->n + d->nr;
     int train = ctx->last_training;
-    uint64_t seed = ctx->last_seed;
+    uint64_t seed = ctx->last_seed, e0 = ctx->last_example0;
     size_t xsz = (size_t)B * n * E, zsz = (size_t)B * L * D;
 
     /* readout: pred = unpatchify(ro_y), ro_y = ro_ln Wout^T + bout, ro_ln = LN(xfinal) */
@@ -611,7 +613,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
         if (bp->has_write) {
             if (bp->has_write_mlp)
                 mlp_backward(ctx, &bp->write_mlp, &dbp->write_mlp, &ba->write_mlp, s->dX,
-                             ba->write_attn.out, B, n, E, d->rE, NULL, 0.0f, 0, 0);
+                             ba->write_attn.out, B, n, E, d->rE, NULL, 0.0f, 0, 0, 0);
             attn_backward(ctx, &bp->write_attn, &dbp->write_attn, &ba->write_attn, s->dX, ba->x_in,
                           z_proc, s->dZ, B, n, L, E, D, A, c->rw_heads, NULL);
         }
@@ -621,16 +623,16 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
             const float *zin_mlp = ba->proc_attn[j].out;
             const float *zin_attn = j > 0 ? ba->proc_mlp[j - 1].out : ba->read_mlp.out;
             const float *s2 =
-                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer));
+                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer), e0);
             mlp_backward(ctx, &bp->proc_mlp[j], &dbp->proc_mlp[j], &ba->proc_mlp[j], s->dZ,
-                         zin_mlp, B, L, D, d->rD, s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer));
+                         zin_mlp, B, L, D, d->rD, s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
             const float *s1 =
-                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_ATTN(layer));
+                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_ATTN(layer), e0);
             attn_backward(ctx, &bp->proc_attn[j], &dbp->proc_attn[j], &ba->proc_attn[j], s->dZ,
                           zin_attn, NULL, NULL, B, L, L, D, D, D, c->lat_heads, s1);
         }
         mlp_backward(ctx, &bp->read_mlp, &dbp->read_mlp, &ba->read_mlp, s->dZ, ba->read_attn.out,
-                     B, L, D, d->rD, NULL, 0.0f, 0, 0);
+                     B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
         if (d->nr > 0) {
             memset(s->dkv, 0, (size_t)B * nkv * E * sizeof(float));
             attn_backward(ctx, &bp->read_attn, &dbp->read_attn, &ba->read_attn, s->dZ, ba->z_in,
@@ -711,7 +713,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
         rin_mlp_params dscp = {dg->sc_mlp_ln_w, dg->sc_mlp_ln_b, dg->sc_mlp_w1,
                                dg->sc_mlp_b1,   dg->sc_mlp_w2,   dg->sc_mlp_b2};
         /* mlp_backward uses dtmp for drop-path only, which is off here */
-        mlp_backward(ctx, &scp, &dscp, &a->sc, dr, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0);
+        mlp_backward(ctx, &scp, &dscp, &a->sc, dr, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
         if (dz_prev)
             memcpy(dz_prev, dr, zsz * sizeof(float));
     } else if (dz_prev) {

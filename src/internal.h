@@ -53,7 +53,9 @@ typedef struct rin_rng {
 void rin_rng_seed(rin_rng *r, uint64_t seed);
 uint64_t rin_rng_u64(rin_rng *r);
 double rin_rng_uniform(rin_rng *r); /* [0, 1), 53 bits */
-double rin_rng_normal(rin_rng *r);  /* N(0, 1), Box-Muller */
+double rin_rng_normal(rin_rng *r);  /* N(0, 1), Box-Muller: exactly two rin_rng_u64 draws */
+/* Advances r by n rin_rng_u64 draws (a data-parallel shard skips the other shards' draws). */
+void rin_rng_discard(rin_rng *r, uint64_t n);
 uint64_t rin_hash64(uint64_t seed, uint64_t stream, uint64_t index);
 /* [0, 1) with 24 bits, from rin_hash64. */
 static inline float rin_counter_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
@@ -265,9 +267,20 @@ struct rin_ctx {
     int last_B;
     int last_training;
     uint64_t last_seed;
+    uint64_t last_example0;
     const int *last_labels;
     int have_forward;
 };
+
+/* ---- the phases of a training step (trainer.c) ---------------------------------------------
+ * rin_trainer_step is: shard_forward; sum the shards' losses over the ranks, divided by nranks;
+ * shard_backward; sum rin_trainer_grads over the ranks; apply. Tests combine the shards of a
+ * data-parallel step in one process with these. */
+rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int *labels,
+                                     double *loss);
+rin_status rin_trainer_shard_backward(rin_trainer *t);
+float *rin_trainer_grads(rin_trainer *t); /* model layout */
+rin_status rin_trainer_apply(rin_trainer *t, double loss, rin_step_stats *stats);
 
 /* Stream ids of the counter RNG for dropout and drop-path of process layer `layer` (global
  * index over all blocks). */

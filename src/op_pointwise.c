@@ -133,14 +133,15 @@ void rin_residual_forward(float *y, const float *x, const float *f, const float 
     RIN_PROF_END(POINTWISE, prof_t0, 0);
 }
 
-void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, size_t n) {
+void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, uint64_t first,
+                       size_t n) {
     if (rate <= 0.0f)
         return;
     double prof_t0 = RIN_PROF_BEGIN();
     float keep_scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++)
-        x[i] = rin_counter_uniform(seed, stream, i) >= rate ? x[i] * keep_scale : 0.0f;
+        x[i] = rin_counter_uniform(seed, stream, first + i) >= rate ? x[i] * keep_scale : 0.0f;
     RIN_PROF_END(POINTWISE, prof_t0, 0);
 }
 

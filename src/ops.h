@@ -54,8 +54,10 @@ void rin_silu_backward(float *dx, const float *dout, const float *x, size_t n);
 void rin_residual_forward(float *y, const float *x, const float *f, const float *scale, int B,
                           size_t per_example);
 /* Dropout with keep mask from the counter RNG: x *= keep / (1 - rate), in place, x (rows, cols)
- * with global element ids starting at 0 in stream `stream`. rate 0: no-op. */
-void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, size_t n);
+ * with global element ids first, first+1, ... in stream `stream` (first > 0 for a data-parallel
+ * shard that is not the batch's first). rate 0: no-op. */
+void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, uint64_t first,
+                       size_t n);
 
 /* ---- attention core (op_attention.c) -------------------------------------------------------
  * q (B,Nq,A), k (B,Nk,A), v (B,Nk,A); A = NH * hs. For each batch b and head h:

@@ -54,6 +54,11 @@ uint64_t rin_rng_u64(rin_rng *r) {
     return result;
 }
 
+void rin_rng_discard(rin_rng *r, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        rin_rng_u64(r);
+}
+
 double rin_rng_uniform(rin_rng *r) { return (double)(rin_rng_u64(r) >> 11) * 0x1.0p-53; }
 
 double rin_rng_normal(rin_rng *r) {

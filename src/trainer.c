@@ -14,6 +14,14 @@
  * rin_hash64(seed, STREAM_STEP, s) draws t, eps, label dropout and the masks in that order, and
  * the two passes' dropout masks use seeds derived the same way. A checkpoint therefore holds the
  * whole state (weights, moments, EMA, step) and a resumed run repeats the same steps bit for bit.
+ *
+ * Data parallel (docs/distributed.md): rank r of N holds examples [r b, (r+1) b) of the global
+ * batch, b = batch_size / N. It draws the same stream and keeps its examples' values, skipping
+ * the others' draws (rin_rng_discard: two u64 per normal, cheap next to a forward pass), and
+ * the masks are indexed by global example (rin_batch.example0); so every example gets what a
+ * single process with the whole batch would give it, and one process is the case N = 1,
+ * unchanged. Each rank's output gradient is scaled by 1/N, so the sum over ranks is the
+ * gradient of the mean over the global batch.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,6 +29,7 @@
 #include <string.h>
 
 #include "diffusion.h"
+#include "dist.h"
 #include "internal.h"
 #include "ops.h"
 #include "optim.h"
@@ -248,9 +257,10 @@ struct rin_trainer {
     rin_ctx *ctx;  /* gradient pass */
     rin_ctx *ictx; /* the self-conditioning pass: inference arena, training-mode dropout */
     float *m1, *v1, *ema;
-    float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma;
+    float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma; /* this rank's b examples */
     int *labels;
     long step;
+    int rank, nranks, b; /* data parallel: this rank's shard of b = batch_size / nranks */
 };
 
 static void trainer_free_buffers(rin_trainer *t) {
@@ -269,19 +279,34 @@ void rin_trainer_free(rin_trainer *t) {
 
 rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *tc,
                               char *err, size_t errlen) {
+    return rin_trainer_create_shard(out, m, tc, 0, 1, err, errlen);
+}
+
+rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_train_config *tc,
+                                    int rank, int nranks, char *err, size_t errlen) {
     *out = NULL;
+    if (nranks < 1 || rank < 0 || rank >= nranks)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rank %d of %d ranks", rank, nranks);
+    if (tc->batch_size % nranks)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "batch_size %d is not a multiple of the %d ranks (each rank takes an "
+                          "equal share of the batch)",
+                          tc->batch_size, nranks);
     rin_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "out of memory (trainer)");
     t->m = m;
     t->tc = *tc;
+    t->rank = rank;
+    t->nranks = nranks;
+    t->b = tc->batch_size / nranks;
     rin_status s = derive(tc, &t->oc, &t->sched, &t->pred, err, errlen);
     if (s) {
         free(t);
         return s;
     }
     const rin_config *c = &m->cfg;
-    int B = tc->batch_size;
+    int B = t->b;
     size_t nf = m->nfloats, per = (size_t)c->H * c->W * c->C, nz = (size_t)c->L * c->D;
     s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
     if (!s && c->self_cond && tc->self_cond_rate > 0)
@@ -329,20 +354,28 @@ static int all_finite(const float *x, size_t n) {
     return ok;
 }
 
-rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
-                            rin_step_stats *stats) {
+/* Phase 1 of a step on this rank's shard x0 (b examples): noise, the self-conditioning pass and
+ * the gradient pass's forward; *loss = the shard's mean squared error. */
+rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int *labels,
+                                     double *loss) {
     const rin_config *c = &t->m->cfg;
     const rin_train_config *tc = &t->tc;
-    int B = tc->batch_size;
+    int B = t->b, Bg = tc->batch_size, e0 = t->rank * t->b;
     size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)c->L * c->D;
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
+#define MINE(g) ((g) >= e0 && (g) < e0 + B) /* global example g is in this shard */
 
     /* 1. noise levels, noise, the noisy input and the target */
-    for (int b = 0; b < B; b++)
-        t->gamma[b] = (float)rin_schedule_gamma(&t->sched, rin_rng_uniform(&rng));
+    for (int g = 0; g < Bg; g++) {
+        double u = rin_rng_uniform(&rng);
+        if (MINE(g))
+            t->gamma[g - e0] = (float)rin_schedule_gamma(&t->sched, u);
+    }
+    rin_rng_discard(&rng, 2 * (uint64_t)e0 * per); /* a normal is two u64 draws */
     for (size_t i = 0; i < n; i++)
         t->eps[i] = (float)rin_rng_normal(&rng);
+    rin_rng_discard(&rng, 2 * (uint64_t)(Bg - e0 - B) * per);
     rin_diffusion_add_noise(t->xt, x0, t->eps, t->gamma, B, per);
     const float *xin = t->xt;
     if (tc->normalize_noisy_input) {
@@ -353,10 +386,10 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     rin_diffusion_target(t->target, t->pred, x0, t->eps, t->gamma, B, per);
     const int *lab = NULL;
     if (c->num_classes > 0) {
-        for (int b = 0; b < B; b++) {
-            t->labels[b] = labels ? labels[b] : -1;
-            if (tc->cond_dropout > 0 && rin_rng_uniform(&rng) < tc->cond_dropout)
-                t->labels[b] = -1; /* the dropped label: the class token is its bias alone */
+        for (int g = 0; g < Bg; g++) {
+            int drop = tc->cond_dropout > 0 && rin_rng_uniform(&rng) < tc->cond_dropout;
+            if (MINE(g)) /* the dropped label -1: the class token is its bias alone */
+                t->labels[g - e0] = drop || !labels ? -1 : labels[g - e0];
         }
         lab = t->labels;
     }
@@ -366,38 +399,52 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     if (t->ictx) {
         rin_batch first = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = NULL,
                            .training = 1,
-                           .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step)};
+                           .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step),
+                           .example0 = (uint64_t)e0};
         rin_status s = rin_forward(t->ictx, &first, NULL, t->zt);
         if (s)
             return s;
-        for (int b = 0; b < B; b++) {
+        for (int g = 0; g < Bg; g++) {
             int keep = rin_rng_uniform(&rng) > 1.0 - tc->self_cond_rate;
-            if (!keep)
-                memset(t->zt + (size_t)b * nz, 0, nz * sizeof(float));
+            if (MINE(g) && !keep)
+                memset(t->zt + (size_t)(g - e0) * nz, 0, nz * sizeof(float));
         }
         zprev = t->zt;
     }
+#undef MINE
 
-    /* 3. the gradient pass */
+    /* 3. the gradient pass's forward and the loss */
     rin_batch second = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = zprev,
                         .training = 1,
-                        .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step)};
+                        .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step),
+                        .example0 = (uint64_t)e0};
     rin_status s = rin_forward(t->ctx, &second, t->out, NULL);
     if (s)
         return s;
-    double loss = rin_mse_forward_backward(t->dout, t->out, t->target, n);
-    if (!isfinite(loss))
-        return RIN_STATUS_NONFINITE;
+    *loss = rin_mse_forward_backward(t->dout, t->out, t->target, n);
+    return RIN_STATUS_OK;
+}
+
+/* Phase 2: this shard's part of the gradient of the global-batch mean, into rin_trainer_grads
+ * (the sum of all shards' parts is the whole batch's gradient). */
+rin_status rin_trainer_shard_backward(rin_trainer *t) {
+    const rin_config *c = &t->m->cfg;
+    size_t n = (size_t)t->b * c->H * c->W * c->C;
+    if (t->nranks > 1) /* dout is d(shard mean); the global mean is the mean of nranks shards */
+        rin_scale(t->dout, n, 1.0f / (float)t->nranks);
     rin_ctx_zero_grad(t->ctx);
-    s = rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
-    if (s)
-        return s;
+    return rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
+}
+
+float *rin_trainer_grads(rin_trainer *t) { return rin_ctx_grads(t->ctx); }
+
+/* Phase 3, with the gradient summed over the ranks and loss the global batch's mean:
+ * clipping, the optimizer and the EMA. Identical on every rank. */
+rin_status rin_trainer_apply(rin_trainer *t, double loss, rin_step_stats *stats) {
     float *g = rin_ctx_grads(t->ctx);
     double gn = rin_global_norm(g, t->m);
     if (!isfinite(gn) || !all_finite(g, t->m->nfloats))
         return RIN_STATUS_NONFINITE;
-
-    /* 4. update */
     if (t->oc.clip_norm > 0 && gn > t->oc.clip_norm)
         rin_scale(g, t->m->nfloats, (float)(t->oc.clip_norm / gn));
     double lr = rin_lr_at(&t->oc, t->step);
@@ -413,6 +460,45 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
         stats->grad_norm = gn;
     }
     return RIN_STATUS_OK;
+}
+
+rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
+                            rin_step_stats *stats) {
+    int N = t->nranks;
+    if (N > 1 && rin_dist_size() != N)
+        return RIN_STATUS_ARG; /* a shard of N ranks outside a job of N ranks */
+    double loss, comm_s = 0, t0;
+    rin_status s = rin_trainer_shard_forward(t, x0, labels, &loss);
+    /* One rank's failure must reach the others, which would wait in the sums below: a failed
+     * rank contributes NaN, so every rank sees a non-finite loss and stops at the same step. */
+    if (s)
+        loss = (double)NAN;
+    if (N > 1) {
+        t0 = rin_time_seconds();
+        rin_status ds = rin_dist_sum_f64(&loss, 1);
+        comm_s += rin_time_seconds() - t0;
+        if (ds)
+            return ds;
+        loss /= N;
+    }
+    if (s)
+        return s;
+    if (!isfinite(loss))
+        return RIN_STATUS_NONFINITE;
+    s = rin_trainer_shard_backward(t);
+    if (s)
+        return s;
+    if (N > 1) {
+        t0 = rin_time_seconds();
+        s = rin_dist_sum_f32(rin_ctx_grads(t->ctx), t->m->nfloats);
+        comm_s += rin_time_seconds() - t0;
+        if (s)
+            return s;
+    }
+    s = rin_trainer_apply(t, loss, stats);
+    if (stats)
+        stats->comm_s = comm_s;
+    return s;
 }
 
 /* ---- checkpoints --------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +176,16 @@ int test_write_bytes(const char *path, const void *buf, size_t n) {
         return 0;
     int ok = fwrite(buf, 1, n, fp) == n;
     return (fclose(fp) == 0) && ok;
+}
+
+int test_shell(char *out, size_t outlen, const char *cmd) {
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static int cmp_entry(const void *a, const void *b) {

@@ -84,5 +84,8 @@ void test_dir_file(char *out, size_t len, const test_dir *d, const char *name);
 int test_dir_count(const test_dir *d, const char *substr);
 /* Writes n bytes to path; 1 on success. */
 int test_write_bytes(const char *path, const void *buf, size_t n);
+/* Runs a shell command with stderr merged into out (NUL-terminated, at most outlen-1 bytes);
+ * returns its exit status, or -1 if it could not run or was killed. */
+int test_shell(char *out, size_t outlen, const char *cmd);
 
 #endif /* RIN_TEST_H */

@@ -31,13 +31,7 @@ static int run(char *out, size_t outlen, const char *fmt, ...) {
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", cli(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_shell(out, outlen, cmd);
 }
 
 static void tmp(char *buf, size_t len, const char *name) {

@@ -702,7 +702,7 @@ TEST(ops_dropout) {
 
     /* rate 0 is the identity */
     float *a = copy_of(x, n);
-    rin_dropout_apply(a, seed, stream, 0.0f, n);
+    rin_dropout_apply(a, seed, stream, 0.0f, 0, n);
     GC_BITWISE("dropout rate 0", a, x, n);
 
     static const float rates[2] = {0.1f, 0.5f};
@@ -711,10 +711,16 @@ TEST(ops_dropout) {
         char what[96];
         memcpy(a, x, n * sizeof *a);
         float *a2 = copy_of(x, n);
-        rin_dropout_apply(a, seed, stream, rate, n);
-        rin_dropout_apply(a2, seed, stream, rate, n);
+        rin_dropout_apply(a, seed, stream, rate, 0, n);
+        rin_dropout_apply(a2, seed, stream, rate, 0, n);
         snprintf(what, sizeof what, "dropout rate %.2f same seed twice", (double)rate);
         GC_BITWISE(what, a2, a, n);
+        /* a shard starting at element k (first = k) draws the whole tensor's mask there */
+        const size_t k = 37777;
+        memcpy(a2, x, n * sizeof *a2);
+        rin_dropout_apply(a2 + k, seed, stream, rate, k, n - k);
+        snprintf(what, sizeof what, "dropout rate %.2f shard from %zu", (double)rate, k);
+        GC_BITWISE(what, a2 + k, a + k, n - k);
 
         /* the mask is the counter RNG at (seed, stream, i); kept values are x / (1 - rate) */
         size_t kept = 0, mask_bad = 0, val_bad = 0;
@@ -749,7 +755,8 @@ TEST(ops_dropout) {
          * elements differ for independent masks; require at least half of that) */
         for (int which = 0; which < 2; which++) {
             memcpy(a2, x, n * sizeof *a2);
-            rin_dropout_apply(a2, which ? seed : seed + 1, which ? stream + 1 : stream, rate, n);
+            rin_dropout_apply(a2, which ? seed : seed + 1, which ? stream + 1 : stream, rate, 0,
+                              n);
             size_t diff = 0;
             for (size_t i = 0; i < n; i++)
                 diff += (a[i] != 0.0f) != (a2[i] != 0.0f);
