@@ -139,9 +139,10 @@ void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, uin
         return;
     double prof_t0 = RIN_PROF_BEGIN();
     float keep_scale = 1.0f / (1.0f - rate);
+    uint64_t key = rin_hash_key(seed, stream); /* = rin_counter_uniform(seed, stream, .) */
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++)
-        x[i] = rin_counter_uniform(seed, stream, first + i) >= rate ? x[i] * keep_scale : 0.0f;
+        x[i] = rin_hash_uniform(rin_mix64(key ^ (first + i))) >= rate ? x[i] * keep_scale : 0.0f;
     RIN_PROF_END(POINTWISE, prof_t0, 0);
 }
 

@@ -9,17 +9,13 @@
 
 #include "internal.h"
 
-static uint64_t mix64(uint64_t z) {
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ull;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z;
+
+uint64_t rin_hash_key(uint64_t seed, uint64_t stream) {
+    return rin_mix64(rin_mix64(seed ^ 0x9E3779B97F4A7C15ull) ^ stream);
 }
 
 uint64_t rin_hash64(uint64_t seed, uint64_t stream, uint64_t index) {
-    return mix64(mix64(mix64(seed ^ 0x9E3779B97F4A7C15ull) ^ stream) ^ index);
+    return rin_mix64(rin_hash_key(seed, stream) ^ index);
 }
 
 uint64_t rin_hash_str(const char *s) {
@@ -35,7 +31,7 @@ void rin_rng_seed(rin_rng *r, uint64_t seed) {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) {
         x += 0x9E3779B97F4A7C15ull;
-        r->s[i] = mix64(x);
+        r->s[i] = rin_mix64(x);
     }
 }
 
