@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default=None, help="one model name: cifar10 or fmnist-small")
     ap.add_argument("--out", default="runs/bench")
+    ap.add_argument("--reuse-rin", action="store_true",
+                    help="take rin's figures from OUT/NAME.rin.json of an earlier run")
     a = ap.parse_args()
     os.makedirs(os.path.join(ROOT, a.out), exist_ok=True)
     threads = [int(t) for t in a.threads.split(",")]
@@ -90,9 +92,10 @@ def main():
             continue
         print("== %s, batch %d ==" % (name, B), flush=True)
         rj = os.path.join(a.out, name + ".rin.json")
-        out = run([a.rin, "bench"] + margs + ["--batch", str(B), "--steps", str(a.steps),
-                                              "--threads", a.threads, "--json", rj])
-        print(out, end="", flush=True)
+        if not a.reuse_rin:
+            out = run([a.rin, "bench"] + margs + ["--batch", str(B), "--steps", str(a.steps),
+                                                  "--threads", a.threads, "--json", rj])
+            print(out, end="", flush=True)
         with open(os.path.join(ROOT, rj)) as f:
             rin = json.load(f)
         ckpt = os.path.join(a.out, name + ".safetensors")

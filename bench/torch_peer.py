@@ -27,9 +27,27 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+
+def _threads_from_argv():
+    """--threads, read before torch loads its BLAS: OpenBLAS and MKL size their thread pools
+    from the environment at load time, and torch.set_num_threads alone does not reach a
+    'generic' BLAS such as Debian's OpenBLAS (measured: '1 thread' ran its GEMMs on 2)."""
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return None
+
+
+_T = _threads_from_argv()
+if _T:
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = _T
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 import rin_ref as R  # noqa: E402
@@ -197,7 +215,8 @@ def main():
                     times.append(time.perf_counter() - t0)
 
     med = statistics.median(times)
-    print(json.dumps({"torch": torch.__version__, "phase": a.phase, "threads": a.threads,
+    print(json.dumps({"torch": torch.__version__, "blas_threads_env": os.environ.get(
+                          "OPENBLAS_NUM_THREADS"), "phase": a.phase, "threads": a.threads,
                       "batch": B, "step_s": med, "img_per_s": B / med,
                       "peak_rss_mb": rss_mb(), "rss_after_import_mb": rss_import,
                       "rss_after_model_mb": rss_model,
