@@ -316,6 +316,70 @@ size_t rin_ctx_bytes(const rin_ctx *ctx) {
     return b;
 }
 
+void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) { ctx->cond = cond; }
+
+/* ---- tokenisation and readout (spec 1.1, 1.6; video 6.1, 6.2) -------------------------------- */
+
+/* The video geometry of the noisy frames (part 0) or the conditioning frames (part 1). */
+static rin_video_patch video_part(const rin_ctx *ctx, int part) {
+    const rin_config *c = &ctx->model->cfg;
+    const rin_dims *d = &ctx->model->dims;
+    return (rin_video_patch){.F = part ? c->cond_frames : d->Tx, .H = c->H, .W = c->W,
+                             .C = c->C, .s = c->seq_stride, .p = c->patch, .n = d->n,
+                             .tok0 = part ? d->nx : 0};
+}
+
+/* patches (B,n,P) from x_t; video: the noisy frames' tokens, then the clean conditioning
+ * frames' tokens, both through the same stem (spec 6.1). */
+static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B) {
+    const rin_config *c = &ctx->model->cfg;
+    if (c->seq_len <= 0) {
+        rin_patchify(patches, x_t, B, c->H, c->W, c->C, c->patch);
+        return;
+    }
+    rin_video_patch v = video_part(ctx, 0);
+    rin_patchify3d(patches, x_t, &v, B);
+    if (c->cond_frames > 0) {
+        v = video_part(ctx, 1);
+        rin_patchify3d(patches, ctx->cond, &v, B);
+    }
+}
+
+/* dx_t += the x_t part of dpatches (the conditioning frames are inputs without gradient). */
+static void tokenise_backward(const rin_ctx *ctx, float *dx_t, const float *dpatches, int B) {
+    const rin_config *c = &ctx->model->cfg;
+    if (c->seq_len <= 0) {
+        rin_patchify_backward(dx_t, dpatches, B, c->H, c->W, c->C, c->patch);
+        return;
+    }
+    rin_video_patch v = video_part(ctx, 0);
+    rin_patchify3d_backward(dx_t, dpatches, &v, B);
+}
+
+/* pred from the readout ro_y (B,n,P); video: cropped to the predicted frames (spec 6.2). */
+static void detokenise(const rin_ctx *ctx, float *pred, const float *ro_y, int B) {
+    const rin_config *c = &ctx->model->cfg;
+    if (c->seq_len <= 0) {
+        rin_unpatchify(pred, ro_y, B, c->H, c->W, c->C, c->patch);
+        return;
+    }
+    rin_video_patch v = video_part(ctx, 0);
+    rin_unpatchify3d(pred, ro_y, &v, B);
+}
+
+/* dro_y (B,n,P) = adjoint of detokenise (overwrites; zero on cropped entries). */
+static void detokenise_backward(const rin_ctx *ctx, float *dro_y, const float *dpred, int B) {
+    const rin_config *c = &ctx->model->cfg;
+    if (c->seq_len <= 0) {
+        rin_unpatchify_backward(dro_y, dpred, B, c->H, c->W, c->C, c->patch);
+        return;
+    }
+    const rin_dims *d = &ctx->model->dims;
+    memset(dro_y, 0, (size_t)B * d->n * d->P * sizeof(float));
+    rin_video_patch v = video_part(ctx, 0);
+    rin_unpatchify3d_backward(dro_y, dpred, &v, B);
+}
+
 /* ---- sub-layers --------------------------------------------------------------------------- */
 
 /* Drop-path scales of one branch: 1/(1-rate) for kept examples, 0 for dropped; NULL when the
@@ -425,6 +489,8 @@ static rin_status check_batch(rin_ctx *ctx, const rin_batch *in) {
     const rin_config *c = &ctx->model->cfg;
     if (in->B < 1 || in->B > ctx->max_batch || !in->x_t || !in->gamma)
         return RIN_STATUS_ARG;
+    if (c->seq_len > 0 && c->cond_frames > 0 && !ctx->cond)
+        return RIN_STATUS_ARG; /* rin_ctx_set_cond first */
     if (c->num_classes > 0) {
         if (!in->labels)
             return RIN_STATUS_ARG;
@@ -449,7 +515,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     uint64_t seed = in->seed;
 
     /* interface: x0 = LN(stem(patches)) + tape_pos */
-    rin_patchify(a->patches, in->x_t, B, c->H, c->W, c->C, c->patch);
+    tokenise(ctx, a->patches, in->x_t, B);
     rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->P, E);
     rin_layernorm_forward(a->x0, a->stem_mean, a->stem_rstd, a->stem, g->stem_ln_w, g->stem_ln_b,
                           B * n, E);
@@ -560,7 +626,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
                           E);
     rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P);
     if (pred)
-        rin_unpatchify(pred, a->ro_y, B, c->H, c->W, c->C, c->patch);
+        detokenise(ctx, pred, a->ro_y, B);
     if (z_out)
         memcpy(z_out, Z, (size_t)B * zper * sizeof(float));
 
@@ -588,7 +654,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     size_t xsz = (size_t)B * n * E, zsz = (size_t)B * L * D;
 
     /* readout: pred = unpatchify(ro_y), ro_y = ro_ln Wout^T + bout, ro_ln = LN(xfinal) */
-    rin_unpatchify_backward(s->dpatch, dpred, B, c->H, c->W, c->C, c->patch);
+    detokenise_backward(ctx, s->dpatch, dpred, B);
     memset(s->dln, 0, xsz * sizeof(float));
     rin_linear_backward(s->dln, dg->out_w, dg->out_b, s->dpatch, a->ro_ln, g->out_w, B * n, E,
                         d->P);
@@ -658,8 +724,8 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     rin_linear_backward(dx_t ? s->dpatch : NULL, dg->stem_w, dg->stem_b, s->dtmp, a->patches,
                         g->stem_w, B * n, d->P, E);
     if (dx_t) {
-        memset(dx_t, 0, (size_t)B * c->H * c->W * c->C * sizeof(float));
-        rin_patchify_backward(dx_t, s->dpatch, B, c->H, c->W, c->C, c->patch);
+        memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
+        tokenise_backward(ctx, dx_t, s->dpatch, B);
     }
 
     /* latents: z0 = [latent_pos; ttok; ctok] + LN_zero(r) */

@@ -282,7 +282,7 @@ rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_c
     }
     const rin_config *c = &m->cfg;
     int B = tc->batch_size;
-    size_t nf = m->nfloats, per = (size_t)c->H * c->W * c->C, nz = (size_t)c->L * c->D;
+    size_t nf = m->nfloats, per = rin_config_input_floats(c), nz = (size_t)c->L * c->D;
     s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
     if (!s && c->self_cond && tc->self_cond_rate > 0)
         s = rin_ctx_create(&t->ictx, m, B, RIN_CTX_INFER, err, errlen);
@@ -319,6 +319,12 @@ rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_c
 }
 
 long rin_trainer_step_count(const rin_trainer *t) { return t->step; }
+
+void rin_trainer_set_cond(rin_trainer *t, const float *cond) {
+    rin_ctx_set_cond(t->ctx, cond);
+    if (t->ictx)
+        rin_ctx_set_cond(t->ictx, cond);
+}
 const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
 const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
 
@@ -334,7 +340,7 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     const rin_config *c = &t->m->cfg;
     const rin_train_config *tc = &t->tc;
     int B = tc->batch_size;
-    size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)c->L * c->D;
+    size_t per = rin_config_input_floats(c), n = B * per, nz = (size_t)c->L * c->D;
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
 

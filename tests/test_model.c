@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "parallel.h"
+#include "gradcheck.h"
 #include "test.h"
 
 #ifdef RIN_BLAS
@@ -38,6 +39,7 @@ typedef struct problem {
     rin_ctx *ctx;
     int B;
     float *x, *gamma, *zprev, *R, *Rz; /* inputs and the loss weights */
+    float *cond;                       /* video: conditioning frames */
     int *labels;
     float *pred, *z, *dpred, *dz, *dx, *dzp;
     size_t npix, nz;
@@ -65,7 +67,9 @@ static void problem_init(problem *p, const rin_config *c, int B, uint64_t seed) 
     }
     RIN_ASSERT(rin_ctx_create(&p->ctx, p->m, B, RIN_CTX_TRAIN, err, sizeof err) ==
                RIN_STATUS_OK);
-    p->npix = (size_t)B * c->H * c->W * c->C;
+    p->npix = (size_t)B * rin_config_input_floats(c);
+    p->cond = gc_uniform((size_t)B * rin_config_cond_floats(c) + 1, seed + 6, -1, 1);
+    rin_ctx_set_cond(p->ctx, p->cond);
     p->nz = (size_t)B * c->L * c->D;
     size_t np = p->npix, nz = p->nz;
     p->x = malloc(np * 4), p->R = malloc(np * 4), p->pred = malloc(np * 4);
@@ -88,6 +92,7 @@ static void problem_free(problem *p) {
     rin_model_free(p->m);
     free(p->x), free(p->R), free(p->pred), free(p->dpred), free(p->dx), free(p->zprev);
     free(p->Rz), free(p->z), free(p->dz), free(p->dzp), free(p->gamma), free(p->labels);
+    free(p->cond);
 }
 
 static rin_batch problem_batch(const problem *p) {
@@ -356,6 +361,33 @@ TEST(model_fd_readonly_tokens) {
     problem p;
     problem_init(&p, &c, 2, 13);
     fd_whole_model(&p);
+    problem_free(&p);
+}
+
+TEST(model_fd_video) {
+    /* spec 6: 3-D patches with time padding on both clip parts (3 noisy frames and 3
+     * conditioning frames, s = 2: one padding frame each), conditioning tokens after the noisy
+     * ones, the readout cropped to the predicted frames */
+    rin_config c = micro_config();
+    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
+                             {"seq_len", "6"}, {"seq_stride", "2"}, {"cond_frames", "3"},
+                             {"num_layers", "1"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    problem p;
+    problem_init(&p, &c, 2, 14);
+    printf("  micro video model: %d tokens (%d noisy), %zu parameters\n",
+           rin_config_num_tokens(&c), p.m->dims.nx, rin_config_num_params(&c));
+    CHECK(rin_config_num_tokens(&c) == 16 && p.m->dims.nx == 8 && p.m->dims.P == 8);
+    fd_whole_model(&p);
+    /* the conditioning frames matter, and the prediction ignores nothing of x_t */
+    float *pred0 = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(pred0, p.pred, p.npix * 4);
+    p.cond[7] += 0.5f;
+    problem_loss(&p);
+    CHECK(memcmp(pred0, p.pred, p.npix * 4) != 0);
+    free(pred0);
     problem_free(&p);
 }
 
