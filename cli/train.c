@@ -401,7 +401,7 @@ static void train_usage(FILE *f) {
             "\n"
             "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
             "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
-            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny (default fmnist)\n"
+            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default fmnist)\n"
             "  --config FILE    'key = value' lines ('#' comments)\n"
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --data SOURCE    same as --set data=SOURCE\n"
@@ -409,6 +409,7 @@ static void train_usage(FILE *f) {
             "\n"
             "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
             "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
+            "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n"
             "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
     settings s;
     rin_config_preset(&s.model, "fmnist", NULL, 0);
