@@ -320,64 +320,25 @@ void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) { ctx->cond = cond; }
 
 /* ---- tokenisation and readout (spec 1.1, 1.6; video 6.1, 6.2) -------------------------------- */
 
-/* The video geometry of the noisy frames (part 0) or the conditioning frames (part 1). */
-static rin_video_patch video_part(const rin_ctx *ctx, int part) {
+/* The patch geometry of the noisy input (part 0) or of the conditioning frames (part 1). An
+ * image is the one-frame case with s = 1, so both go through the same permutation. */
+static rin_video_patch patch_part(const rin_ctx *ctx, int part) {
     const rin_config *c = &ctx->model->cfg;
     const rin_dims *d = &ctx->model->dims;
     return (rin_video_patch){.F = part ? c->cond_frames : d->Tx, .H = c->H, .W = c->W,
-                             .C = c->C, .s = c->seq_stride, .p = c->patch, .n = d->n,
-                             .tok0 = part ? d->nx : 0};
+                             .C = c->C, .s = c->seq_len > 0 ? c->seq_stride : 1, .p = c->patch,
+                             .n = d->n, .tok0 = part ? d->nx : 0};
 }
 
 /* patches (B,n,P) from x_t; video: the noisy frames' tokens, then the clean conditioning
  * frames' tokens, both through the same stem (spec 6.1). */
 static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B) {
-    const rin_config *c = &ctx->model->cfg;
-    if (c->seq_len <= 0) {
-        rin_patchify(patches, x_t, B, c->H, c->W, c->C, c->patch);
-        return;
-    }
-    rin_video_patch v = video_part(ctx, 0);
+    rin_video_patch v = patch_part(ctx, 0);
     rin_patchify3d(patches, x_t, &v, B);
-    if (c->cond_frames > 0) {
-        v = video_part(ctx, 1);
+    if (ctx->model->cfg.seq_len > 0 && ctx->model->cfg.cond_frames > 0) {
+        v = patch_part(ctx, 1);
         rin_patchify3d(patches, ctx->cond, &v, B);
     }
-}
-
-/* dx_t += the x_t part of dpatches (the conditioning frames are inputs without gradient). */
-static void tokenise_backward(const rin_ctx *ctx, float *dx_t, const float *dpatches, int B) {
-    const rin_config *c = &ctx->model->cfg;
-    if (c->seq_len <= 0) {
-        rin_patchify_backward(dx_t, dpatches, B, c->H, c->W, c->C, c->patch);
-        return;
-    }
-    rin_video_patch v = video_part(ctx, 0);
-    rin_patchify3d_backward(dx_t, dpatches, &v, B);
-}
-
-/* pred from the readout ro_y (B,n,P); video: cropped to the predicted frames (spec 6.2). */
-static void detokenise(const rin_ctx *ctx, float *pred, const float *ro_y, int B) {
-    const rin_config *c = &ctx->model->cfg;
-    if (c->seq_len <= 0) {
-        rin_unpatchify(pred, ro_y, B, c->H, c->W, c->C, c->patch);
-        return;
-    }
-    rin_video_patch v = video_part(ctx, 0);
-    rin_unpatchify3d(pred, ro_y, &v, B);
-}
-
-/* dro_y (B,n,P) = adjoint of detokenise (overwrites; zero on cropped entries). */
-static void detokenise_backward(const rin_ctx *ctx, float *dro_y, const float *dpred, int B) {
-    const rin_config *c = &ctx->model->cfg;
-    if (c->seq_len <= 0) {
-        rin_unpatchify_backward(dro_y, dpred, B, c->H, c->W, c->C, c->patch);
-        return;
-    }
-    const rin_dims *d = &ctx->model->dims;
-    memset(dro_y, 0, (size_t)B * d->n * d->P * sizeof(float));
-    rin_video_patch v = video_part(ctx, 0);
-    rin_unpatchify3d_backward(dro_y, dpred, &v, B);
 }
 
 /* ---- sub-layers --------------------------------------------------------------------------- */
@@ -625,8 +586,10 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     rin_layernorm_forward(a->ro_ln, a->ro_mean, a->ro_rstd, X, g->out_ln_w, g->out_ln_b, B * n,
                           E);
     rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P);
-    if (pred)
-        detokenise(ctx, pred, a->ro_y, B);
+    if (pred) { /* video: the predicted frames only (spec 6.2) */
+        rin_video_patch v = patch_part(ctx, 0);
+        rin_unpatchify3d(pred, a->ro_y, &v, B);
+    }
     if (z_out)
         memcpy(z_out, Z, (size_t)B * zper * sizeof(float));
 
@@ -654,7 +617,10 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     size_t xsz = (size_t)B * n * E, zsz = (size_t)B * L * D;
 
     /* readout: pred = unpatchify(ro_y), ro_y = ro_ln Wout^T + bout, ro_ln = LN(xfinal) */
-    detokenise_backward(ctx, s->dpatch, dpred, B);
+    rin_video_patch pp = patch_part(ctx, 0);
+    if (d->nx < n) /* video: the conditioning tokens' outputs are not read out */
+        memset(s->dpatch, 0, (size_t)B * n * d->P * sizeof(float));
+    rin_unpatchify3d_backward(s->dpatch, dpred, &pp, B);
     memset(s->dln, 0, xsz * sizeof(float));
     rin_linear_backward(s->dln, dg->out_w, dg->out_b, s->dpatch, a->ro_ln, g->out_w, B * n, E,
                         d->P);
@@ -725,7 +691,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
                         g->stem_w, B * n, d->P, E);
     if (dx_t) {
         memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
-        tokenise_backward(ctx, dx_t, s->dpatch, B);
+        rin_patchify3d_backward(dx_t, s->dpatch, &pp, B); /* conditioning frames: no gradient */
     }
 
     /* latents: z0 = [latent_pos; ttok; ctok] + LN_zero(r) */

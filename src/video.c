@@ -127,6 +127,18 @@ void rin_video_free(rin_video_source *v) {
     free(v);
 }
 
+/* Reflection at the walls 0 and 1: clamp the coordinate and reverse its velocity. */
+static void reflect(double *x, double *v) {
+    if (*x <= 0.0) {
+        *x = 0.0;
+        *v = -*v;
+    }
+    if (*x >= 1.0) {
+        *x = 1.0;
+        *v = -*v;
+    }
+}
+
 void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double *xs) {
     double y = rin_rng_uniform(rng), x = rin_rng_uniform(rng);
     double theta = rin_rng_uniform(rng) * 6.283185307179586;
@@ -134,22 +146,8 @@ void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double 
     for (int f = 0; f < T; f++) {
         y += vy * step;
         x += vx * step;
-        if (x <= 0.0) {
-            x = 0.0;
-            vx = -vx;
-        }
-        if (x >= 1.0) {
-            x = 1.0;
-            vx = -vx;
-        }
-        if (y <= 0.0) {
-            y = 0.0;
-            vy = -vy;
-        }
-        if (y >= 1.0) {
-            y = 1.0;
-            vy = -vy;
-        }
+        reflect(&x, &vx);
+        reflect(&y, &vy);
         ys[f] = y;
         xs[f] = x;
     }

@@ -248,3 +248,39 @@ TEST(video_gif_round_trip) {
         DGifCloseFile(g, &gerr);
     test_dir_remove(&td);
 }
+
+TEST(video_config_keys) {
+    rin_config c;
+    char err[256];
+    CHECK(rin_config_preset(&c, "video", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_OK);
+    /* 6 + 3 time slots of 4x4 tokens; 11 predicted frames of 32x32 */
+    CHECK(rin_config_num_tokens(&c) == 144);
+    CHECK(rin_config_input_floats(&c) == 11 * 32 * 32 && rin_config_cond_floats(&c) == 5 * 1024);
+    rin_config b = c;
+    b.cond_frames = 16;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "cond_frames") != NULL, "%s", err);
+    b = c;
+    b.seq_stride = 17;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    b = c;
+    b.seq_stride = 0;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    b = c;
+    b.seq_len = 0; /* an image model with video keys left over */
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "video only") != NULL, "%s", err);
+    /* odd parts with s = 4: 12/4 + 8/4 slots */
+    b = c;
+    b.seq_stride = 4;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_num_tokens(&b) == (3 + 2) * 16);
+    /* the keys round-trip as text */
+    char buf[4096];
+    rin_config_format(&c, buf, sizeof buf);
+    CHECK(strstr(buf, "seq_len=16\nseq_stride=2\ncond_frames=5\n") != NULL);
+    /* an image preset has none of it */
+    CHECK(rin_config_preset(&b, "fmnist", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(b.seq_len == 0 && rin_config_input_floats(&b) == 28 * 28 && !rin_config_cond_floats(&b));
+}
