@@ -4,14 +4,18 @@
  *   - stored clips (uint8 safetensors N x T x H x W x C) and their rejection messages;
  *   - batches split into conditioning and predicted frames, scaled as the image batcher does;
  *   - per-frame MSE/PSNR/SSIM: identical clips and a hand-computed pair;
- *   - the animated GIF read back with giflib.
+ *   - the animated GIF read back with giflib;
+ *   - the 3-D patch permutation: placement, padding, inverse and adjoints;
+ *   - the video config keys.
  */
 #include <gif_lib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradcheck.h"
 #include "test.h"
 #include "video.h"
+#include "ops.h"
 
 /* An uncompressed IDX image file of n solid white h x w items. */
 static int write_white_items(const char *path, int n, int h, int w) {
@@ -283,4 +287,55 @@ TEST(video_config_keys) {
     /* an image preset has none of it */
     CHECK(rin_config_preset(&b, "fmnist", err, sizeof err) == RIN_STATUS_OK);
     CHECK(b.seq_len == 0 && rin_config_input_floats(&b) == 28 * 28 && !rin_config_cond_floats(&b));
+}
+
+TEST(video_patch3d_inverse_and_adjoint) {
+    /* 5 frames, s = 2: slot 2 holds frame 4 and one zero padding frame. Two parts share a patch
+     * array of n = 3 slots x 6 tokens + 1 slot x 6 tokens (the second part at tok0 = 18). */
+    int B = 2, F = 5, H = 4, W = 6, C = 2, s = 2, p = 2, grid = 6, P = s * p * p * C;
+    int n = 4 * grid;
+    rin_video_patch v = {.F = F, .H = H, .W = W, .C = C, .s = s, .p = p, .n = n, .tok0 = 0};
+    rin_video_patch v2 = {.F = 1, .H = H, .W = W, .C = C, .s = s, .p = p, .n = n, .tok0 = 18};
+    size_t nclip = (size_t)B * F * H * W * C, npat = (size_t)B * n * P;
+    float *x = gc_uniform(nclip, 1, -1, 1), *y = gc_uniform(npat, 2, -1, 1);
+    float *pat = gc_uniform(npat, 3, 5, 6), *back = gc_zeros(nclip), *dx = gc_zeros(nclip);
+    float *dp = gc_uniform(npat, 4, 5, 6), *c2 = gc_uniform((size_t)B * H * W * C, 5, -1, 1);
+    rin_patchify3d(pat, x, &v, B);
+    rin_patchify3d(pat, c2, &v2, B);
+    /* element (b, frame f, row, col, ch) lands at token (f/s, row/p, col/p), entry
+     * ((f%s) p + row%p) p + col%p) C + ch */
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < 6; f++)
+            for (int r = 0; r < H; r++)
+                for (int q = 0; q < W; q++)
+                    for (int ch = 0; ch < C; ch++) {
+                        int tok = (f / s) * grid + (r / p) * (W / p) + q / p;
+                        int e = (((f % s) * p + r % p) * p + q % p) * C + ch;
+                        float got = pat[((size_t)b * n + tok) * P + e];
+                        float want = f < F ? x[(((size_t)b * F + f) * H + r) * W * C + q * C + ch]
+                                           : 0.0f;
+                        bad += got != want;
+                    }
+    CHECK_MSG(bad == 0, "%d entries misplaced", bad);
+    /* the second part filled tokens 18..23 only: frame 0 of c2 and a zero padding frame */
+    CHECK(pat[((size_t)1 * n + 18) * P + 0] == c2[(size_t)1 * H * W * C] &&
+          pat[((size_t)1 * n + 18) * P + p * p * C] == 0.0f);
+    rin_unpatchify3d(back, pat, &v, B);
+    CHECK(!memcmp(back, x, nclip * sizeof *x));
+    /* adjoints: <patchify3d(x), y> = <x, patchify3d_backward(y)> on the part's tokens */
+    rin_patchify3d_backward(dx, y, &v, B);
+    memset(pat, 0, npat * sizeof *pat);
+    rin_patchify3d(pat, x, &v, B);
+    CHECK_CLOSE(gc_dot(pat, y, npat), gc_dot(x, dx, nclip), 1e-9, 1e-9);
+    /* unpatchify3d_backward writes the part's tokens, zero in padding, nothing elsewhere */
+    rin_unpatchify3d_backward(dp, x, &v, B);
+    CHECK(dp[((size_t)0 * n + 2 * grid) * P + p * p * C] == 0.0f);
+    CHECK(dp[((size_t)0 * n + 18) * P] >= 5.0f);
+    rin_unpatchify3d(back, y, &v, B);
+    memcpy(pat, dp, npat * sizeof *pat);
+    for (int b = 0; b < B; b++)
+        memset(pat + ((size_t)b * n + 18) * P, 0, (size_t)grid * P * sizeof *pat);
+    CHECK_CLOSE(gc_dot(pat, y, npat), gc_dot(x, back, nclip), 1e-9, 1e-9);
+    free(x), free(y), free(pat), free(back), free(dx), free(dp), free(c2);
 }
