@@ -26,7 +26,7 @@ BUILD ?= build
 WARN = -Wall -Wextra -Wshadow -Wdouble-promotion -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Werror=implicit-function-declaration
 CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off $(WARN) -MMD -MP -Iinclude -Isrc -I/usr/include/stb -g
-LDLIBS = -ljansson -lstb -lz -lcrypto -llapacke -lm
+LDLIBS = -ljansson -lstb -lgif -lz -lcrypto -llapacke -lm
 
 ifeq ($(DEBUG),1)
 CFLAGS += -O0 -g3

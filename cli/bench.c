@@ -128,11 +128,12 @@ static void bench_train(const bench_settings *s, int B, int warm, int steps, ben
     rin_trainer *t = NULL;
     rin_train_config tc = s->train;
     tc.batch_size = B;
-    size_t per = (size_t)s->model.H * s->model.W * s->model.C;
+    size_t per = rin_config_input_floats(&s->model);
     float *x = malloc((size_t)B * per * sizeof *x);
+    float *cond = calloc((size_t)B * rin_config_cond_floats(&s->model) + 1, sizeof *cond);
     int *labels = malloc((size_t)B * sizeof *labels);
     double *dt = malloc((size_t)steps * sizeof *dt);
-    if (!x || !labels || !dt) {
+    if (!x || !labels || !dt || !cond) {
         snprintf(res->err, sizeof res->err, "out of memory");
         return;
     }
@@ -141,6 +142,8 @@ static void bench_train(const bench_settings *s, int B, int warm, int steps, ben
     rin_model_init_params(m, 1);
     if (rin_trainer_create(&t, m, &tc, res->err, sizeof res->err))
         goto done;
+    if (s->model.cond_frames > 0) /* video: grey conditioning frames */
+        rin_trainer_set_cond(t, cond);
     fill_batch(x, labels, B, per, s->model.num_classes, 7);
     double t_first = 0;
     for (int i = 0; i < warm + steps; i++) {
@@ -166,7 +169,7 @@ static void bench_train(const bench_settings *s, int B, int warm, int steps, ben
 done:
     rin_trainer_free(t);
     rin_model_free(m);
-    free(x), free(labels), free(dt);
+    free(x), free(labels), free(dt), free(cond);
 }
 
 typedef struct step_clock {
@@ -194,11 +197,12 @@ static void bench_sample(const bench_settings *s, int B, int warm, int steps, be
     rin_sample_config_default(&sc);
     rin_sample_config_from_train(&sc, &s->train);
     sc.steps = warm + steps;
-    size_t per = (size_t)s->model.H * s->model.W * s->model.C;
+    size_t per = rin_config_input_floats(&s->model);
     float *out = malloc((size_t)B * per * sizeof *out);
+    float *cond = calloc((size_t)B * rin_config_cond_floats(&s->model) + 1, sizeof *cond);
     int *labels = malloc((size_t)B * sizeof *labels);
     double *dt = malloc((size_t)(warm + steps) * sizeof *dt);
-    if (!out || !labels || !dt) {
+    if (!out || !labels || !dt || !cond) {
         snprintf(res->err, sizeof res->err, "out of memory");
         return;
     }
@@ -207,6 +211,8 @@ static void bench_sample(const bench_settings *s, int B, int warm, int steps, be
     rin_model_init_params(m, 1);
     if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, res->err, sizeof res->err))
         goto done;
+    if (s->model.cond_frames > 0)
+        rin_ctx_set_cond(ctx, cond);
     fill_batch(out, labels, B, per, s->model.num_classes, 7);
     step_clock clk = {.last = rin_time_seconds(), .dt = dt, .cap = warm + steps, .warm = warm};
     if (warm == 0) {
@@ -228,7 +234,7 @@ static void bench_sample(const bench_settings *s, int B, int warm, int steps, be
 done:
     rin_ctx_free(ctx);
     rin_model_free(m);
-    free(out), free(labels), free(dt);
+    free(out), free(labels), free(dt), free(cond);
 }
 
 /* The BLAS's own threaded SGEMM on a 2048^3 product, best of 5. */
@@ -337,7 +343,7 @@ static void bench_usage(FILE *f) {
             "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
             "SGEMM ceiling of the BLAS. Weights are freshly initialised, images synthetic.\n"
             "\n"
-            "  --preset NAME    cifar10, imagenet64, fmnist, tiny (default fmnist)\n"
+            "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
             "  --config FILE    'key = value' lines: model and training keys\n"
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --batch B        images per step (default 32)\n"

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include <stdint.h>
+
 #include "rin.h"
 
 int cmd_init(int argc, char **argv);
@@ -32,5 +34,29 @@ const char *split_kv(const char *text, char *key, size_t cap, const char *what);
  * for each, where = "FILE:LINE: " for messages; dies on an unreadable file or a bad line. */
 typedef void (*settings_fn)(void *user, const char *key, const char *value, const char *where);
 void read_settings_file(const char *path, settings_fn set, void *user);
+/* ---- video (cli/video.c, docs/video.md) ---- */
+typedef struct rin_video_source rin_video_source;
+/* Opens the clip source of a video model's run; an image dataset source such as "fmnist" means
+ * moving items of it ("mmnist:fmnist"). Dies on failure. */
+rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed);
+/* 1 when `path` is a checkpoint of a video model (seq_len > 0 in its metadata). */
+int video_model_file(const char *path);
+/* 1 when argv has --model naming a video checkpoint (sample and eval dispatch on it). */
+int video_args_name_video_model(int argc, char **argv);
+/* Samples the predicted frames (N, T - Nc, H, W, C) of N clips from their conditioning frames
+ * cond (N, Nc, H, W, C), max_batch clips per rin_sample call. */
+void video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                   int max_batch, float *out);
+/* A PNG strip: per clip a row of the true clip, then a row of conditioning + predicted frames. */
+void video_write_strip(const char *path, const rin_config *c, const float *cond,
+                       const float *truth, const float *pred, int N, float b);
+/* An animated GIF: per clip the truth beside the prediction, frame by frame. */
+void video_write_gif(const char *path, const rin_config *c, const float *cond,
+                     const float *truth, const float *pred, int N, float b);
+/* Samples N fixed held-out clips of src and writes their strip to path (training previews). */
+void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
+                   const rin_sample_config *sc, int N, float b);
+int cmd_sample_video(int argc, char **argv);
+int cmd_eval_video(int argc, char **argv);
 
 #endif /* RIN_CLI_H */

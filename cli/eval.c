@@ -156,6 +156,8 @@ static void eval_usage(FILE *f) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    if (video_args_name_video_model(argc, argv))
+        return cmd_eval_video(argc, argv);
     static const struct option opts[] = {
         {"real", required_argument, 0, 'r'},    {"real-n", required_argument, 0, 'R'},
         {"fake", required_argument, 0, 'f'},    {"fake-n", required_argument, 0, 'F'},

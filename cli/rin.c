@@ -375,6 +375,10 @@ int cmd_forward(int argc, char **argv) {
     if (rin_model_load(&m, mpath, err, sizeof err))
         die("%s", err);
     const rin_config *c = rin_model_config(m);
+    if (c->seq_len > 0) /* TODO(#6): x_t (B,T-Nc,H,W,C) and cond inputs for video models */
+        die("%s is a video model; rin forward handles image models (use rin sample or rin eval, "
+            "docs/video.md)",
+            mpath);
     rin_st_file *f;
     if (rin_st_read(&f, ipath, err, sizeof err))
         die("%s", err);

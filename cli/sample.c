@@ -70,6 +70,8 @@ static void on_step(void *user, int step, int steps, const float *x0_hat, const 
 }
 
 int cmd_sample(int argc, char **argv) {
+    if (video_args_name_video_model(argc, argv))
+        return cmd_sample_video(argc, argv);
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"weights", required_argument, 0, 'w'},
         {"n", required_argument, 0, 'n'},        {"steps", required_argument, 0, 't'},

@@ -33,6 +33,7 @@
 #include "dist.h"
 #include "imageio.h"
 #include "internal.h"
+#include "video.h"
 
 typedef struct run_config {
     char data[512];     /* dataset source (see data.h) */
@@ -258,6 +259,8 @@ typedef struct run {
     rin_dataset *data;
     rin_batcher batcher;
     rin_ctx *sctx; /* sampling from the EMA weights */
+    rin_video_source *video; /* video models: clips instead of data/batcher */
+    float *cond;             /* video: the batch's conditioning frames */
     metrics met;
     char last_grid[1200];
     double elapsed; /* training seconds over all invocations */
@@ -353,6 +356,8 @@ static void write_report(run *r, const char *note) {
 static void sample_grid(run *r) {
     const rin_config *c = &r->s.model;
     int N = r->s.run.sample_count;
+    if (r->video) /* a strip of a few held-out clips: truth rows and prediction rows */
+        N = N < 4 ? N : 4;
     rin_sample_config sc;
     rin_sample_config_default(&sc);
     sc.steps = r->s.run.sample_steps;
@@ -367,11 +372,18 @@ static void sample_grid(run *r) {
         labels[i] = c->num_classes > 0 ? i % c->num_classes : -1;
     char err[1024];
     rin_ctx_set_params(r->sctx, rin_trainer_ema(r->tr));
+    char name[64];
+    snprintf(name, sizeof name, "samples/step_%07ld.png", rin_trainer_step_count(r->tr));
+    if (r->video) {
+        path_in(r->last_grid, sizeof r->last_grid, r, name);
+        video_preview(r->last_grid, r->sctx, r->video, &sc, N, (float)sc.b_scale);
+        free(labels);
+        free(imgs);
+        return;
+    }
     if (rin_sample(r->sctx, &sc, N, c->num_classes > 0 ? labels : NULL, imgs, NULL, NULL, err,
                    sizeof err))
         die("sampling: %s", err);
-    char name[64];
-    snprintf(name, sizeof name, "samples/step_%07ld.png", rin_trainer_step_count(r->tr));
     path_in(r->last_grid, sizeof r->last_grid, r, name);
     int cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
     if (rin_grid_write(r->last_grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, err,
@@ -400,7 +412,7 @@ static void train_usage(FILE *f) {
             "\n"
             "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
             "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
-            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny (default fmnist)\n"
+            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default fmnist)\n"
             "  --config FILE    'key = value' lines ('#' comments)\n"
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --data SOURCE    same as --set data=SOURCE\n"
@@ -408,6 +420,7 @@ static void train_usage(FILE *f) {
             "\n"
             "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
             "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
+            "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n"
             "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
     settings s;
     rin_config_preset(&s.model, "fmnist", NULL, 0);
@@ -551,12 +564,14 @@ int cmd_train(int argc, char **argv) {
     const rin_train_config *tc = &r->s.train;
 
     /* data before anything is written: a missing dataset must not leave a half-made run */
-    if (rin_dataset_load(&r->data, r->s.run.data, c->H, c->W, c->C, err, sizeof err))
+    if (c->seq_len > 0)
+        r->video = video_open_for(c, r->s.run.data, tc->seed);
+    else if (rin_dataset_load(&r->data, r->s.run.data, c->H, c->W, c->C, err, sizeof err))
         die("%s", err);
-    if (c->num_classes > 0 && !r->data->labels)
+    if (c->num_classes > 0 && (!r->data || !r->data->labels))
         die("the model has %d classes but %s has no labels (set num_classes=0)", c->num_classes,
             r->s.run.data);
-    if (c->num_classes > 0 && r->data->num_classes > c->num_classes)
+    if (c->num_classes > 0 && r->data && r->data->num_classes > c->num_classes)
         die("%s has %d classes but the model only %d (set num_classes=%d)", r->s.run.data,
             r->data->num_classes, c->num_classes, r->data->num_classes);
 
@@ -580,7 +595,7 @@ int cmd_train(int argc, char **argv) {
     check_ranks_agree(r, "at the start",
                       resume ? "is the checkpoint the same file on every machine?"
                              : "is the build the same on every machine?");
-    rin_status bs =
+    rin_status bs = r->video ? RIN_STATUS_OK :
         rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos);
     if (bs == RIN_STATUS_ARG)
         die("%s: the checkpoint's data position (epoch %ld, image %ld) does not fit %s with %d "
@@ -619,10 +634,11 @@ int cmd_train(int argc, char **argv) {
 
     /* B: the global batch; b: this rank's share, examples [rank b, (rank+1) b) of it */
     int B = tc->batch_size, b = B / r->nranks, tty = r->rank == 0 && isatty(2);
-    size_t per = (size_t)c->H * c->W * c->C;
+    size_t per = rin_config_input_floats(c);
     float *x0 = malloc((size_t)b * per * sizeof *x0);
+    r->cond = malloc(((size_t)b * rin_config_cond_floats(c) + 1) * sizeof *r->cond);
     int *labels = malloc((size_t)b * sizeof *labels);
-    if (!x0 || !labels)
+    if (!x0 || !labels || !r->cond)
         die("out of memory (batch)");
     char ranks[64] = "";
     if (r->nranks > 1)
@@ -631,8 +647,8 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr,
                 "rin train: %s, %zu parameters, %s %d images, batch %d%s, steps %ld -> %ld, %s lr "
                 "%g\n",
-                r->dir, rin_config_num_params(c), r->s.run.data, r->data->n, B, ranks, step0,
-                tc->total_steps, tc->optimizer, tc->lr);
+                r->dir, rin_config_num_params(c), r->s.run.data, r->data ? r->data->n : -1, B,
+                ranks, step0, tc->total_steps, tc->optimizer, tc->lr);
 
     double t_start = rin_time_seconds(), t_window = t_start, elapsed0 = r->elapsed;
     long window_steps = 0;
@@ -651,10 +667,16 @@ int cmd_train(int argc, char **argv) {
             interrupted = stop == 2;
             break;
         }
-        rin_batcher_skip(&r->batcher, (long)r->rank * b);
-        rin_batcher_next(&r->batcher, b, (float)tc->b_scale, x0,
-                         c->num_classes > 0 ? labels : NULL);
-        rin_batcher_skip(&r->batcher, (long)(r->nranks - 1 - r->rank) * b);
+        if (r->video) { /* clip i of the stream is clip step * B + i of the source */
+            rin_video_batch(r->video, rin_trainer_step_count(r->tr) * B + (long)r->rank * b, b,
+                            c->cond_frames, (float)tc->b_scale, r->cond, x0);
+            rin_trainer_set_cond(r->tr, r->cond);
+        } else {
+            rin_batcher_skip(&r->batcher, (long)r->rank * b);
+            rin_batcher_next(&r->batcher, b, (float)tc->b_scale, x0,
+                             c->num_classes > 0 ? labels : NULL);
+            rin_batcher_skip(&r->batcher, (long)(r->nranks - 1 - r->rank) * b);
+        }
         rin_step_stats st;
         rin_status s = rin_trainer_step(r->tr, x0, c->num_classes > 0 ? labels : NULL, &st);
         long step = rin_trainer_step_count(r->tr);
@@ -729,6 +751,8 @@ int cmd_train(int argc, char **argv) {
     rin_batcher_free(&r->batcher);
     rin_trainer_free(r->tr);
     rin_dataset_free(r->data);
+    rin_video_free(r->video);
+    free(r->cond);
     rin_model_free(r->model);
     rin_dist_finalize();
     return interrupted ? 130 : 0;

@@ -83,9 +83,13 @@ typedef struct rin_config {
     int time_on_latent;    /* 1: time token is a latent; 0: a read-only interface token */
     int cond_on_latent;    /* 1: class token is a latent; 0: a read-only interface token */
     int self_cond;         /* 1: latent self-conditioning ('latent'); 0: none */
+    /* Video prediction (spec 6; docs/video.md). seq_len = 0: images (the two others are 0). */
+    int seq_len;           /* frames per clip T, conditioning frames included */
+    int seq_stride;        /* s: frames per token (3-D patches s x p x p) */
+    int cond_frames;       /* Nc: the first Nc frames are clean conditioning frames */
 } rin_config;
 
-/* Fills c with a named preset: "cifar10", "imagenet64", "fmnist" or "tiny". */
+/* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */
 rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen);
 /* The preset names, NULL-terminated. */
 const char *const *rin_config_preset_names(void);
@@ -104,12 +108,17 @@ const char *rin_config_key(int i);
 int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen);
 
 /* Derived sizes. */
-int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p) */
+int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p); video: spec 6.1 */
 size_t rin_config_num_params(const rin_config *c);
 /* Floating-point operations of one forward pass per image: 2 per multiply-add of every linear
  * layer and attention product (QK^T and PV), the work that dominates; LayerNorm, softmax and
  * pointwise ops are not counted. Backward is about twice this. */
 double rin_config_flops(const rin_config *c);
+/* Floats of one example of the network's input x_t and its prediction: H W C for images,
+ * (seq_len - cond_frames) H W C for video (the predicted frames, frame-major). */
+size_t rin_config_input_floats(const rin_config *c);
+/* Floats of one example's clean conditioning frames: cond_frames H W C (0 for images). */
+size_t rin_config_cond_floats(const rin_config *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model: configuration plus one parameter buffer.                                            */
@@ -168,10 +177,14 @@ float *rin_ctx_grads(rin_ctx *ctx);
 void rin_ctx_zero_grad(rin_ctx *ctx);
 /* Bytes held by the ctx (activations, scratch, gradients). */
 size_t rin_ctx_bytes(const rin_ctx *ctx);
+/* Video models with cond_frames > 0: the clean conditioning frames (B, cond_frames, H, W, C),
+ * in [-b, b], that the following rin_forward calls tokenise after the noisy frames (spec 6.1).
+ * Referenced, not copied: keep the buffer alive and unchanged while the ctx uses it. */
+void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
 
 typedef struct rin_batch {
     int B;                /* images in this batch, 1..max_batch */
-    const float *x_t;     /* (B, H, W, C) noisy images */
+    const float *x_t;     /* (B, H, W, C) noisy images; video: (B, T - Nc, H, W, C) frames */
     const float *gamma;   /* (B) noise levels in (0, 1] */
     const int *labels;    /* (B) class ids, or -1 for the dropped label; NULL if unconditional */
     const float *z_prev;  /* (B, L, D) previous latents; NULL = zeros */
@@ -256,6 +269,10 @@ void rin_trainer_free(rin_trainer *t);
 rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
                             rin_step_stats *stats);
 long rin_trainer_step_count(const rin_trainer *t);
+/* Video models: the conditioning frames (batch_size, cond_frames, H, W, C) of the following
+ * rin_trainer_step calls, whose x0 is then (batch_size, seq_len - cond_frames, H, W, C).
+ * Referenced, not copied. */
+void rin_trainer_set_cond(rin_trainer *t, const float *cond);
 const float *rin_trainer_ema(const rin_trainer *t); /* the EMA weights (model layout) */
 const rin_train_config *rin_trainer_config(const rin_trainer *t);
 /* Training checkpoint: parameters, "ema." copy, "opt.m."/"opt.v." moments, the model and

@@ -51,6 +51,15 @@ FIXTURES = [
                    latent_num_heads="2", rw_num_heads="2", latent_mlp_ratio="2",
                    tape_mlp_ratio="1", drop_units="0", drop_path="0", num_classes="3",
                    time_on_latent="0", cond_on_latent="0", self_cond="none")),
+    # spec 6: 3 noisy + 2 conditioning frames with 2x2x2 patches, so both parts are padded by a
+    # frame at the end of time; readout on every token, cropped to the 3 predicted frames
+    dict(name="model_video", draw_seed=1004, batch=2, training=0, seed=0,
+         meta=dict(image_height="4", image_width="6", image_channels="1", patch_size="2",
+                   tape_dim="16", latent_dim="16", latent_slots="4", num_layers="1,1",
+                   latent_num_heads="2", rw_num_heads="2", latent_mlp_ratio="2",
+                   tape_mlp_ratio="1", drop_units="0", drop_path="0", num_classes="0",
+                   time_on_latent="1", cond_on_latent="1", self_cond="latent", seq_len="5",
+                   seq_stride="2", cond_frames="2")),
 ]
 
 FD_H = 1e-6
@@ -83,7 +92,9 @@ def draw_param(rng, shape, kind):
 def draw_inputs(rng, cfg, B):
     H, W, C = cfg["image_height"], cfg["image_width"], cfg["image_channels"]
     L, D = cfg["latent_slots"], cfg["latent_dim"]
-    inp = {"in.x_t": rng.standard_normal((B, H, W, C)).astype(np.float32),
+    F = cfg["seq_len"] - cfg["cond_frames"] if cfg["seq_len"] > 0 else 0
+    shape = (B, F, H, W, C) if F else (B, H, W, C)
+    inp = {"in.x_t": rng.standard_normal(shape).astype(np.float32),
            "in.gamma": f32(rng, 0.02, 0.98, (B,))}
     if cfg["num_classes"] > 0:
         labels = rng.integers(0, cfg["num_classes"], size=B).astype(np.int32)
@@ -91,9 +102,11 @@ def draw_inputs(rng, cfg, B):
         inp["in.labels"] = labels
     if cfg["self_cond"]:
         inp["in.z_prev"] = rng.standard_normal((B, L, D)).astype(np.float32)
-    inp["in.target"] = rng.standard_normal((B, H, W, C)).astype(np.float32)
+    inp["in.target"] = rng.standard_normal(shape).astype(np.float32)
     # scaled like the MSE gradient (about 1/numel) so neither output dominates the gradients
     inp["in.dz"] = (rng.standard_normal((B, L, D)) / (B * L * D)).astype(np.float32)
+    if F:
+        inp["in.cond"] = f32(rng, -1, 1, (B, cfg["cond_frames"], H, W, C))
     return inp
 
 
@@ -105,7 +118,7 @@ def run(params, cfg, inp, training, seed):
     """Float64 forward of the objective. Returns (total, mse, pred, z_out)."""
     labels = inp.get("labels")
     pred, z = R.forward(params, cfg, inp["x_t"], inp["gamma"], labels, inp.get("z_prev"),
-                        training, seed)
+                        training, seed, cond=inp.get("cond"))
     total, m = R.objective(pred, z, inp["target"], inp["dz"])
     return total, m, pred, z
 
@@ -155,6 +168,16 @@ def check_ops():
     errs["patchify"] = (R.linear(R.patchify(img, p), sw, None)
                         - conv.permute(0, 2, 3, 1).reshape(Bi, -1, E)).abs().max()
     errs["unpatchify"] = (R.unpatchify(R.patchify(img, p), H, W, C, p) - img).abs().max()
+    # patchify3d + linear == Conv3D, kernel = stride (s, p, p), time zero-padded at the end
+    Fr, s = 5, 2
+    clip = torch.randn(Bi, Fr, H, W, C, dtype=torch.float64, generator=g)
+    sw3 = torch.randn(E, s * p * p * C, dtype=torch.float64, generator=g)
+    padded = F.pad(clip.permute(0, 4, 1, 2, 3), (0, 0, 0, 0, 0, 1))  # (B, C, F+1, H, W)
+    conv3 = F.conv3d(padded, sw3.reshape(E, s, p, p, C).permute(0, 4, 1, 2, 3), stride=(s, p, p))
+    errs["patchify3d"] = (R.linear(R.patchify3d(clip, s, p), sw3, None)
+                          - conv3.permute(0, 2, 3, 4, 1).reshape(Bi, -1, E)).abs().max()
+    errs["unpatchify3d"] = (R.unpatchify3d(R.patchify3d(clip, s, p), H, W, C, s, p)[:, :Fr]
+                            - clip).abs().max()
     # gamma code: direct formula on one example
     d, gm = 8, 0.37
     k = np.arange(d // 2)

@@ -173,6 +173,28 @@ def unpatchify(patches, H, W, C, p):
     return x.reshape(B, H, W, C)
 
 
+def patchify3d(clip, s, p):
+    """rin_patchify3d (spec 6.1): clip (B,F,H,W,C) zero-padded at the end of time to a multiple
+    of s, cut into s x p x p patches -> (B, ceil(F/s)(H/p)(W/p), s*p*p*C), tokens (t, h, w),
+    vectors (t1, h1, w1, c): rearrange 'b (t t1) (h h1) (w w1) c -> b (t h w) (t1 h1 w1 c)'."""
+    B, F_, H, W, C = clip.shape
+    pad = (-F_) % s
+    if pad:
+        clip = torch.cat([clip, clip.new_zeros(B, pad, H, W, C)], dim=1)
+    nt = clip.shape[1] // s
+    x = clip.reshape(B, nt, s, H // p, p, W // p, p, C).permute(0, 1, 3, 5, 2, 4, 6, 7)
+    return x.reshape(B, nt * (H // p) * (W // p), s * p * p * C)
+
+
+def unpatchify3d(patches, H, W, C, s, p):
+    """The rearrange 'b (t h w) (t1 h1 w1 c) -> b (t t1) (h h1) (w w1) c' of spec 6.2 (all
+    frames, no crop): (B, nt (H/p)(W/p), s p p C) -> (B, nt s, H, W, C)."""
+    B, n, _ = patches.shape
+    nt = n // ((H // p) * (W // p))
+    x = patches.reshape(B, nt, H // p, W // p, s, p, p, C).permute(0, 1, 4, 2, 5, 3, 6, 7)
+    return x.reshape(B, nt * s, H, W, C)
+
+
 def add_rows(x, t):
     """rin_add_rows_forward: x (B,N,C) + t (N,C) for every b."""
     return x + t.unsqueeze(0)
@@ -325,20 +347,29 @@ def readout(params, cfg, X):
                   params["out_b"])
 
 
-def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None):
+def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, cond=None):
     """The denoiser f(x_t, gamma, labels, z_prev) -> (pred (B,H,W,C), z_out (B,L,D)).
 
     params: dict name -> torch tensor (all one floating dtype); cfg: from config_from_meta or
     make_config; x_t (B,H,W,C) and gamma (B,) torch tensors of that dtype; labels (B,) ints
     (-1: dropped label) or None when num_classes is 0; z_prev (B,L,D) or None (zeros; only used
     with self-conditioning); training: dropout and drop-path on; seed: their counter-RNG seed.
+    Video (cfg seq_len > 0, spec 6): x_t (B, T-Nc, H, W, C) noisy frames, cond (B, Nc, H, W, C)
+    clean frames; pred (B, T-Nc, H, W, C).
     acts: optional dict that receives the intermediates (names as in the C rin_acts where there
     is one), for bisecting a failing test op by op."""
     B = x_t.shape[0]
     dtype = params["stem_w"].dtype
     H, W, C, p = cfg["image_height"], cfg["image_width"], cfg["image_channels"], cfg["patch_size"]
     # interface (spec 1.1)
-    patches = patchify(x_t, p)
+    video = cfg["seq_len"] > 0
+    if video:  # spec 6.1: noisy tokens, then the conditioning frames' through the same stem
+        s = cfg["seq_stride"]
+        patches = patchify3d(x_t, s, p)
+        if cfg["cond_frames"] > 0:
+            patches = torch.cat([patches, patchify3d(cond, s, p)], dim=1)
+    else:
+        patches = patchify(x_t, p)
     stem = linear(patches, params["stem_w"], params["stem_b"])
     X = add_rows(layernorm(stem, params["stem_ln_w"], params["stem_ln_b"]), params["tape_pos"])
     # conditioning tokens (spec 1.2, 1.3)
@@ -358,7 +389,10 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None):
         layer0 += cfg["num_layers"][i]
     # outputs (spec 1.6)
     Y = readout(params, cfg, X)
-    pred = unpatchify(Y, H, W, C, p)
+    if video:  # spec 6.2: read out every token, rearrange, crop to the predicted frames
+        pred = unpatchify3d(Y, H, W, C, cfg["seq_stride"], p)[:, :cfg["seq_len"] - cfg["cond_frames"]]
+    else:
+        pred = unpatchify(Y, H, W, C, p)
     if acts is not None:
         acts.update({"zfinal": Z, "xfinal": X, "ro_y": Y})
     return pred, Z
@@ -376,6 +410,8 @@ CONFIG_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "t
                "latent_dim", "latent_slots", "num_layers", "latent_num_heads", "rw_num_heads",
                "latent_mlp_ratio", "tape_mlp_ratio", "drop_units", "drop_path", "num_classes",
                "time_on_latent", "cond_on_latent", "self_cond"]
+
+VIDEO_KEYS = ["seq_len", "seq_stride", "cond_frames"]
 
 _INT_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "tape_dim",
              "latent_dim", "latent_slots", "latent_num_heads", "rw_num_heads",
@@ -397,6 +433,8 @@ def config_from_meta(meta):
     if meta["self_cond"] not in ("latent", "none"):
         raise ValueError("self_cond must be latent or none, not %r" % meta["self_cond"])
     cfg["self_cond"] = meta["self_cond"] == "latent"
+    for k in VIDEO_KEYS:  # absent in image checkpoints: 0
+        cfg[k] = int(meta.get(k, "0"))
     return derive_dims(cfg)
 
 
@@ -409,7 +447,11 @@ def config_to_meta(cfg):
     m["time_on_latent"] = "1" if cfg["time_on_latent"] else "0"
     m["cond_on_latent"] = "1" if cfg["cond_on_latent"] else "0"
     m["self_cond"] = "latent" if cfg["self_cond"] else "none"
-    return {k: m[k] for k in CONFIG_KEYS}
+    keys = list(CONFIG_KEYS)
+    if cfg.get("seq_len", 0) > 0:
+        keys += VIDEO_KEYS
+        m.update({k: str(cfg[k]) for k in VIDEO_KEYS})
+    return {k: m[k] for k in keys}
 
 
 def _rate_str(r):
@@ -434,6 +476,12 @@ def derive_dims(cfg):
     c["rD"] = c["latent_mlp_ratio"] * D
     c["rE"] = c["tape_mlp_ratio"] * E
     c["total_layers"] = sum(c["num_layers"])
+    if c.get("seq_len", 0) > 0:  # spec 6.1: time slots of the noisy and conditioning frames
+        s, grid = c["seq_stride"], c["n"]
+        Tx, Nc = c["seq_len"] - c["cond_frames"], c["cond_frames"]
+        c["n"] = grid * (-(-Tx // s) + -(-Nc // s))
+        c["P"] = s * c["P"]
+        c["nx"] = grid * -(-Tx // s)
     return c
 
 

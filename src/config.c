@@ -43,12 +43,22 @@ static const config_key keys[] = {
     {"time_on_latent",   KEY_BOOL,      OFF(time_on_latent), 0, 1,     "time token on the latents"},
     {"cond_on_latent",   KEY_BOOL,      OFF(cond_on_latent), 0, 1,     "class token on the latents"},
     {"self_cond",        KEY_SELF_COND, OFF(self_cond),      0, 1,     "latent or none"},
+    {"seq_len",          KEY_INT,       OFF(seq_len),        0, 4096,  "video: frames per clip (0 = images)"},
+    {"seq_stride",       KEY_INT,       OFF(seq_stride),     0, 4096,  "video: frames per token"},
+    {"cond_frames",      KEY_INT,       OFF(cond_frames),    0, 4095,  "video: conditioning frames"},
 };
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
 int rin_config_num_keys(void) { return NKEYS; }
 const char *rin_config_key(int i) { return i >= 0 && i < NKEYS ? keys[i].name : NULL; }
+
+/* The video keys came after the first checkpoints: a file without them holds an image model
+ * (their value 0). */
+int rin_config_key_optional(int i) {
+    const char *k = rin_config_key(i);
+    return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames"));
+}
 
 static void base_defaults(rin_config *c) {
     memset(c, 0, sizeof *c);
@@ -57,7 +67,8 @@ static void base_defaults(rin_config *c) {
     c->self_cond = 1;
 }
 
-static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist", "tiny", NULL};
+static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist", "tiny", "video",
+                                           NULL};
 const char *const *rin_config_preset_names(void) { return preset_names; }
 
 static void set_layers(rin_config *c, int S, const int *K) {
@@ -99,9 +110,20 @@ rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t 
                           .tape_mlp_ratio = 1, .num_classes = 10, .time_on_latent = 1,
                           .cond_on_latent = 1, .self_cond = 1};
         set_layers(c, 2, (const int[]){1, 1});
+    } else if (!strcmp(name, "video")) {
+        /* Moving Fashion-MNIST prediction sized for 2 CPU cores (docs/video.md): 16 frames of
+         * 32x32 greyscale, the first 5 clean; 2x8x8 patches give 6 + 3 time slots of 4x4 tokens
+         * = 144 interface tokens */
+        *c = (rin_config){.H = 32, .W = 32, .C = 1, .patch = 8, .E = 128, .D = 128, .L = 32,
+                          .lat_heads = 4, .rw_heads = 4, .lat_mlp_ratio = 4,
+                          .tape_mlp_ratio = 2, .num_classes = 0, .time_on_latent = 1,
+                          .cond_on_latent = 1, .self_cond = 1, .seq_len = 16, .seq_stride = 2,
+                          .cond_frames = 5};
+        set_layers(c, 2, (const int[]){2, 2});
     } else {
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                          "unknown preset '%s' (known: cifar10, imagenet64, fmnist, tiny)", name);
+                          "unknown preset '%s' (known: cifar10, imagenet64, fmnist, tiny, video)",
+                          name);
     }
     return RIN_STATUS_OK;
 }
@@ -242,14 +264,39 @@ int rin_config_format(const rin_config *c, char *buf, size_t buflen) {
     return (int)w;
 }
 
+/* Time slots of a run of F frames cut s at a time, padded at the end (spec 6.1). */
+static int time_slots(int F, int s) { return s > 0 ? (F + s - 1) / s : 0; }
+
 int rin_config_num_tokens(const rin_config *c) {
-    return c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
+    int grid = c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
+    if (c->seq_len <= 0)
+        return grid;
+    return grid * (time_slots(c->seq_len - c->cond_frames, c->seq_stride) +
+                   time_slots(c->cond_frames, c->seq_stride));
+}
+
+size_t rin_config_input_floats(const rin_config *c) {
+    size_t frame = (size_t)c->H * c->W * c->C;
+    return c->seq_len > 0 ? (size_t)(c->seq_len - c->cond_frames) * frame : frame;
+}
+
+size_t rin_config_cond_floats(const rin_config *c) {
+    return c->seq_len > 0 ? (size_t)c->cond_frames * c->H * c->W * c->C : 0;
 }
 
 void rin_dims_compute(rin_dims *d, const rin_config *c) {
     memset(d, 0, sizeof *d);
     d->n = rin_config_num_tokens(c);
     d->P = c->patch * c->patch * c->C;
+    d->nx = d->n;
+    d->Tx = 1;
+    if (c->seq_len > 0) {
+        /* video (spec 6.1): tokens of the noisy frames first, then the conditioning frames' */
+        d->P *= c->seq_stride;
+        d->Tx = c->seq_len - c->cond_frames;
+        d->nx = (c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0) *
+                time_slots(d->Tx, c->seq_stride);
+    }
     d->A = c->E < c->D ? c->E : c->D;
     int has_class = c->num_classes > 0;
     d->Lz = c->L - c->time_on_latent - (has_class && c->cond_on_latent);
@@ -287,6 +334,18 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     if (c->H % c->patch || c->W % c->patch)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "patch_size: %d does not divide the image %dx%d", c->patch, c->H, c->W);
+    if (c->seq_len == 0 && (c->seq_stride || c->cond_frames))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "seq_stride and cond_frames apply to video only (set seq_len > 0, or "
+                          "leave them 0)");
+    if (c->seq_len > 0 && (c->seq_stride < 1 || c->seq_stride > c->seq_len))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "seq_stride: %d is out of range [1, seq_len = %d]", c->seq_stride,
+                          c->seq_len);
+    if (c->seq_len > 0 && c->cond_frames >= c->seq_len)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "cond_frames: %d leaves no frame to predict of seq_len %d",
+                          c->cond_frames, c->seq_len);
     if (c->num_blocks < 1 || c->num_blocks > RIN_MAX_BLOCKS)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "num_layers: %d blocks (expected 1 to %d)", c->num_blocks,

@@ -316,6 +316,31 @@ size_t rin_ctx_bytes(const rin_ctx *ctx) {
     return b;
 }
 
+void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) { ctx->cond = cond; }
+
+/* ---- tokenisation and readout (spec 1.1, 1.6; video 6.1, 6.2) -------------------------------- */
+
+/* The patch geometry of the noisy input (part 0) or of the conditioning frames (part 1). An
+ * image is the one-frame case with s = 1, so both go through the same permutation. */
+static rin_video_patch patch_part(const rin_ctx *ctx, int part) {
+    const rin_config *c = &ctx->model->cfg;
+    const rin_dims *d = &ctx->model->dims;
+    return (rin_video_patch){.F = part ? c->cond_frames : d->Tx, .H = c->H, .W = c->W,
+                             .C = c->C, .s = c->seq_len > 0 ? c->seq_stride : 1, .p = c->patch,
+                             .n = d->n, .tok0 = part ? d->nx : 0};
+}
+
+/* patches (B,n,P) from x_t; video: the noisy frames' tokens, then the clean conditioning
+ * frames' tokens, both through the same stem (spec 6.1). */
+static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B) {
+    rin_video_patch v = patch_part(ctx, 0);
+    rin_patchify3d(patches, x_t, &v, B);
+    if (ctx->model->cfg.seq_len > 0 && ctx->model->cfg.cond_frames > 0) {
+        v = patch_part(ctx, 1);
+        rin_patchify3d(patches, ctx->cond, &v, B);
+    }
+}
+
 /* ---- sub-layers --------------------------------------------------------------------------- */
 
 /* Drop-path scales of one branch: 1/(1-rate) for kept examples, 0 for dropped; NULL when the
@@ -426,6 +451,8 @@ static rin_status check_batch(rin_ctx *ctx, const rin_batch *in) {
     const rin_config *c = &ctx->model->cfg;
     if (in->B < 1 || in->B > ctx->max_batch || !in->x_t || !in->gamma)
         return RIN_STATUS_ARG;
+    if (c->seq_len > 0 && c->cond_frames > 0 && !ctx->cond)
+        return RIN_STATUS_ARG; /* rin_ctx_set_cond first */
     if (c->num_classes > 0) {
         if (!in->labels)
             return RIN_STATUS_ARG;
@@ -450,7 +477,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     uint64_t seed = in->seed, e0 = in->example0;
 
     /* interface: x0 = LN(stem(patches)) + tape_pos */
-    rin_patchify(a->patches, in->x_t, B, c->H, c->W, c->C, c->patch);
+    tokenise(ctx, a->patches, in->x_t, B);
     rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->P, E);
     rin_layernorm_forward(a->x0, a->stem_mean, a->stem_rstd, a->stem, g->stem_ln_w, g->stem_ln_b,
                           B * n, E);
@@ -560,8 +587,10 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     rin_layernorm_forward(a->ro_ln, a->ro_mean, a->ro_rstd, X, g->out_ln_w, g->out_ln_b, B * n,
                           E);
     rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P);
-    if (pred)
-        rin_unpatchify(pred, a->ro_y, B, c->H, c->W, c->C, c->patch);
+    if (pred) { /* video: the predicted frames only (spec 6.2) */
+        rin_video_patch v = patch_part(ctx, 0);
+        rin_unpatchify3d(pred, a->ro_y, &v, B);
+    }
     if (z_out)
         memcpy(z_out, Z, (size_t)B * zper * sizeof(float));
 
@@ -590,7 +619,10 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     size_t xsz = (size_t)B * n * E, zsz = (size_t)B * L * D;
 
     /* readout: pred = unpatchify(ro_y), ro_y = ro_ln Wout^T + bout, ro_ln = LN(xfinal) */
-    rin_unpatchify_backward(s->dpatch, dpred, B, c->H, c->W, c->C, c->patch);
+    rin_video_patch pp = patch_part(ctx, 0);
+    if (d->nx < n) /* video: the conditioning tokens' outputs are not read out */
+        memset(s->dpatch, 0, (size_t)B * n * d->P * sizeof(float));
+    rin_unpatchify3d_backward(s->dpatch, dpred, &pp, B);
     memset(s->dln, 0, xsz * sizeof(float));
     rin_linear_backward(s->dln, dg->out_w, dg->out_b, s->dpatch, a->ro_ln, g->out_w, B * n, E,
                         d->P);
@@ -660,8 +692,8 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     rin_linear_backward(dx_t ? s->dpatch : NULL, dg->stem_w, dg->stem_b, s->dtmp, a->patches,
                         g->stem_w, B * n, d->P, E);
     if (dx_t) {
-        memset(dx_t, 0, (size_t)B * c->H * c->W * c->C * sizeof(float));
-        rin_patchify_backward(dx_t, s->dpatch, B, c->H, c->W, c->C, c->patch);
+        memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
+        rin_patchify3d_backward(dx_t, s->dpatch, &pp, B); /* conditioning frames: no gradient */
     }
 
     /* latents: z0 = [latent_pos; ttok; ctok] + LN_zero(r) */

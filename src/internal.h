@@ -160,8 +160,12 @@ typedef struct rin_dims {
     int rD;  /* lat_mlp_ratio * D */
     int rE;  /* tape_mlp_ratio * E */
     int total_layers; /* sum of K */
+    int nx;  /* tokens read out: n for images; video: the noisy frames' tokens (spec 6.1) */
+    int Tx;  /* frames predicted: 1 for images; video: seq_len - cond_frames */
 } rin_dims;
 void rin_dims_compute(rin_dims *d, const rin_config *c);
+/* 1 for config keys that a checkpoint may lack (then 0: the video keys, added later). */
+int rin_config_key_optional(int i);
 
 struct rin_model {
     rin_config cfg;
@@ -285,6 +289,7 @@ struct rin_ctx {
     uint64_t last_example0;
     const int *last_labels;
     int have_forward;
+    const float *cond;    /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
 };
 
 /* ---- the phases of a training step (trainer.c) ---------------------------------------------

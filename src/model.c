@@ -29,10 +29,12 @@ static float init_limit(int init, int ndim, int d0, int d1, int heads, const rin
         fan_in = d1;
         fan_out = d0;
         break;
-    case RIN_INIT_STEM: /* conv kernel (p, p, C, E) */
-        fan_in = (double)c->C * c->patch * c->patch;
-        fan_out = (double)c->E * c->patch * c->patch;
+    case RIN_INIT_STEM: { /* conv kernel (p, p, C, E); video (s, p, p, C, E) */
+        double rf = (double)c->patch * c->patch * (c->seq_len > 0 ? c->seq_stride : 1);
+        fan_in = (double)c->C * rf;
+        fan_out = (double)c->E * rf;
         break;
+    }
     case RIN_INIT_MHA_QKV: { /* kernel (d_in, heads, key_dim): Keras conv-style fans */
         double d_in = d1, key_dim = (double)d0 / heads;
         fan_in = heads * d_in;
@@ -316,6 +318,8 @@ rin_status rin_config_from_meta(rin_config *c, const rin_st_file *f, const char 
                           "%s: __metadata__ format is '%s' (expected rin-checkpoint)", path, fmt);
     for (int i = 0; i < rin_config_num_keys(); i++) {
         const char *key = rin_config_key(i), *v = rin_st_meta(f, key);
+        if (!v && rin_config_key_optional(i))
+            continue;
         if (!v)
             return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
                               "%s: __metadata__ lacks the config key '%s' (is this a rin "

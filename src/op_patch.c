@@ -1,55 +1,108 @@
-/* op_patch.c -- patchify and unpatchify (spec 1.1 and 1.6).
+/* op_patch.c -- patchify and unpatchify (spec 1.1 and 1.6), and their video form (spec 6.1).
  *
  * patches[b, r*(W/p)+c, (i*p+j)*C+ch] = img[b, r*p+i, c*p+j, ch]: row-major tokens, patch
  * vectors ordered (row-in-patch, column-in-patch, channel) like the stem kernel (p,p,C,E), and
  * unpatchify is TF depth_to_space with the same order. The two are inverse permutations, so
  * each one's adjoint is the other.
+ *
+ * Video: F frames (B,F,H,W,C) are cut into s x p x p patches. Time slot u holds frames
+ * u*s .. u*s+s-1; frames past F (the SAME padding at the end of the time axis) read as zeros
+ * and are dropped when written back. Tokens are (u, r, c) row-major and the vector is ordered
+ * (frame-in-slot, row, column, channel), i.e. the Conv3D kernel (s,p,p,C,E) flattened and the
+ * rearrange 'b (t h w) (t1 h1 w1 c) -> b (t t1) (h h1) (w w1) c'. An image is the case F = s = 1.
  */
+#include <string.h>
+
 #include "ops.h"
 #include "profile.h"
 
-/* dir 0: patches <- img; dir 1: img <- patches; accumulate: += instead of =. */
-static void permute(float *patches, float *img, int B, int H, int W, int C, int p, int dir,
-                    int accumulate) {
-    int gw = W / p, n = (H / p) * gw, P = p * p * C;
+typedef struct geom {
+    int B, F, H, W, C, s, p;
+    int n, tok0; /* tokens per example in the patch array; the first one this clip fills */
+} geom;
+
+/* dir 0: patches <- clip; dir 1: clip <- patches; accumulate: += instead of =. */
+static void permute(float *patches, float *clip, const geom *g, int dir, int accumulate) {
+    int H = g->H, W = g->W, C = g->C, s = g->s, p = g->p, gw = W / p;
+    int grid = (H / p) * gw, slots = (g->F + s - 1) / s, nt = slots * grid, P = s * p * p * C;
+    double prof_t0 = RIN_PROF_BEGIN();
 #pragma omp parallel for
-    for (int bt = 0; bt < B * n; bt++) {
-        int b = bt / n, t = bt % n, r = t / gw, c = t % gw;
-        float *pv = patches + (size_t)bt * P;
-        for (int i = 0; i < p; i++) {
-            float *row = img + (((size_t)b * H + (size_t)r * p + i) * W + (size_t)c * p) * C;
-            float *pr = pv + (size_t)i * p * C;
-            for (int e = 0; e < p * C; e++) {
-                if (dir == 0)
-                    pr[e] = accumulate ? pr[e] + row[e] : row[e];
-                else
-                    row[e] = accumulate ? row[e] + pr[e] : pr[e];
+    for (int bt = 0; bt < g->B * nt; bt++) {
+        int b = bt / nt, t = bt % nt, u = t / grid, r = (t % grid) / gw, c = t % gw;
+        float *pv = patches + ((size_t)b * g->n + g->tok0 + t) * P;
+        for (int f1 = 0; f1 < s; f1++) {
+            int f = u * s + f1;
+            float *pf = pv + (size_t)f1 * p * p * C;
+            if (f >= g->F) { /* padding frame */
+                if (dir == 0 && !accumulate)
+                    memset(pf, 0, (size_t)p * p * C * sizeof(float));
+                continue;
+            }
+            for (int i = 0; i < p; i++) {
+                float *row = clip + ((((size_t)b * g->F + f) * H + (size_t)r * p + i) * W +
+                                     (size_t)c * p) * C;
+                float *pr = pf + (size_t)i * p * C;
+                for (int e = 0; e < p * C; e++) {
+                    if (dir == 0)
+                        pr[e] = accumulate ? pr[e] + row[e] : row[e];
+                    else
+                        row[e] = accumulate ? row[e] + pr[e] : pr[e];
+                }
             }
         }
     }
+    RIN_PROF_END(PATCH, prof_t0, 0);
+}
+
+static geom image_geom(int B, int H, int W, int C, int p) {
+    return (geom){.B = B, .F = 1, .H = H, .W = W, .C = C, .s = 1, .p = p,
+                  .n = (H / p) * (W / p), .tok0 = 0};
 }
 
 void rin_patchify(float *patches, const float *img, int B, int H, int W, int C, int p) {
-    double prof_t0 = RIN_PROF_BEGIN();
-    permute(patches, (float *)(uintptr_t)img, B, H, W, C, p, 0, 0);
-    RIN_PROF_END(PATCH, prof_t0, 0);
+    geom g = image_geom(B, H, W, C, p);
+    permute(patches, (float *)(uintptr_t)img, &g, 0, 0);
 }
 
 void rin_unpatchify(float *img, const float *patches, int B, int H, int W, int C, int p) {
-    double prof_t0 = RIN_PROF_BEGIN();
-    permute((float *)(uintptr_t)patches, img, B, H, W, C, p, 1, 0);
-    RIN_PROF_END(PATCH, prof_t0, 0);
+    geom g = image_geom(B, H, W, C, p);
+    permute((float *)(uintptr_t)patches, img, &g, 1, 0);
 }
 
 void rin_patchify_backward(float *dimg, const float *dpatches, int B, int H, int W, int C, int p) {
-    double prof_t0 = RIN_PROF_BEGIN();
-    permute((float *)(uintptr_t)dpatches, dimg, B, H, W, C, p, 1, 1);
-    RIN_PROF_END(PATCH, prof_t0, 0);
+    geom g = image_geom(B, H, W, C, p);
+    permute((float *)(uintptr_t)dpatches, dimg, &g, 1, 1);
 }
 
 void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C,
                              int p) {
-    double prof_t0 = RIN_PROF_BEGIN();
-    permute(dpatches, (float *)(uintptr_t)dimg, B, H, W, C, p, 0, 0);
-    RIN_PROF_END(PATCH, prof_t0, 0);
+    geom g = image_geom(B, H, W, C, p);
+    permute(dpatches, (float *)(uintptr_t)dimg, &g, 0, 0);
+}
+
+static geom video_geom(const rin_video_patch *v, int B) {
+    return (geom){.B = B, .F = v->F, .H = v->H, .W = v->W, .C = v->C, .s = v->s, .p = v->p,
+                  .n = v->n, .tok0 = v->tok0};
+}
+
+void rin_patchify3d(float *patches, const float *clip, const rin_video_patch *v, int B) {
+    geom g = video_geom(v, B);
+    permute(patches, (float *)(uintptr_t)clip, &g, 0, 0);
+}
+
+void rin_unpatchify3d(float *clip, const float *patches, const rin_video_patch *v, int B) {
+    geom g = video_geom(v, B);
+    permute((float *)(uintptr_t)patches, clip, &g, 1, 0);
+}
+
+void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v,
+                             int B) {
+    geom g = video_geom(v, B);
+    permute((float *)(uintptr_t)dpatches, dclip, &g, 1, 1);
+}
+
+void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_video_patch *v,
+                               int B) {
+    geom g = video_geom(v, B);
+    permute(dpatches, (float *)(uintptr_t)dclip, &g, 0, 0);
 }

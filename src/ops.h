@@ -90,6 +90,28 @@ void rin_patchify_backward(float *dimg, const float *dpatches, int B, int H, int
 void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C,
                              int p);
 
+/* ---- video patches (op_patch.c, spec 6.1) ---------------------------------------------------
+ * A clip part of F frames (B,F,H,W,C) zero-padded at the END of the time axis to a multiple of
+ * s, cut into s x p x p patches: ceil(F/s) (H/p) (W/p) tokens in (t, h, w) row-major order, the
+ * vector of length P = s*p*p*C ordered (frame-in-slot, row, column, channel). The tokens go to
+ * rows tok0.. of each example's (n, P) block of the patch array, so two clip parts (the noisy
+ * and the conditioning frames) share one array. unpatchify3d writes the F real frames (padding
+ * dropped); the adjoints are as for images, and unpatchify3d_backward writes zeros in the
+ * padding entries. PyTorch: F.pad on time, then rearrange 'b (t t1) (h h1) (w w1) c ->
+ * b (t h w) (t1 h1 w1 c)'. */
+typedef struct rin_video_patch {
+    int F, H, W, C, s, p; /* frames in this part, frame size, time and space patch sizes */
+    int n, tok0;          /* tokens per example of the patch array, first row of this part */
+} rin_video_patch;
+void rin_patchify3d(float *patches, const float *clip, const rin_video_patch *v, int B);
+void rin_unpatchify3d(float *clip, const float *patches, const rin_video_patch *v, int B);
+/* dclip += unpatchify3d(dpatches) */
+void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v,
+                             int B);
+/* dpatches rows of this part = patchify3d(dclip) (overwrites) */
+void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_video_patch *v,
+                               int B);
+
 /* ---- rows broadcast (op_pointwise.c) --------------------------------------------------------
  * y (B,N,C) = x (B,N,C) + t (N,C) for every b (x may alias y); dt (N,C) += sum_b dy. */
 void rin_add_rows_forward(float *y, const float *x, const float *t, int B, int N, int C);

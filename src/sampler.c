@@ -58,7 +58,7 @@ rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const in
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "the model has classes: labels needed");
     int guided = sc->guidance != 0 && c->num_classes > 0;
     int carry = c->self_cond && sc->self_cond;
-    size_t per = (size_t)c->H * c->W * c->C, n = (size_t)B * per;
+    size_t per = rin_config_input_floats(c), n = (size_t)B * per;
     size_t nz = (size_t)B * c->L * c->D;
     float *x = malloc(n * sizeof *x), *xin = malloc(n * sizeof *xin);
     float *net = malloc(n * sizeof *net), *unc = guided ? malloc(n * sizeof *unc) : NULL;

@@ -307,7 +307,7 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
     }
     const rin_config *c = &m->cfg;
     int B = t->b;
-    size_t nf = m->nfloats, per = (size_t)c->H * c->W * c->C, nz = (size_t)c->L * c->D;
+    size_t nf = m->nfloats, per = rin_config_input_floats(c), nz = (size_t)c->L * c->D;
     s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
     if (!s && c->self_cond && tc->self_cond_rate > 0)
         s = rin_ctx_create(&t->ictx, m, B, RIN_CTX_INFER, err, errlen);
@@ -344,6 +344,12 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
 }
 
 long rin_trainer_step_count(const rin_trainer *t) { return t->step; }
+
+void rin_trainer_set_cond(rin_trainer *t, const float *cond) {
+    rin_ctx_set_cond(t->ctx, cond);
+    if (t->ictx)
+        rin_ctx_set_cond(t->ictx, cond);
+}
 const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
 const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
 
@@ -361,7 +367,7 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
     const rin_config *c = &t->m->cfg;
     const rin_train_config *tc = &t->tc;
     int B = t->b, Bg = tc->batch_size, e0 = t->rank * t->b;
-    size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)c->L * c->D;
+    size_t per = rin_config_input_floats(c), n = B * per, nz = (size_t)c->L * c->D;
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
 #define MINE(g) ((g) >= e0 && (g) < e0 + B) /* global example g is in this shard */

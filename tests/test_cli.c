@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imageio.h"
 #include "internal.h"
 #include "test.h"
 
@@ -453,4 +454,52 @@ TEST(cli_bench_tiny) {
     CHECK(st != 0 && strstr(out, "no_such_key"));
     st = run(out, sizeof out, "bench --preset tiny --only both");
     CHECK(st != 0 && strstr(out, "--only"));
+}
+
+TEST(cli_video_train_sample_eval) {
+    /* a micro video model on moving items of a synthetic IDX file: train, resume, sample a
+     * strip and a GIF, and evaluate against the copy-last-frame baseline */
+    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_video_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 6);
+    snprintf(common, sizeof common,
+             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
+             "--set seq_len=6 --set cond_frames=2 --set tape_dim=16 --set latent_dim=16 "
+             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
+             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
+             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2",
+             img);
+    int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
+    printf("%s", out);
+    CHECK(st == 0);
+    snprintf(p, sizeof p, "%s/samples/step_0000002.png", run_dir);
+    CHECK_MSG(file_size(p) > 0, "%s missing", p);
+    st = run(out, sizeof out, "train --resume %s --set total_steps=3", run_dir);
+    CHECK(st == 0 && strstr(out, "steps 2 -> 3") != NULL);
+    char mo[600], strip[600], gif[600];
+    snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
+    snprintf(strip, sizeof strip, "%s/strip.png", dir);
+    snprintf(gif, sizeof gif, "%s/clip.gif", dir);
+    st = run(out, sizeof out, "sample --model %s --data mmnist:idx:%s --n 2 --steps 2 --strip %s "
+             "--gif %s", mo, img, strip, gif);
+    printf("%s", out);
+    CHECK(st == 0 && file_size(strip) > 0 && file_size(gif) > 0);
+    /* the strip: 2 clips x (truth row + prediction row) of 6 frames of 16x16, 2-pixel grey
+     * borders: (4 x 18 + 2) x (6 x 18 + 2) */
+    uint8_t *px = NULL;
+    int H = 0, W = 0, C = 0;
+    CHECK(rin_png_read(strip, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 4 * 18 + 2 && W == 6 * 18 + 2 && C == 1, "strip %dx%dx%d", H, W, C);
+    free(px);
+    st = run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2",
+             mo, img);
+    printf("%s", out);
+    CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "mean "));
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
 }

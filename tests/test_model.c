@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "parallel.h"
 #include "profile.h"
+#include "gradcheck.h"
 #include "test.h"
 
 #ifdef RIN_BLAS
@@ -40,6 +41,7 @@ typedef struct problem {
     rin_ctx *ctx;
     int B;
     float *x, *gamma, *zprev, *R, *Rz; /* inputs and the loss weights */
+    float *cond;                       /* video: conditioning frames */
     int *labels;
     float *pred, *z, *dpred, *dz, *dx, *dzp;
     size_t npix, nz;
@@ -67,7 +69,9 @@ static void problem_init(problem *p, const rin_config *c, int B, uint64_t seed) 
     }
     RIN_ASSERT(rin_ctx_create(&p->ctx, p->m, B, RIN_CTX_TRAIN, err, sizeof err) ==
                RIN_STATUS_OK);
-    p->npix = (size_t)B * c->H * c->W * c->C;
+    p->npix = (size_t)B * rin_config_input_floats(c);
+    p->cond = gc_uniform((size_t)B * rin_config_cond_floats(c) + 1, seed + 6, -1, 1);
+    rin_ctx_set_cond(p->ctx, p->cond);
     p->nz = (size_t)B * c->L * c->D;
     size_t np = p->npix, nz = p->nz;
     p->x = malloc(np * 4), p->R = malloc(np * 4), p->pred = malloc(np * 4);
@@ -90,6 +94,7 @@ static void problem_free(problem *p) {
     rin_model_free(p->m);
     free(p->x), free(p->R), free(p->pred), free(p->dpred), free(p->dx), free(p->zprev);
     free(p->Rz), free(p->z), free(p->dz), free(p->dzp), free(p->gamma), free(p->labels);
+    free(p->cond);
 }
 
 static rin_batch problem_batch(const problem *p) {
@@ -358,6 +363,33 @@ TEST(model_fd_readonly_tokens) {
     problem p;
     problem_init(&p, &c, 2, 13);
     fd_whole_model(&p);
+    problem_free(&p);
+}
+
+TEST(model_fd_video) {
+    /* spec 6: 3-D patches with time padding on both clip parts (3 noisy frames and 3
+     * conditioning frames, s = 2: one padding frame each), conditioning tokens after the noisy
+     * ones, the readout cropped to the predicted frames */
+    rin_config c = micro_config();
+    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
+                             {"seq_len", "6"}, {"seq_stride", "2"}, {"cond_frames", "3"},
+                             {"num_layers", "1"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    problem p;
+    problem_init(&p, &c, 2, 14);
+    printf("  micro video model: %d tokens (%d noisy), %zu parameters\n",
+           rin_config_num_tokens(&c), p.m->dims.nx, rin_config_num_params(&c));
+    CHECK(rin_config_num_tokens(&c) == 16 && p.m->dims.nx == 8 && p.m->dims.P == 8);
+    fd_whole_model(&p);
+    /* the conditioning frames matter, and the prediction ignores nothing of x_t */
+    float *pred0 = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(pred0, p.pred, p.npix * 4);
+    p.cond[7] += 0.5f;
+    problem_loss(&p);
+    CHECK(memcmp(pred0, p.pred, p.npix * 4) != 0);
+    free(pred0);
     problem_free(&p);
 }
 
@@ -728,10 +760,11 @@ TEST(model_flops_match_the_ops) {
         {"num_layers", "2,0"}, {"time_on_latent", "0"}, {"cond_on_latent", "0"},
         {"tape_mlp_ratio", "0"}, {"self_cond", "none"}, {"image_width", "12"},
     };
-    for (int v = -1; v < (int)(sizeof variants / sizeof variants[0]); v++) {
+    int nv = (int)(sizeof variants / sizeof variants[0]);
+    for (int v = -1; v <= nv; v++) { /* v == nv: the video preset (3-D patches, cond frames) */
         rin_config c;
-        rin_config_preset(&c, "tiny", NULL, 0);
-        if (v >= 0)
+        rin_config_preset(&c, v == nv ? "video" : "tiny", NULL, 0);
+        if (v >= 0 && v < nv)
             CHECK(rin_config_set(&c, variants[v][0], variants[v][1], NULL, 0) == RIN_STATUS_OK);
         rin_model *m;
         rin_ctx *ctx;
@@ -739,22 +772,26 @@ TEST(model_flops_match_the_ops) {
         rin_model_init_params(m, 1);
         const int B = 3;
         CHECK(rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
-        size_t np = (size_t)B * c.H * c.W * c.C;
+        size_t np = (size_t)B * rin_config_input_floats(&c);
         float *x = calloc(np, sizeof *x), *pred = calloc(np, sizeof *pred);
+        float *cond = calloc((size_t)B * rin_config_cond_floats(&c) + 1, sizeof *cond);
+        if (c.cond_frames > 0)
+            rin_ctx_set_cond(ctx, cond);
         float gam[3] = {0.2f, 0.5f, 0.9f};
         int lab[3] = {0, 1, -1};
-        rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = lab};
+        rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = c.num_classes ? lab : NULL};
         rin_profile_enable(1);
         CHECK(rin_forward(ctx, &in, pred, NULL) == RIN_STATUS_OK);
         double ops = rin_profile_get(RIN_PROF_LINEAR_FWD)->flops +
                      rin_profile_get(RIN_PROF_ATTN_FWD)->flops;
         rin_profile_enable(0);
         double want = B * rin_config_flops(&c);
-        printf("  tiny%s%s%s: %.0f FLOPs per image (formula) vs %.0f (ops)\n", v >= 0 ? " " : "",
-               v >= 0 ? variants[v][0] : "", v >= 0 ? "=.." : "", want / B, ops / B);
+        printf("  %s%s%s: %.0f FLOPs per example (formula) vs %.0f (ops)\n",
+               v == nv ? "video" : "tiny", v >= 0 && v < nv ? " " : "",
+               v >= 0 && v < nv ? variants[v][0] : "", want / B, ops / B);
         CHECK_MSG(ops == want, "variant %d: ops report %.0f, rin_config_flops says %.0f", v, ops,
                   want);
-        free(x), free(pred);
+        free(x), free(pred), free(cond);
         rin_ctx_free(ctx);
         rin_model_free(m);
     }

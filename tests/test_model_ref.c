@@ -6,7 +6,8 @@
  * mse(pred, target) + sum(z_out * dz). The configs cover classes with a K = 0 block and dropout
  * and drop-path in training mode (model_cond), an unconditional non-square greyscale model
  * without a write MLP (model_uncond), and time/class tokens as read-only interface tokens
- * without self-conditioning (model_readonly).
+ * without self-conditioning (model_readonly), and a video model (model_video, spec 6: 3-D
+ * patches with time padding on the noisy and the conditioning frames, readout cropped).
  *
  * Tolerances (style.md section 10): outputs and loss |a - b| <= 1e-5 + 1e-4 |b| per element;
  * every gradient tensor: max |a - b| / max |b| <= 1e-4. Measured worst values are printed per
@@ -106,7 +107,10 @@ static void run_fixture(const char *fname) {
           RIN_STATUS_OK);
     CHECK(rin_ctx_create(&ctx, m, B, RIN_CTX_TRAIN, err, sizeof err) == RIN_STATUS_OK);
 
-    size_t npix = (size_t)B * c.H * c.W * c.C, nz = (size_t)B * c.L * c.D;
+    size_t npix = (size_t)B * rin_config_input_floats(&c), nz = (size_t)B * c.L * c.D;
+    float *cond = c.seq_len > 0 ? get32(f, "in.cond", (size_t)B * rin_config_cond_floats(&c))
+                                : NULL;
+    rin_ctx_set_cond(ctx, cond);
     float *x = get32(f, "in.x_t", npix), *gam = get32(f, "in.gamma", (size_t)B);
     float *target = get32(f, "in.target", npix), *dz = get32(f, "in.dz", nz);
     float *zprev = c.self_cond ? get32(f, "in.z_prev", nz) : NULL;
@@ -162,7 +166,7 @@ static void run_fixture(const char *fname) {
            worst, worst_name, rin_model_num_tensors(m));
 
     free(pred), free(zout), free(dpred), free(dx), free(dzp), free(labels);
-    free(x), free(gam), free(target), free(dz), free(zprev);
+    free(x), free(gam), free(target), free(dz), free(zprev), free(cond);
     rin_ctx_free(ctx);
     rin_model_free(m);
     rin_st_free(f);
@@ -171,3 +175,4 @@ static void run_fixture(const char *fname) {
 TEST(model_ref_cond) { run_fixture("model_cond.safetensors"); }
 TEST(model_ref_uncond) { run_fixture("model_uncond.safetensors"); }
 TEST(model_ref_readonly) { run_fixture("model_readonly.safetensors"); }
+TEST(model_ref_video) { run_fixture("model_video.safetensors"); }

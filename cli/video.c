@@ -1,0 +1,433 @@
+/* video.c -- the video side of the command line (docs/video.md): clip sources for `rin train`,
+ * future-frame prediction from conditioning frames, the PNG strip and the animated GIF of
+ * `rin sample`, and the per-frame metrics of `rin eval` against the copy-last-frame baseline.
+ *
+ *   rin train  --preset video --data mmnist --run runs/video
+ *   rin sample --model runs/video/model.safetensors --n 4 --strip strip.png --gif clip.gif
+ *   rin eval   --model runs/video/model.safetensors --data mmnist:fmnist:test --n 100 --k 4
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "imageio.h"
+#include "internal.h"
+#include "video.h"
+
+rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed) {
+    char src[600], err[1024];
+    /* an image dataset source means moving items of that dataset */
+    if (!strncmp(data, "mmnist", 6) || !strncmp(data, "clips:", 6))
+        snprintf(src, sizeof src, "%s", data);
+    else
+        snprintf(src, sizeof src, "mmnist:%s", data);
+    rin_video_source *v;
+    if (rin_video_open(&v, src, c->seq_len, c->H, c->W, c->C, seed, err, sizeof err))
+        die("%s", err);
+    return v;
+}
+
+int video_model_file(const char *path) {
+    rin_st_file *f;
+    char err[1024];
+    if (!path || rin_st_read(&f, path, err, sizeof err))
+        return 0;
+    const char *v = rin_st_meta(f, "seq_len");
+    int video = v && atoi(v) > 0;
+    rin_st_free(f);
+    return video;
+}
+
+/* The value of --model in argv (either "--model X" or "--model=X"), or NULL. */
+static const char *find_model_arg(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], "--model=", 8))
+            return argv[i] + 8;
+    }
+    return NULL;
+}
+
+int video_args_name_video_model(int argc, char **argv) {
+    return video_model_file(find_model_arg(argc, argv));
+}
+
+void video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                   int max_batch, float *out) {
+    const rin_config *c = &ctx->model->cfg;
+    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    char err[1024];
+    for (int i0 = 0; i0 < N; i0 += max_batch) {
+        int B = N - i0 < max_batch ? N - i0 : max_batch;
+        rin_sample_config s = *sc;
+        s.seed = rin_hash64(sc->seed, 0x56494445ull /* "VIDE" */, (uint64_t)i0);
+        rin_ctx_set_cond(ctx, cond + (size_t)i0 * nc);
+        if (rin_sample(ctx, &s, B, NULL, out + (size_t)i0 * nx, NULL, NULL, err, sizeof err))
+            die("sampling: %s", err);
+    }
+}
+
+/* Whole clips (N, T, H, W, C) from conditioning frames and predicted frames. */
+static void join_clips(float *clips, const float *cond, const float *pred, int N,
+                       const rin_config *c) {
+    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    for (int i = 0; i < N; i++) {
+        memcpy(clips + (size_t)i * (nc + nx), cond + (size_t)i * nc, nc * sizeof(float));
+        memcpy(clips + (size_t)i * (nc + nx) + nc, pred + (size_t)i * nx, nx * sizeof(float));
+    }
+}
+
+void video_write_strip(const char *path, const rin_config *c, const float *cond,
+                       const float *truth, const float *pred, int N, float b) {
+    size_t frame = (size_t)c->H * c->W * c->C, per = (size_t)c->seq_len * frame;
+    float *tiles = malloc(2 * (size_t)N * per * sizeof *tiles);
+    if (!tiles)
+        die("out of memory (strip)");
+    for (int i = 0; i < N; i++) {
+        join_clips(tiles + (size_t)(2 * i) * per, cond + (size_t)i * rin_config_cond_floats(c),
+                   truth + (size_t)i * rin_config_input_floats(c), 1, c);
+        join_clips(tiles + (size_t)(2 * i + 1) * per,
+                   cond + (size_t)i * rin_config_cond_floats(c),
+                   pred + (size_t)i * rin_config_input_floats(c), 1, c);
+    }
+    char err[1024];
+    if (rin_grid_write(path, tiles, 2 * N * c->seq_len, c->H, c->W, c->C, c->seq_len, b, err,
+                       sizeof err))
+        die("%s", err);
+    free(tiles);
+}
+
+void video_write_gif(const char *path, const rin_config *c, const float *cond,
+                     const float *truth, const float *pred, int N, float b) {
+    int T = c->seq_len, Nc = c->cond_frames;
+    size_t frame = (size_t)c->H * c->W * c->C;
+    float *tiles = malloc(2 * (size_t)N * frame * sizeof *tiles);
+    uint8_t *frames = NULL;
+    int GH = 0, GW = 0;
+    char err[1024];
+    if (!tiles)
+        die("out of memory (gif)");
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < N; i++)
+            for (int k = 0; k < 2; k++) {
+                const float *src =
+                    t < Nc ? cond + ((size_t)i * Nc + t) * frame
+                           : (k ? pred : truth) + ((size_t)i * (T - Nc) + t - Nc) * frame;
+                memcpy(tiles + (size_t)(2 * i + k) * frame, src, frame * sizeof(float));
+            }
+        uint8_t *g;
+        if (rin_grid_make(&g, &GH, &GW, tiles, 2 * N, c->H, c->W, c->C, 2, 1, b))
+            die("out of memory (gif)");
+        if (!frames && !(frames = malloc((size_t)T * GH * GW * c->C)))
+            die("out of memory (gif)");
+        memcpy(frames + (size_t)t * GH * GW * c->C, g, (size_t)GH * GW * c->C);
+        free(g);
+    }
+    if (rin_gif_write(path, frames, T, GH, GW, c->C, 20, err, sizeof err))
+        die("%s", err);
+    free(tiles);
+    free(frames);
+}
+
+void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
+                   const rin_sample_config *sc, int N, float b) {
+    const rin_config *c = &ctx->model->cfg;
+    float *cond = malloc((size_t)N * rin_config_cond_floats(c) * sizeof *cond + 4);
+    float *truth = malloc((size_t)N * rin_config_input_floats(c) * sizeof *truth);
+    float *pred = malloc((size_t)N * rin_config_input_floats(c) * sizeof *pred);
+    if (!cond || !truth || !pred)
+        die("out of memory (preview)");
+    /* negative clip indices: never a training clip of the generator */
+    rin_video_batch(src, -(long)N, N, c->cond_frames, b, cond, truth);
+    video_predict(ctx, sc, cond, N, N, pred);
+    video_write_strip(path, c, cond, truth, pred, N, b);
+    free(cond), free(truth), free(pred);
+}
+
+/* ---- rin sample / rin eval for video models ------------------------------------------------ */
+
+typedef struct video_opts {
+    const char *model, *weights, *data, *strip, *gif, *csv;
+    long first;          /* first clip index of the source */
+    int n, k, steps, batch;
+    char sampler[16], schedule[64];
+    uint64_t seed, data_seed;
+} video_opts;
+
+static void video_usage(FILE *f, int eval) {
+    fprintf(f,
+            "usage: rin %s --model CKPT [options]        (a video model: docs/video.md)\n"
+            "\n"
+            "  --model CKPT      checkpoint of a video model (seq_len > 0)\n"
+            "  --weights W       ema (default) or raw\n"
+            "  --data SOURCE     clips: mmnist:fmnist:test (default), mmnist:ITEMS, clips:FILE\n"
+            "  --data-seed S     seed of the generated clips (default 1: the documented test set)\n"
+            "  --first I         first clip index (default 0)\n"
+            "  --n N             clips (default %d)\n"
+            "  --k K             samples per clip; metrics take the best of K (default 1)\n"
+            "  --steps T         sampler steps (default 50)\n"
+            "  --sampler S       ddim (default), ddpm or ddpm@small\n"
+            "  --schedule S      sampling schedule (default cosine)\n"
+            "  --seed S          noise seed (default 0)\n"
+            "  --batch B         clips per network call (default 16)\n"
+            "%s",
+            eval ? "eval" : "sample", eval ? 100 : 4,
+            eval ? "  --csv FILE        per-frame table (frame, model and copy-last MSE, PSNR, "
+                   "SSIM)\n"
+                 : "  --strip FILE      PNG strip, per clip truth row then prediction row\n"
+                   "                    (default video_strip.png)\n"
+                   "  --gif FILE        animated GIF, truth beside prediction (default "
+                   "video.gif)\n");
+}
+
+static void video_parse(video_opts *o, int argc, char **argv, int eval) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},  {"weights", required_argument, 0, 'w'},
+        {"data", required_argument, 0, 'd'},   {"data-seed", required_argument, 0, 'D'},
+        {"first", required_argument, 0, 'f'},  {"n", required_argument, 0, 'n'},
+        {"k", required_argument, 0, 'k'},      {"steps", required_argument, 0, 't'},
+        {"sampler", required_argument, 0, 'S'}, {"schedule", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
+        {"strip", required_argument, 0, 'P'},  {"gif", required_argument, 0, 'G'},
+        {"csv", required_argument, 0, 'C'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    *o = (video_opts){.weights = "ema", .data = "mmnist:fmnist:test", .n = eval ? 100 : 4,
+                      .k = 1, .steps = 50, .batch = 16, .data_seed = 1,
+                      .strip = "video_strip.png", .gif = "video.gif"};
+    snprintf(o->sampler, sizeof o->sampler, "ddim");
+    snprintf(o->schedule, sizeof o->schedule, "cosine");
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'w': o->weights = optarg; break;
+        case 'd': o->data = optarg; break;
+        case 'D': o->data_seed = parse_u64("--data-seed", optarg); break;
+        case 'f': o->first = parse_long("--first", optarg, 0, 1L << 50); break;
+        case 'n': o->n = (int)parse_long("--n", optarg, 1, 1000000); break;
+        case 'k': o->k = (int)parse_long("--k", optarg, 1, 10000); break;
+        case 't': o->steps = (int)parse_long("--steps", optarg, 1, 100000); break;
+        case 'S': snprintf(o->sampler, sizeof o->sampler, "%s", optarg); break;
+        case 'c': snprintf(o->schedule, sizeof o->schedule, "%s", optarg); break;
+        case 's': o->seed = parse_u64("--seed", optarg); break;
+        case 'b': o->batch = (int)parse_long("--batch", optarg, 1, 4096); break;
+        case 'P': o->strip = optarg; break;
+        case 'G': o->gif = optarg; break;
+        case 'C': o->csv = optarg; break;
+        case 'h': video_usage(stdout, eval); exit(0);
+        default: video_usage(stderr, eval); exit(2);
+        }
+    }
+    if (optind < argc)
+        die("unexpected argument '%s'", argv[optind]);
+    if (!o->model)
+        die("--model is required");
+}
+
+/* The model, a ctx and the sampling config of a video checkpoint. */
+typedef struct video_run {
+    rin_model *m;
+    rin_ctx *ctx;
+    rin_sample_config sc;
+    rin_video_source *src;
+    float *cond, *truth, *pred; /* (n, Nc, ...), (n, T-Nc, ...), (n, T-Nc, ...) */
+} video_run;
+
+static void video_run_open(video_run *r, const video_opts *o) {
+    char err[1024];
+    memset(r, 0, sizeof *r);
+    if (rin_model_load_weights(&r->m, o->model, o->weights, err, sizeof err))
+        die("%s", err);
+    const rin_config *c = rin_model_config(r->m);
+    if (c->seq_len <= 0)
+        die("%s is not a video model (seq_len = 0)", o->model);
+    rin_train_config tc;
+    if (rin_train_config_from_file(&tc, o->model, err, sizeof err))
+        die("%s", err);
+    rin_sample_config_default(&r->sc);
+    rin_sample_config_from_train(&r->sc, &tc);
+    r->sc.steps = o->steps;
+    r->sc.seed = o->seed;
+    snprintf(r->sc.sampler, sizeof r->sc.sampler, "%s", o->sampler);
+    snprintf(r->sc.schedule, sizeof r->sc.schedule, "%s", o->schedule);
+    int B = o->batch < o->n ? o->batch : o->n;
+    if (rin_ctx_create(&r->ctx, r->m, B, RIN_CTX_INFER, err, sizeof err))
+        die("%s", err);
+    r->src = video_open_for(c, o->data, o->data_seed);
+    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    r->cond = malloc(((size_t)o->n * nc + 1) * sizeof(float));
+    r->truth = malloc((size_t)o->n * nx * sizeof(float));
+    r->pred = malloc((size_t)o->n * nx * sizeof(float));
+    if (!r->cond || !r->truth || !r->pred)
+        die("out of memory for %d clips", o->n);
+    rin_video_batch(r->src, o->first, o->n, c->cond_frames, (float)r->sc.b_scale, r->cond,
+                    r->truth);
+}
+
+static void video_run_close(video_run *r) {
+    free(r->cond), free(r->truth), free(r->pred);
+    rin_video_free(r->src);
+    rin_ctx_free(r->ctx);
+    rin_model_free(r->m);
+}
+
+int cmd_sample_video(int argc, char **argv) {
+    video_opts o;
+    video_parse(&o, argc, argv, 0);
+    video_run r;
+    video_run_open(&r, &o);
+    const rin_config *c = rin_model_config(r.m);
+    double t0 = rin_time_seconds();
+    video_predict(r.ctx, &r.sc, r.cond, o.n, o.batch, r.pred);
+    float b = (float)r.sc.b_scale;
+    video_write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, b);
+    video_write_gif(o.gif, c, r.cond, r.truth, r.pred, o.n, b);
+    fprintf(stderr,
+            "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames, "
+            "%s %d steps, %.1f s; strip %s, gif %s\n",
+            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sampler,
+            o.steps, rin_time_seconds() - t0, o.strip, o.gif);
+    video_run_close(&r);
+    return 0;
+}
+
+/* Per-frame metrics in [0, 1] of pred against truth, both in [-b, b]. */
+static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c,
+                             float b, double *sse, double *psnr, double *ssim) {
+    int F = c->seq_len - c->cond_frames;
+    size_t nx = (size_t)F * c->H * c->W * c->C;
+    float *p = malloc(2 * nx * sizeof *p);
+    if (!p)
+        die("out of memory");
+    for (size_t k = 0; k < nx; k++) {
+        float v = pred[k] / (2 * b) + 0.5f;
+        p[k] = v < 0 ? 0 : v > 1 ? 1 : v;
+        p[nx + k] = truth[k] / (2 * b) + 0.5f;
+    }
+    rin_video_frame_metrics(p, p + nx, F, c->H, c->W, c->C, sse, psnr, ssim);
+    free(p);
+}
+
+static double mean_of(const double *x, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += x[i];
+    return s / n;
+}
+
+int cmd_eval_video(int argc, char **argv) {
+    video_opts o;
+    video_parse(&o, argc, argv, 1);
+    video_run r;
+    video_run_open(&r, &o);
+    const rin_config *c = rin_model_config(r.m);
+    int F = c->seq_len - c->cond_frames, N = o.n;
+    size_t frame = (size_t)c->H * c->W * c->C, nx = (size_t)F * frame;
+    float b = (float)r.sc.b_scale;
+    /* per clip and frame; [0]: model best of K (chosen per clip and metric by the mean over
+     * the predicted frames, as SVG does), [1]: the model's first sample, [2]: copy-last */
+    double *acc = calloc((size_t)9 * F, sizeof *acc);
+    double *sse = malloc(3 * (size_t)F * o.k * sizeof *sse), *psnr = sse + (size_t)F * o.k;
+    double *ssim = psnr + (size_t)F * o.k;
+    float *copy = malloc(nx * sizeof *copy);
+    if (!acc || !sse || !copy)
+        die("out of memory");
+    double t0 = rin_time_seconds();
+    float *preds = malloc((size_t)N * nx * sizeof *preds);
+    if (!preds)
+        die("out of memory");
+    double *all = malloc((size_t)o.k * N * 3 * F * sizeof *all);
+    if (!all)
+        die("out of memory");
+    for (int k = 0; k < o.k; k++) {
+        rin_sample_config sc = r.sc;
+        sc.seed = rin_hash64(o.seed, 0x4B534D50ull /* "KSMP" */, (uint64_t)k);
+        video_predict(r.ctx, &sc, r.cond, N, o.batch, preds);
+        for (int i = 0; i < N; i++) {
+            double *m = all + ((size_t)k * N + i) * 3 * F;
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, b, m, m + F,
+                             m + 2 * F);
+        }
+        fprintf(stderr, "rin eval: sample %d of %d for %d clips, %.0f s\n", k + 1, o.k, N,
+                rin_time_seconds() - t0);
+    }
+    for (int i = 0; i < N; i++) {
+        /* copy the last conditioning frame into every predicted frame */
+        const float *last = c->cond_frames > 0
+                                ? r.cond + ((size_t)i * c->cond_frames + c->cond_frames - 1) * frame
+                                : NULL;
+        for (int f = 0; f < F; f++) {
+            if (last)
+                memcpy(copy + (size_t)f * frame, last, frame * sizeof *copy);
+            else
+                memset(copy + (size_t)f * frame, 0, frame * sizeof *copy);
+        }
+        frame_metrics_01(copy, r.truth + (size_t)i * nx, c, b, sse, psnr, ssim);
+        for (int f = 0; f < F; f++) {
+            acc[6 * F + f] += sse[f];
+            acc[7 * F + f] += psnr[f];
+            acc[8 * F + f] += ssim[f];
+        }
+        for (int q = 0; q < 3; q++) { /* q: sse (lower is better), psnr, ssim (higher) */
+            int bk = 0;
+            double bv = 0;
+            for (int k = 0; k < o.k; k++) {
+                double v = mean_of(all + ((size_t)k * N + i) * 3 * F + (size_t)q * F, F);
+                if (k == 0 || (q == 0 ? v < bv : v > bv)) {
+                    bv = v;
+                    bk = k;
+                }
+            }
+            const double *mb = all + ((size_t)bk * N + i) * 3 * F + (size_t)q * F;
+            const double *m1 = all + (size_t)i * 3 * F + (size_t)q * F;
+            for (int f = 0; f < F; f++) {
+                acc[(size_t)q * F + f] += mb[f];
+                acc[(size_t)(3 + q) * F + f] += m1[f];
+            }
+        }
+    }
+    for (int j = 0; j < 9 * F; j++)
+        acc[j] /= N;
+    FILE *csv = o.csv ? fopen(o.csv, "w") : NULL;
+    if (o.csv && !csv)
+        die("%s: cannot open", o.csv);
+    printf("video prediction: %s, %d clips of %s (data seed %llu, from %ld), %d conditioning "
+           "frames, %d predicted; %s %d steps, K = %d\n",
+           o.model, N, o.data, (unsigned long long)o.data_seed, o.first, c->cond_frames, F,
+           o.sampler, o.steps, o.k);
+    printf("per-frame MSE = squared error summed over the %dx%d frame, pixels in [0,1]; PSNR "
+           "(MAX 1) and SSIM (11x11 Gaussian, sigma 1.5) per frame, then averaged\n",
+           c->H, c->W);
+    printf("%-6s | %-26s | %-26s | %-26s\n", "frame", "model best-of-K MSE PSNR SSIM",
+           "model 1 sample MSE PSNR SSIM", "copy-last MSE PSNR SSIM");
+    if (csv)
+        fprintf(csv, "frame,best_mse,best_psnr,best_ssim,one_mse,one_psnr,one_ssim,copy_mse,"
+                     "copy_psnr,copy_ssim\n");
+    for (int f = 0; f < F; f++) {
+        printf("%-6d |", c->cond_frames + f + 1);
+        for (int g = 0; g < 3; g++)
+            printf(" %8.2f %7.2f %7.4f  |", acc[(3 * g) * F + f], acc[(3 * g + 1) * F + f],
+                   acc[(3 * g + 2) * F + f]);
+        printf("\n");
+        if (csv) {
+            fprintf(csv, "%d", c->cond_frames + f + 1);
+            for (int j = 0; j < 9; j++)
+                fprintf(csv, ",%.6g", acc[(size_t)j * F + f]);
+            fprintf(csv, "\n");
+        }
+    }
+    printf("%-6s |", "mean");
+    for (int g = 0; g < 3; g++)
+        printf(" %8.2f %7.2f %7.4f  |", mean_of(acc + (3 * g) * F, F),
+               mean_of(acc + (3 * g + 1) * F, F), mean_of(acc + (3 * g + 2) * F, F));
+    printf("\n");
+    if (csv)
+        fclose(csv);
+    free(acc), free(sse), free(copy), free(preds), free(all);
+    video_run_close(&r);
+    return 0;
+}
