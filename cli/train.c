@@ -15,6 +15,7 @@
  *   report.html             loss and lr curves, config and the latest grid, self-contained
  * A resumed run continues bit for bit as if it had never stopped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -135,41 +136,48 @@ static void settings_set(settings *s, const char *key, const char *value, const 
     die("%sunknown key '%s' (see `rin train --help` for the keys)", where, key);
 }
 
-/* A config file: "key = value" lines; '#' starts a comment. */
+/* A config file: "key = value" lines; '#' starts a comment (rin_config_parse_text). */
+typedef struct file_ctx {
+    settings *s;
+    const char *path;
+} file_ctx;
+
+static rin_status file_line(void *user, const char *key, const char *value, int lineno) {
+    file_ctx *fc = user;
+    char where[600];
+    snprintf(where, sizeof where, "%s:%d: ", fc->path, lineno);
+    settings_set(fc->s, key, value, where);
+    return RIN_STATUS_OK;
+}
+
 static void settings_file(settings *s, const char *path) {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f)
         die("%s: cannot open: %s", path, strerror(errno));
-    char line[1024];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = 0;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *end = p + strlen(p);
-        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-            *--end = 0;
-        if (!*p)
-            continue;
-        char *eq = strchr(p, '=');
-        if (!eq)
-            die("%s:%d: expected 'key = value', got '%s'", path, lineno, p);
-        char *k_end = eq;
-        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
-            k_end--;
-        *k_end = 0;
-        char *v = eq + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        settings_set(s, p, v, where);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 4096;
+            if (cap > (64u << 20))
+                die("%s: larger than 64 MiB: not a config file", path);
+            text = realloc(text, cap);
+            if (!text)
+                die("out of memory (config file)");
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
     }
+    if (ferror(f))
+        die("%s: cannot read: %s", path, strerror(errno));
     fclose(f);
+    char err[1024];
+    file_ctx fc = {s, path};
+    if (rin_config_parse_text(text, len, path, file_line, &fc, err, sizeof err))
+        die("%s", err);
+    free(text);
 }
 
 /* Every setting as "key=value" lines. */
@@ -276,6 +284,25 @@ static void mkdir_p(const char *dir) {
         die("%s: the run directory is not writable: %s", dir, strerror(errno));
     fclose(f);
     unlink(probe);
+}
+
+/* Files "NAME.tmp.PID" that a killed run left behind (the atomic writers' temporaries; never
+ * visible under a real name) are removed when the run resumes. */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name || strspn(t + 5, "0123456789") != strlen(t + 5) || !t[5])
+            continue;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0)
+            fprintf(stderr, "rin train: removed %s, left by an interrupted write\n", p);
+    }
+    closedir(dp);
 }
 
 typedef struct run {
@@ -544,9 +571,6 @@ int cmd_train(int argc, char **argv) {
         die("%s has %d classes but the model only %d (set num_classes=%d)", r->s.run.data,
             r->data->num_classes, c->num_classes, r->data->num_classes);
 
-    mkdir_p(r->dir);
-    snprintf(path, sizeof path, "%s/samples", r->dir);
-    mkdir_p(path);
     if (!resume) {
         if (rin_model_create(&r->model, c, err, sizeof err))
             die("%s", err);
@@ -570,6 +594,14 @@ int cmd_train(int argc, char **argv) {
     if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
                        sizeof err))
         die("%s", err);
+    /* everything is allocated: only now does the run directory appear */
+    mkdir_p(r->dir);
+    snprintf(path, sizeof path, "%s/samples", r->dir);
+    mkdir_p(path);
+    if (resume) {
+        remove_stale_temporaries(r->dir);
+        remove_stale_temporaries(path);
+    }
     char cfgtext[16384];
     settings_format(&r->s, cfgtext, sizeof cfgtext);
     path_in(path, sizeof path, r, "config.txt");

@@ -219,10 +219,16 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
     o->clip_norm = t->clip_norm;
     o->ema_decay = t->ema_decay;
     rin_status s = parse_lr_schedule(t->lr_schedule, &o->cosine_frac, err, errlen);
-    if (!s)
-        s = rin_schedule_parse(sched, t->train_schedule, err, errlen);
+    char e2[200];
+    if (!s && rin_schedule_parse(sched, t->train_schedule, e2, sizeof e2))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG, "train_schedule: %s", e2);
     if (!s)
         s = rin_pred_type_parse(pred, t->pred_type, err, errlen);
+    /* Adam and LAMB divide by sqrt(v) + eps, and v is 0 where a gradient element is 0 */
+    if (!s && !(t->eps > 0))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "eps: %g is out of range (0, 1] (the optimizer divides by sqrt(v) + eps)",
+                       t->eps);
     if (!s && t->warmup_steps > t->total_steps)
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "warmup_steps: %ld is more than total_steps %ld", t->warmup_steps,
