@@ -411,7 +411,7 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 static void train_usage(FILE *f) {
     fprintf(f,
             "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
-            "                 [--data SOURCE] [--steps N]\n"
+            "                 [--data SOURCE] [--steps N] [--check-numerics]\n"
             "       rin train --resume DIR [--set key=value]...\n"
             "\n"
             "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
@@ -421,6 +421,8 @@ static void train_usage(FILE *f) {
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --data SOURCE    same as --set data=SOURCE\n"
             "  --steps N        same as --set total_steps=N\n"
+            "  --check-numerics check every op's output at every step; stop at the first NaN or\n"
+            "                   infinity and name the op and tensor (slower; for debugging)\n"
             "\n"
             "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
             "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
@@ -447,10 +449,11 @@ int cmd_train(int argc, char **argv) {
                                          {"data", required_argument, 0, 'd'},
                                          {"steps", required_argument, 0, 'n'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"check-numerics", no_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL;
     const char *sets[256];
-    int nsets = 0, o;
+    int nsets = 0, o, check_numerics = 0;
     char steps_kv[64], data_kv[600];
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -480,6 +483,9 @@ int cmd_train(int argc, char **argv) {
             } else {
                 sets[nsets++] = optarg;
             }
+            break;
+        case 'N':
+            check_numerics = 1;
             break;
         case 'h':
             train_usage(stdout);
@@ -578,6 +584,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (rin_trainer_create(&r->tr, r->model, tc, err, sizeof err))
         die("%s", err);
+    rin_trainer_set_check_numerics(r->tr, check_numerics);
     if (resume) {
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         if (rin_trainer_restore(r->tr, path, err, sizeof err))
@@ -654,9 +661,10 @@ int cmd_train(int argc, char **argv) {
         rin_status s = rin_trainer_step(r->tr, x0, c->num_classes > 0 ? labels : NULL, &st);
         long step = rin_trainer_step_count(r->tr);
         if (s == RIN_STATUS_NONFINITE)
-            die("step %ld: the loss or a gradient is not finite; the last checkpoint in %s is "
-                "the last good state (try a lower lr or clip_norm)",
-                step + 1, r->dir);
+            die("%s; nothing was saved: the checkpoint in %s (if any) is the last good state "
+                "(try a lower lr or clip_norm%s)",
+                rin_trainer_last_error(r->tr), r->dir,
+                check_numerics ? "" : "; --check-numerics names the first op that went non-finite");
         if (s)
             die("step %ld: %s", step + 1, rin_status_str(s));
         r->elapsed = elapsed0 + rin_time_seconds() - t_start;

@@ -276,7 +276,16 @@ struct rin_ctx {
     uint64_t last_seed;
     const int *last_labels;
     int have_forward;
+    /* --check-numerics (numerics.c): scan after forward/backward; the first finding */
+    int check_numerics;
+    char numerics_msg[384];
 };
+
+/* The debug scans of numerics.c, called at the end of rin_forward / rin_backward when
+ * ctx->check_numerics is set: RIN_STATUS_NONFINITE with ctx->numerics_msg naming the first
+ * non-finite tensor and the op that wrote it. */
+rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in);
+rin_status rin_numerics_backward(rin_ctx *ctx);
 
 /* Stream ids of the counter RNG for dropout and drop-path of process layer `layer` (global
  * index over all blocks). */

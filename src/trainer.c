@@ -257,6 +257,7 @@ struct rin_trainer {
     float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma;
     int *labels;
     long step;
+    char last_error[512];
 };
 
 static void trainer_free_buffers(rin_trainer *t) {
@@ -325,6 +326,21 @@ rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_c
 }
 
 long rin_trainer_step_count(const rin_trainer *t) { return t->step; }
+const char *rin_trainer_last_error(const rin_trainer *t) { return t->last_error; }
+
+void rin_trainer_set_check_numerics(rin_trainer *t, int on) {
+    rin_ctx_set_check_numerics(t->ctx, on);
+    if (t->ictx)
+        rin_ctx_set_check_numerics(t->ictx, on);
+}
+
+/* Records why step t->step + 1 failed and returns s. */
+static rin_status step_failed(rin_trainer *t, rin_status s, const rin_ctx *ctx, const char *what) {
+    const char *detail = ctx ? rin_ctx_last_error(ctx) : "";
+    snprintf(t->last_error, sizeof t->last_error, "step %ld: %s%s%s", t->step + 1, what,
+             detail[0] ? "; " : "", detail);
+    return s;
+}
 const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
 const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
 
@@ -343,6 +359,7 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)c->L * c->D;
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
+    t->last_error[0] = 0;
 
     /* 1. noise levels, noise, the noisy input and the target */
     for (int b = 0; b < B; b++)
@@ -374,8 +391,14 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
                            .training = 1,
                            .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step)};
         rin_status s = rin_forward(t->ictx, &first, NULL, t->zt);
+        if (s == RIN_STATUS_NONFINITE && t->ctx->check_numerics) {
+            /* the inference context cannot say which op: repeat the pass in the training
+             * context, which keeps every activation */
+            (void)rin_forward(t->ctx, &first, NULL, NULL);
+            return step_failed(t, s, t->ctx, "the self-conditioning pass is not finite");
+        }
         if (s)
-            return s;
+            return step_failed(t, s, t->ictx, rin_status_str(s));
         for (int b = 0; b < B; b++) {
             int keep = rin_rng_uniform(&rng) > 1.0 - tc->self_cond_rate;
             if (!keep)
@@ -390,18 +413,22 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
                         .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step)};
     rin_status s = rin_forward(t->ctx, &second, t->out, NULL);
     if (s)
-        return s;
+        return step_failed(t, s, t->ctx, s == RIN_STATUS_NONFINITE ? "the forward pass is not finite"
+                                                                   : rin_status_str(s));
     double loss = rin_mse_forward_backward(t->dout, t->out, t->target, n);
     if (!isfinite(loss))
-        return RIN_STATUS_NONFINITE;
+        return step_failed(t, RIN_STATUS_NONFINITE, NULL,
+                           isnan(loss) ? "the loss is NaN" : "the loss is infinite");
     rin_ctx_zero_grad(t->ctx);
     s = rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
     if (s)
-        return s;
+        return step_failed(t, s, t->ctx, s == RIN_STATUS_NONFINITE ? "a gradient is not finite"
+                                                                   : rin_status_str(s));
     float *g = rin_ctx_grads(t->ctx);
     double gn = rin_global_norm(g, t->m);
     if (!isfinite(gn) || !all_finite(g, t->m->nfloats))
-        return RIN_STATUS_NONFINITE;
+        return step_failed(t, RIN_STATUS_NONFINITE, NULL,
+                           "a gradient is not finite (--check-numerics names the tensor)");
 
     /* 4. update */
     if (t->oc.clip_norm > 0 && gn > t->oc.clip_norm)

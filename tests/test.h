@@ -85,4 +85,7 @@ int test_dir_count(const test_dir *d, const char *substr);
 /* Writes n bytes to path; 1 on success. */
 int test_write_bytes(const char *path, const void *buf, size_t n);
 
+/* An IDX image file and label file of n 8x8 one-channel images with 4 classes (test_cli.c). */
+void write_idx(const char *img, const char *lab, int n);
+
 #endif /* RIN_TEST_H */
