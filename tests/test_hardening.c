@@ -13,7 +13,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -585,5 +588,138 @@ TEST(cli_train_nonfinite_names_step_and_keeps_checkpoint) {
     /* nothing was saved over the last checkpoint */
     CHECK(stat(ck, &after) == 0);
     CHECK(before.st_ino == after.st_ino && before.st_mtime == after.st_mtime);
+    test_dir_remove(&td);
+}
+
+/* ---- SIGKILL at random moments ---------------------------------------------------------------- */
+
+/* Starts `rin argv...` with output discarded; returns its pid. */
+static pid_t start(const char *const *argv) {
+    const char *cli = getenv("RIN_CLI");
+    if (!cli || !*cli)
+        cli = "build/rin";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        setenv("OMP_NUM_THREADS", "1", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        execv(cli, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits (up to 20 s) until the k-th file whose name starts with `prefix` is created in the
+ * watched directory; 1 if it was. */
+static int wait_created(int ifd, const char *prefix, int k) {
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int seen = 0;
+    double t0 = rin_time_seconds();
+    while (seen < k && rin_time_seconds() - t0 < 20) {
+        struct pollfd p = {ifd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(ifd, buf, sizeof buf);
+        for (ssize_t off = 0; off < n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+            if (ev->len && !strncmp(ev->name, prefix, strlen(prefix)))
+                seen++;
+            off += (ssize_t)(sizeof *ev + ev->len);
+        }
+    }
+    return seen >= k;
+}
+
+/* What a kill left: each file under a checkpoint's name loads completely; returns the step of
+ * checkpoint.safetensors (-1 if there is none yet) and counts leftover temporaries. */
+static long check_after_kill(const char *run, int *temps) {
+    char ck[300], mo[300], err[512];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run);
+    snprintf(mo, sizeof mo, "%s/model.safetensors", run);
+    long step = -1;
+    if (exists(ck)) {
+        rin_model *m = NULL;
+        rin_st_file *f = NULL;
+        CHECK_MSG(rin_model_load(&m, ck, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+        CHECK_MSG(rin_st_read(&f, ck, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+        if (f && rin_st_meta(f, "step"))
+            step = atol(rin_st_meta(f, "step"));
+        rin_st_free(f);
+        rin_model_free(m);
+    }
+    if (exists(mo)) {
+        rin_model *m = NULL;
+        CHECK_MSG(rin_model_load_weights(&m, mo, "ema", err, sizeof err) == RIN_STATUS_OK, "%s",
+                  err);
+        rin_model_free(m);
+    }
+    *temps = temporaries(run);
+    return step;
+}
+
+TEST(cli_train_sigkill_trials) {
+    /* 24 runs of `rin train` checkpointing every step, each killed with SIGKILL: half at a
+     * random time, half the moment a checkpoint's (or the export's) temporary file appears,
+     * i.e. during the write. After each kill whatever is under a checkpoint's name loads, and
+     * the next trial resumes from it; the step never goes back. At the end a resume finishes. */
+    enum { TRIALS = 24 };
+    test_dir td = test_dir_make("hard_kill");
+    char data[600], run[256], out[16384], dset[700];
+    dataset(&td, data, sizeof data);
+    snprintf(dset, sizeof dset, "data=%s", data);
+    test_dir_file(run, sizeof run, &td, "run");
+    CHECK(mkdir(run, 0755) == 0);
+    int ifd = inotify_init1(IN_NONBLOCK);
+    CHECK(ifd >= 0 && inotify_add_watch(ifd, run, IN_CREATE) >= 0);
+    const char *fresh[] = {"rin", "train", "--run", run, TINY_RUN, "--set", dset, "--set",
+                           "ckpt_every=1", "--set", "log_every=1", "--steps", "100000", NULL};
+    const char *resume[] = {"rin", "train", "--resume", run, NULL};
+    rin_rng rng;
+    rin_rng_seed(&rng, 2024);
+    long last = -1;
+    int mid_write = 0, no_ckpt = 0, temps = 0;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        char drain[4096];
+        while (read(ifd, drain, sizeof drain) > 0) {
+        }
+        pid_t pid = start(last < 0 ? fresh : resume);
+        CHECK(pid > 0);
+        if (trial % 2 == 0) {
+            struct timespec ts = {0, (long)(1e6 * (20 + 280 * rin_rng_uniform(&rng)))};
+            nanosleep(&ts, NULL);
+        } else {
+            const char *which = trial % 4 == 1 ? "checkpoint.safetensors.tmp." : "model.safetensors.tmp.";
+            wait_created(ifd, which, 1 + (int)(4 * rin_rng_uniform(&rng)));
+        }
+        kill(pid, SIGKILL);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "trial %d: the run ended by itself",
+                  trial);
+        long step = check_after_kill(run, &temps);
+        mid_write += temps > 0;
+        no_ckpt += step < 0;
+        CHECK_MSG(step >= last, "trial %d: checkpoint step went back from %ld to %ld", trial, last,
+                  step);
+        if (step > last)
+            last = step;
+    }
+    close(ifd);
+    printf("  %d SIGKILL trials: %d left a temporary file (killed mid-write), %d before the first "
+           "checkpoint; checkpoint at step %ld\n",
+           TRIALS, mid_write, no_ckpt, last);
+    CHECK(mid_write >= 1);
+    CHECK(last > 0);
+    /* a final resume removes the temporaries and finishes */
+    char total[64];
+    snprintf(total, sizeof total, "total_steps=%ld", last + 2);
+    const char *finish[] = {"rin", "train", "--resume", run, "--set", total, NULL};
+    CHECK(spawn(out, sizeof out, NULL, finish) == 0);
+    char want[64];
+    snprintf(want, sizeof want, "done at step %ld", last + 2);
+    CHECK_MSG(strstr(out, want), "%s", out);
+    CHECK(temporaries(run) == 0);
     test_dir_remove(&td);
 }
