@@ -432,15 +432,37 @@ TEST(cli_resource_missing_dataset_package) {
     test_dir_remove(&td);
 }
 
+/* Whether this program (and so the CLI, built with the same flags) runs under ASan or TSan,
+ * whose shadow memory cannot live in a 2 GB address space. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
 TEST(cli_resource_out_of_memory) {
-    /* a 2 GB address space and a batch whose activations need about 6.6 GB */
+    /* a 2 GB address space and a batch whose activations need about 6.6 GB. Under a sanitizer
+     * the limit is the sanitizer's own: allocations over 2 GB return NULL, as they would from
+     * malloc under the rlimit. */
     test_dir td = test_dir_make("hard_oom");
     char out[16384], data[600], run[256];
     dataset(&td, data, sizeof data);
     test_dir_file(run, sizeof run, &td, "run");
     const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
                           "--set", "batch_size=65536", "--steps", "1", NULL};
+#ifdef UNDER_SANITIZER
+    char asan[512], tsan[512];
+    const char *a0 = getenv("ASAN_OPTIONS"), *t0 = getenv("TSAN_OPTIONS");
+    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sallocator_may_return_null=1:"
+             "max_allocation_size_mb=2048", a0 ? a0 : "", a0 && *a0 ? ":" : "");
+    snprintf(tsan, sizeof tsan, "TSAN_OPTIONS=%s%sallocator_may_return_null=1 "
+             "max_allocation_size_mb=2048", t0 ? t0 : "", t0 && *t0 ? " " : "");
+    limits lim = {.env = {asan, tsan}};
+#else
     limits lim = {.as = (rlim_t)2 << 30};
+#endif
     int st = spawn(out, sizeof out, &lim, argv);
     printf("  exit %d: %s", st, out);
     CHECK(st == 1);
