@@ -45,39 +45,48 @@ static int check(scan *s, const float *x, size_t n, const char *what, const char
     return 1;
 }
 
+/* One saved tensor of a sub-layer, in the order the forward computes them. */
+typedef struct step {
+    const float *x;
+    size_t n;
+    const char *field; /* "q" -> "<where>.q" */
+    const char *op;    /* printf format taking the parameter prefix */
+} step;
+
+static void check_steps(scan *s, const char *where, const char *prefix, const step *st, int n) {
+    for (int i = 0; i < n && !s->found; i++) {
+        char what[160], op[160];
+        snprintf(what, sizeof what, "%s.%s", where, st[i].field);
+        snprintf(op, sizeof op, st[i].op, prefix);
+        check(s, st[i].x, st[i].n, what, op);
+    }
+}
+
 static void check_attn(scan *s, const rin_attn_acts *a, const char *where, const char *prefix,
                        size_t B, size_t Nq, size_t Nk, size_t Dq, size_t A, size_t NH) {
-    char what[160], op[160];
-#define ATTN(field, count, opfmt)                                                              \
-    snprintf(what, sizeof what, "%s.%s", where, #field);                                       \
-    snprintf(op, sizeof op, opfmt, prefix);                                                    \
-    if (check(s, a->field, count, what, op))                                                   \
-        return;
-    ATTN(ln, B * Nq * Dq, "layernorm %sln_w/ln_b")
-    ATTN(q, B * Nq * A, "linear %swq")
-    ATTN(k, B * Nk * A, "linear %swk")
-    ATTN(v, B * Nk * A, "linear %swv")
-    ATTN(att, B * NH * Nq * Nk, "the attention softmax of %swq/wk")
-    ATTN(o, B * Nq * A, "attention probabilities times values (%swv)")
-    ATTN(f, B * Nq * Dq, "linear %swo")
-    ATTN(out, B * Nq * Dq, "the residual add after %swo")
-#undef ATTN
+    const step st[] = {
+        {a->ln, B * Nq * Dq, "ln", "layernorm %sln_w/ln_b"},
+        {a->q, B * Nq * A, "q", "linear %swq"},
+        {a->k, B * Nk * A, "k", "linear %swk"},
+        {a->v, B * Nk * A, "v", "linear %swv"},
+        {a->att, B * NH * Nq * Nk, "att", "the attention softmax of %swq/wk"},
+        {a->o, B * Nq * A, "o", "attention probabilities times values (%swv)"},
+        {a->f, B * Nq * Dq, "f", "linear %swo"},
+        {a->out, B * Nq * Dq, "out", "the residual add after %swo"},
+    };
+    check_steps(s, where, prefix, st, (int)(sizeof st / sizeof st[0]));
 }
 
 static void check_mlp(scan *s, const rin_mlp_acts *a, const char *where, const char *prefix,
                       size_t B, size_t N, size_t Dm, size_t Hd) {
-    char what[160], op[160];
-#define MLP(field, count, opfmt)                                                               \
-    snprintf(what, sizeof what, "%s.%s", where, #field);                                       \
-    snprintf(op, sizeof op, opfmt, prefix);                                                    \
-    if (check(s, a->field, count, what, op))                                                   \
-        return;
-    MLP(ln, B * N * Dm, "layernorm %sln_w/ln_b")
-    MLP(h, B * N * Hd, "linear %sw1")
-    MLP(a, B * N * Hd, "GELU (and dropout) after %sw1")
-    MLP(f, B * N * Dm, "linear %sw2")
-    MLP(out, B * N * Dm, "the residual add after %sw2")
-#undef MLP
+    const step st[] = {
+        {a->ln, B * N * Dm, "ln", "layernorm %sln_w/ln_b"},
+        {a->h, B * N * Hd, "h", "linear %sw1"},
+        {a->a, B * N * Hd, "a", "GELU (and dropout) after %sw1"},
+        {a->f, B * N * Dm, "f", "linear %sw2"},
+        {a->out, B * N * Dm, "out", "the residual add after %sw2"},
+    };
+    check_steps(s, where, prefix, st, (int)(sizeof st / sizeof st[0]));
 }
 
 rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in) {
