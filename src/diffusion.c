@@ -106,6 +106,14 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
         if (!(p[0] >= 0 && p[0] < p[1] && p[1] <= 1) || !(p[2] > 0))
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                               "schedule '%s': expected 0 <= start < end <= 1 and tau > 0", text);
+        /* gamma divides by cos(start pi/2)^2tau - cos(end pi/2)^2tau, which a large tau
+         * underflows to 0 (found by fuzz/fuzz_config.c) */
+        if (!(pow(cos(p[0] * RIN_PI / 2), 2 * p[2]) - pow(cos(p[1] * RIN_PI / 2), 2 * p[2]) >
+              1e-6))
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "schedule '%s': tau is too large: cos(start pi/2)^(2 tau) and "
+                              "cos(end pi/2)^(2 tau) are equal in double precision",
+                              text);
         s->kind = RIN_SCHEDULE_COSINE;
         s->s = p[0], s->e = p[1], s->tau = p[2];
         if (!format_schedule(s, "cosine"))

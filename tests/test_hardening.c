@@ -285,9 +285,11 @@ TEST(hardening_train_config_validation_names_key_and_constraint) {
         {"train_schedule", "sigmoid@3,-3,1", "train_schedule: schedule 'sigmoid@3,-3,1'"},
         {"lr_schedule", "linear", "lr_schedule: 'linear' is not supported"},
         {"batch_size", "0", "batch_size: 0 is out of range [1, 65536]"},
-        /* fuzz_config found these: a flat sigmoid made gamma 0/0 = NaN */
+        /* fuzz_config found these: a flat schedule made gamma 0/0 = NaN */
         {"train_schedule", "sigmoid@-6,6,1e43", "train_schedule: schedule 'sigmoid@-6,6,1e43'"},
         {"train_schedule", "sigmoid@-1e308,1e308,1", "must be finite and tau small enough"},
+        {"train_schedule", "cosine@0.5,1,6215", "train_schedule: schedule 'cosine@0.5,1,6215': tau "
+                                                "is too large"},
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
         rin_train_config t;
