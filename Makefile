@@ -79,7 +79,7 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
-.PHONY: bench bench-torch all test fixtures format format-check lint clean deps demo
+.PHONY: bench bench-torch all test fixtures format format-check lint clean deps demo fuzz
 all: $(BUILD)/rin $(BUILD)/rin_tests
 
 # V=1 shows the full commands
@@ -130,6 +130,22 @@ bench: $(BUILD)/rin
 bench-torch:
 	python3 -m venv bench/.venv
 	bench/.venv/bin/pip install torch numpy
+
+# libFuzzer harnesses (fuzz/fuzz_*.c), built with clang and sanitizers in their own build dir:
+#   make BUILD=build-fuzz CC=clang OMP=0 BLAS=none SAN=fuzzer-no-link,address,undefined fuzz
+# .ci/fuzz.sh builds them this way and runs each for a bounded time over fuzz/corpus/<name>/.
+FUZZ_BIN = $(patsubst fuzz/%.c,$(BUILD)/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_COMMON = $(BUILD)/fuzz/common.o $(BUILD)/fuzz/stb_image_impl.o
+fuzz: $(FUZZ_BIN)
+.SECONDARY: $(FUZZ_COMMON) $(patsubst %.c,$(BUILD)/%.o,$(wildcard fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(FUZZ_COMMON) $(BUILD)/librin.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+# third-party code: its own warnings are not ours
+$(BUILD)/fuzz/stb_image_impl.o: fuzz/stb_image_impl.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -W% -MMD -MP,$(CFLAGS)) -w -c $< -o $@
 
 # Regenerates tests/fixtures with the PyTorch reference (needs python3-torch; CI does not).
 fixtures:

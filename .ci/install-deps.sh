@@ -3,7 +3,7 @@
 # only calls apt-get when something is missing. Run as root (CI and the demo do).
 set -eu
 PKGS="gcc clang make libc6-dev libopenblas-dev liblapacke-dev libjansson-dev zlib1g-dev
-      libstb-dev libgif-dev libomp-dev libssl-dev dataset-fashion-mnist
+      libstb-dev libgif-dev libomp-dev libclang-rt-dev libssl-dev dataset-fashion-mnist
       openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do

@@ -8,6 +8,7 @@
  * Every failure prints what went wrong and exits non-zero.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,40 +74,50 @@ const char *split_kv(const char *text, char *key, size_t cap, const char *what) 
     return eq + 1;
 }
 
+typedef struct file_ctx {
+    settings_fn set;
+    void *user;
+    const char *path;
+} file_ctx;
+
+static rin_status file_line(void *user, const char *key, const char *value, int lineno) {
+    file_ctx *fc = user;
+    char where[600];
+    snprintf(where, sizeof where, "%s:%d: ", fc->path, lineno);
+    fc->set(fc->user, key, value, where);
+    return RIN_STATUS_OK;
+}
+
+/* Reads the whole file, then the library's parser (rin_config_parse_text, the one the config
+ * fuzzer exercises) splits it into settings. */
 void read_settings_file(const char *path, settings_fn set, void *user) {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f)
         die("%s: cannot open: %s", path, strerror(errno));
-    char line[1024];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = 0;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *end = p + strlen(p);
-        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-            *--end = 0;
-        if (!*p)
-            continue;
-        char *eq = strchr(p, '=');
-        if (!eq)
-            die("%s:%d: expected 'key = value', got '%s'", path, lineno, p);
-        char *k_end = eq;
-        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
-            k_end--;
-        *k_end = 0;
-        char *v = eq + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        set(user, p, v, where);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 4096;
+            if (cap > (64u << 20))
+                die("%s: larger than 64 MiB: not a config file", path);
+            text = realloc(text, cap);
+            if (!text)
+                die("out of memory (config file)");
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
     }
+    if (ferror(f))
+        die("%s: cannot read: %s", path, strerror(errno));
     fclose(f);
+    char err[1024];
+    file_ctx fc = {set, user, path};
+    if (rin_config_parse_text(text, len, path, file_line, &fc, err, sizeof err))
+        die("%s", err);
+    free(text);
 }
 
 static void usage(FILE *f) {
@@ -490,6 +501,9 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* A file-size limit (ulimit -f) then fails a write with EFBIG, which the writers report
+     * naming the file, instead of killing the process mid-write with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);

@@ -18,6 +18,7 @@
  * Under mpirun (docs/distributed.md) each rank trains on its share of every batch; rank 0 alone
  * writes the run directory and prints, the others only compute.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -251,6 +252,25 @@ static void mkdir_p(const char *dir) {
     unlink(probe);
 }
 
+/* Files "NAME.tmp.PID" that a killed run left behind (the atomic writers' temporaries; never
+ * visible under a real name) are removed when the run resumes. */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name || strspn(t + 5, "0123456789") != strlen(t + 5) || !t[5])
+            continue;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0)
+            fprintf(stderr, "rin train: removed %s, left by an interrupted write\n", p);
+    }
+    closedir(dp);
+}
+
 typedef struct run {
     settings s;
     const char *dir;
@@ -407,7 +427,7 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 static void train_usage(FILE *f) {
     fprintf(f,
             "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
-            "                 [--data SOURCE] [--steps N]\n"
+            "                 [--data SOURCE] [--steps N] [--check-numerics]\n"
             "       rin train --resume DIR [--set key=value]...\n"
             "\n"
             "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
@@ -417,6 +437,8 @@ static void train_usage(FILE *f) {
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --data SOURCE    same as --set data=SOURCE\n"
             "  --steps N        same as --set total_steps=N\n"
+            "  --check-numerics check every op's output at every step; stop at the first NaN or\n"
+            "                   infinity and name the op and tensor (slower; for debugging)\n"
             "\n"
             "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
             "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
@@ -445,10 +467,11 @@ int cmd_train(int argc, char **argv) {
                                          {"data", required_argument, 0, 'd'},
                                          {"steps", required_argument, 0, 'n'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"check-numerics", no_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL;
     const char *sets[256];
-    int nsets = 0, o;
+    int nsets = 0, o, check_numerics = 0;
     char steps_kv[64], data_kv[600];
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -478,6 +501,9 @@ int cmd_train(int argc, char **argv) {
             } else {
                 sets[nsets++] = optarg;
             }
+            break;
+        case 'N':
+            check_numerics = 1;
             break;
         case 'h':
             train_usage(stdout);
@@ -575,11 +601,6 @@ int cmd_train(int argc, char **argv) {
         die("%s has %d classes but the model only %d (set num_classes=%d)", r->s.run.data,
             r->data->num_classes, c->num_classes, r->data->num_classes);
 
-    if (r->rank == 0) {
-        mkdir_p(r->dir);
-        snprintf(path, sizeof path, "%s/samples", r->dir);
-        mkdir_p(path);
-    }
     if (!resume) {
         if (rin_model_create(&r->model, c, err, sizeof err))
             die("%s", err);
@@ -587,6 +608,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (rin_trainer_create_shard(&r->tr, r->model, tc, r->rank, r->nranks, err, sizeof err))
         die("%s", err);
+    rin_trainer_set_check_numerics(r->tr, check_numerics);
     if (resume) {
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         if (rin_trainer_restore(r->tr, path, err, sizeof err))
@@ -609,6 +631,14 @@ int cmd_train(int argc, char **argv) {
         if (rin_ctx_create(&r->sctx, r->model, r->s.run.sample_count, RIN_CTX_INFER, err,
                            sizeof err))
             die("%s", err);
+        /* everything is allocated: only now does the run directory appear */
+        mkdir_p(r->dir);
+        snprintf(path, sizeof path, "%s/samples", r->dir);
+        mkdir_p(path);
+        if (resume) {
+            remove_stale_temporaries(r->dir);
+            remove_stale_temporaries(path);
+        }
         char cfgtext[16384];
         settings_format(&r->s, cfgtext, sizeof cfgtext);
         path_in(path, sizeof path, r, "config.txt");
@@ -682,9 +712,12 @@ int cmd_train(int argc, char **argv) {
         long step = rin_trainer_step_count(r->tr);
         if (s == RIN_STATUS_NONFINITE)
             die_together(r,
-                         "step %ld: the loss or a gradient is not finite; the last checkpoint in "
-                         "%s is the last good state (try a lower lr or clip_norm)",
-                         step + 1, r->dir);
+                         "%s; nothing was saved: the checkpoint in %s (if any) is the last good "
+                         "state (try a lower lr or clip_norm%s)",
+                         rin_trainer_last_error(r->tr), r->dir,
+                         check_numerics ? ""
+                                        : "; --check-numerics names the first op that went "
+                                          "non-finite");
         if (s)
             die("step %ld: %s", step + 1, rin_status_str(s));
         r->elapsed = elapsed0 + rin_time_seconds() - t_start;

@@ -181,6 +181,12 @@ size_t rin_ctx_bytes(const rin_ctx *ctx);
  * in [-b, b], that the following rin_forward calls tokenise after the noisy frames (spec 6.1).
  * Referenced, not copied: keep the buffer alive and unchanged while the ctx uses it. */
 void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
+/* Debugging (off by default): after each rin_forward and rin_backward, scan the activations
+ * (and parameter gradients) for NaN and infinity; the first one found makes the call return
+ * RIN_STATUS_NONFINITE and rin_ctx_last_error names the tensor and the op that wrote it. Costs
+ * one pass over the activations per call. */
+void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
+const char *rin_ctx_last_error(const rin_ctx *ctx); /* "" when there is nothing to report */
 
 typedef struct rin_batch {
     int B;                /* images in this batch, 1..max_batch */
@@ -273,6 +279,11 @@ long rin_trainer_step_count(const rin_trainer *t);
  * rin_trainer_step calls, whose x0 is then (batch_size, seq_len - cond_frames, H, W, C).
  * Referenced, not copied. */
 void rin_trainer_set_cond(rin_trainer *t, const float *cond);
+/* Why the last rin_trainer_step failed, naming the step ("step 12: the loss is not finite");
+ * with check_numerics on, also the first non-finite tensor and the op that wrote it. */
+const char *rin_trainer_last_error(const rin_trainer *t);
+/* rin_ctx_set_check_numerics for both passes of every step (off by default). */
+void rin_trainer_set_check_numerics(rin_trainer *t, int on);
 const float *rin_trainer_ema(const rin_trainer *t); /* the EMA weights (model layout) */
 const rin_train_config *rin_trainer_config(const rin_trainer *t);
 /* Training checkpoint: parameters, "ema." copy, "opt.m."/"opt.v." moments, the model and

@@ -422,3 +422,66 @@ double rin_config_flops(const rin_config *c) {
     f += n * E * d.P; /* readout */
     return 2.0 * f;
 }
+
+/* ---- config text ---------------------------------------------------------------------------- */
+
+rin_status rin_config_parse_text(const char *text, size_t len, const char *name,
+                                 rin_config_line_fn fn, void *user, char *err, size_t errlen) {
+    /* one line at a time into a growable copy, so no line is ever split or truncated */
+    char *line = NULL;
+    size_t cap = 0;
+    rin_status s = RIN_STATUS_OK;
+    int lineno = 0;
+    for (size_t pos = 0; pos < len && !s;) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        size_t n = end - pos;
+        lineno++;
+        if (n + 1 > cap) {
+            char *q = realloc(line, n + 1);
+            if (!q) {
+                s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s:%d: out of memory", name,
+                               lineno);
+                break;
+            }
+            line = q;
+            cap = n + 1;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = 0;
+        pos = end + 1;
+        if (memchr(line, 0, n)) {
+            s = rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s:%d: the line holds a NUL byte",
+                           name, lineno);
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *e = p + strlen(p);
+        while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            *--e = 0;
+        if (!*p)
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq || eq == p) {
+            s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                           "%s:%d: expected 'key = value', got '%.100s'", name, lineno, p);
+            break;
+        }
+        char *k_end = eq;
+        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            k_end--;
+        *k_end = 0;
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        s = fn(user, p, v, lineno);
+    }
+    free(line);
+    return s;
+}

@@ -33,6 +33,7 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "imageio.h"
 #include "internal.h"
 
 #define STREAM_SHUFFLE 0x5348554646ull /* "SHUFF" */
@@ -359,6 +360,14 @@ static rin_status load_idx(rin_dataset *d, const char *spec, char *err, size_t e
 
 /* ---- CIFAR-10 -------------------------------------------------------------------------------- */
 
+static rin_status cifar_size_error(const char *path, long long size, char *err, size_t errlen) {
+    return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                      "cifar10: %s: expected %lld bytes (10000 records of 3073), file has %lld "
+                      "(%s)",
+                      path, CIFAR_FILE_BYTES, size,
+                      size < CIFAR_FILE_BYTES ? "truncated" : "trailing bytes");
+}
+
 /* One batch file into images/labels from record `base` on: byte 1 + ch*1024 + r*32 + c of a
  * record becomes NHWC element ((r*32 + c)*3 + ch). buf holds CIFAR_FILE_BYTES. */
 static rin_status cifar_read(rin_dataset *d, const char *path, int base, uint8_t *buf, char *err,
@@ -374,27 +383,32 @@ static rin_status cifar_read(rin_dataset *d, const char *path, int base, uint8_t
     }
     if ((long long)st.st_size != CIFAR_FILE_BYTES) {
         fclose(fp);
-        return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                          "cifar10: %s: expected %lld bytes (10000 records of 3073), file has "
-                          "%lld (%s)",
-                          path, CIFAR_FILE_BYTES, (long long)st.st_size,
-                          (long long)st.st_size < CIFAR_FILE_BYTES ? "truncated"
-                                                                   : "trailing bytes");
+        return cifar_size_error(path, (long long)st.st_size, err, errlen);
     }
     size_t got = fread(buf, 1, (size_t)CIFAR_FILE_BYTES, fp);
     fclose(fp);
     if (got != (size_t)CIFAR_FILE_BYTES)
         return rin_errorf(err, errlen, RIN_STATUS_IO, "cifar10: %s: read %zu of %lld bytes", path,
                           got, CIFAR_FILE_BYTES);
-    for (int i = 0; i < CIFAR_RECORDS; i++) {
-        const uint8_t *rec = buf + (size_t)i * CIFAR_RECORD;
+    return rin_cifar_decode(d->images + (size_t)base * 3072, d->labels + base, buf,
+                            (size_t)CIFAR_FILE_BYTES, path, err, errlen);
+}
+
+rin_status rin_cifar_decode(uint8_t *images, int *labels, const uint8_t *buf, size_t len,
+                            const char *path, char *err, size_t errlen) {
+    if (len % CIFAR_RECORD)
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                          "cifar10: %s: %zu bytes is not a whole number of 3073-byte records",
+                          path, len);
+    for (size_t i = 0; i < len / CIFAR_RECORD; i++) {
+        const uint8_t *rec = buf + i * CIFAR_RECORD;
         if (rec[0] > 9)
             return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                              "cifar10: %s: record %d has label %d, expected 0..9", path, i,
+                              "cifar10: %s: record %zu has label %d, expected 0..9", path, i,
                               rec[0]);
-        d->labels[base + i] = rec[0];
+        labels[i] = rec[0];
         const uint8_t *R = rec + 1, *G = rec + 1 + 1024, *B = rec + 1 + 2048;
-        uint8_t *o = d->images + (size_t)(base + i) * 3072;
+        uint8_t *o = images + i * 3072;
         for (int k = 0; k < 1024; k++) {
             o[3 * k] = R[k];
             o[3 * k + 1] = G[k];
@@ -417,6 +431,20 @@ static rin_status load_cifar(rin_dataset *d, const char *spec, char *err, size_t
         return rin_errorf(err, errlen, RIN_STATUS_ARG,
                           "cifar10:%s: expected cifar10:DIR or cifar10:DIR:test", spec);
     int nfiles = test ? 1 : 5;
+    /* every file present and of the right size before 150 MB are allocated */
+    for (int f = 0; f < nfiles; f++) {
+        char path[4200];
+        if (test)
+            snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+        else
+            snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, f + 1);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return rin_errorf(err, errlen, RIN_STATUS_IO, "cifar10: %s: cannot open: %s", path,
+                              strerror(errno));
+        if (S_ISREG(st.st_mode) && (long long)st.st_size != CIFAR_FILE_BYTES)
+            return cifar_size_error(path, (long long)st.st_size, err, errlen);
+    }
     d->n = nfiles * CIFAR_RECORDS;
     d->H = d->W = 32;
     d->C = 3;
@@ -521,8 +549,21 @@ static void png_convert(const uint8_t *src, int comp, size_t npix, int C, uint8_
 /* Decodes one file into out (H*W*C): convert, largest central square, resize. */
 static rin_status png_one(const char *dir, const char *path, int H, int W, int C, uint8_t *out,
                           char *err, size_t errlen) {
+    /* Only PNG, probed before decoding (rin_png_probe): stb_image would also decode other
+     * formats hidden under a .png name, trusts chunk lengths, and allocates the whole image
+     * before it finds the data short; only its PNG decoder is fuzzed (fuzz/fuzz_png.c). */
+    byte_buf file = {0};
+    rin_status rs = read_plain(&file, path, err, errlen);
+    if (rs)
+        return rs;
     int w, h, comp;
-    uint8_t *px = stbi_load(path, &w, &h, &comp, 0);
+    const char *bad = rin_png_probe(file.p, file.n, &w, &h);
+    if (!bad && (size_t)w * (size_t)h > RIN_PNG_MAX_PIXELS)
+        bad = "larger than the limit of 64 megapixels";
+    uint8_t *px = bad ? NULL : stbi_load_from_memory(file.p, (int)file.n, &w, &h, &comp, 0);
+    free(file.p);
+    if (bad)
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "png:%s: %s: %s", dir, path, bad);
     if (!px) {
         const char *why = stbi_failure_reason();
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "png:%s: cannot decode %s: %s", dir, path,

@@ -54,6 +54,15 @@ void rin_batcher_next(rin_batcher *b, int B, float b_scale, float *x0, int *labe
  * skips the other ranks' shares of the global batch). */
 void rin_batcher_skip(rin_batcher *b, long n);
 
+/* Decodes len bytes of CIFAR-10 binary records (a whole number of 3073-byte records: label
+ * 0..9, then planar R, G, B 32x32) into images (NHWC, 3072 bytes each) and labels; path names
+ * the source in errors. The file reader checks the file size; this checks everything else. */
+rin_status rin_cifar_decode(uint8_t *images, int *labels, const uint8_t *buf, size_t len,
+                            const char *path, char *err, size_t errlen);
+
+/* The largest PNG (width x height) a png: dataset accepts: 64 megapixels. */
+#define RIN_PNG_MAX_PIXELS (1 << 26)
+
 /* SHA-256 of a buffer as 64 lowercase hex characters plus NUL (OpenSSL's libcrypto). */
 void rin_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -599,6 +599,8 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     ctx->last_seed = seed;
     ctx->last_example0 = e0;
     ctx->have_forward = 1;
+    if (ctx->check_numerics) /* debug path, numerics.c */
+        return rin_numerics_forward(ctx, in);
     return RIN_STATUS_OK;
 }
 
@@ -751,5 +753,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     } else if (dz_prev) {
         memset(dz_prev, 0, zsz * sizeof(float));
     }
+    if (ctx->check_numerics) /* debug path, numerics.c */
+        return rin_numerics_backward(ctx);
     return RIN_STATUS_OK;
 }

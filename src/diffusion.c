@@ -60,6 +60,8 @@ static int format_schedule(rin_schedule *s, const char *name) {
     return len >= 0 && (size_t)len < sizeof s->text;
 }
 
+static double logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
+
 rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     if (!text)
@@ -83,6 +85,14 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
         if (!(p[0] < p[1]) || !(p[2] > 0))
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                               "schedule '%s': expected start < end and tau > 0", text);
+        /* gamma divides by logistic(end/tau) - logistic(start/tau): infinite numbers make it
+         * NaN and a tau far larger than end - start makes it 0 (found by fuzz/fuzz_config.c) */
+        if (!isfinite(p[1] - p[0]) || !isfinite(p[2]) ||
+            !(logistic(p[1] / p[2]) - logistic(p[0] / p[2]) > 1e-6))
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "schedule '%s': start, end and tau must be finite and tau small "
+                              "enough that the sigmoid changes between start/tau and end/tau",
+                              text);
         s->kind = RIN_SCHEDULE_SIGMOID;
         s->s = p[0], s->e = p[1], s->tau = p[2];
         if (!format_schedule(s, "sigmoid"))
@@ -96,6 +106,14 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
         if (!(p[0] >= 0 && p[0] < p[1] && p[1] <= 1) || !(p[2] > 0))
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                               "schedule '%s': expected 0 <= start < end <= 1 and tau > 0", text);
+        /* gamma divides by cos(start pi/2)^2tau - cos(end pi/2)^2tau, which a large tau
+         * underflows to 0 (found by fuzz/fuzz_config.c) */
+        if (!(pow(cos(p[0] * RIN_PI / 2), 2 * p[2]) - pow(cos(p[1] * RIN_PI / 2), 2 * p[2]) >
+              1e-6))
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "schedule '%s': tau is too large: cos(start pi/2)^(2 tau) and "
+                              "cos(end pi/2)^(2 tau) are equal in double precision",
+                              text);
         s->kind = RIN_SCHEDULE_COSINE;
         s->s = p[0], s->e = p[1], s->tau = p[2];
         if (!format_schedule(s, "cosine"))
@@ -111,8 +129,6 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
 }
 
 static double clip_gamma(double g) { return g < GAMMA_MIN ? GAMMA_MIN : (g > 1.0 ? 1.0 : g); }
-
-static double logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 /* gamma(t) of spec 3.1 (diffusion_utils.py cosine_schedule_simple, cosine_schedule,
  * sigmoid_schedule, simple_linear_schedule). t in [0, 1]. */

@@ -203,6 +203,45 @@ static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, 
 
 /* stb works in int: keep every size it derives (rows of W*C+1 bytes, H of them, and the zlib
  * output) well inside INT_MAX. */
+/* Walks the chunks of a PNG held in memory without decoding: the signature, IHDR first (13
+ * bytes), every chunk's length inside the file, up to IEND. stb_image trusts a chunk's length
+ * and allocates it before reading (a 100-byte file claiming a 2 GB IDAT costs 2 GB), so the
+ * readers call this first. Returns NULL and the size, or a reason. */
+const char *rin_png_probe(const uint8_t *p, size_t len, int *W, int *H) {
+    if (len < 8 || memcmp(p, png_signature, 8) != 0)
+        return "not a PNG file (no PNG signature)";
+    if (len > (size_t)INT_MAX)
+        return "file too large";
+    size_t pos = 8;
+    int first = 1;
+    for (;;) {
+        if (len - pos < 12)
+            return "truncated PNG (a chunk header runs past the end of the file)";
+        uint32_t n = ((uint32_t)p[pos] << 24) | ((uint32_t)p[pos + 1] << 16) |
+                     ((uint32_t)p[pos + 2] << 8) | p[pos + 3];
+        const uint8_t *type = p + pos + 4;
+        if (n > len - pos - 12)
+            return "truncated PNG (a chunk's length runs past the end of the file)";
+        if (first) {
+            if (memcmp(type, "IHDR", 4) != 0 || n != 13)
+                return "malformed PNG (the first chunk is not a 13-byte IHDR)";
+            const uint8_t *h = p + pos + 8;
+            uint32_t w = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) |
+                         h[3];
+            uint32_t ht = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) |
+                          ((uint32_t)h[6] << 8) | h[7];
+            if (w == 0 || ht == 0 || w > (uint32_t)INT_MAX || ht > (uint32_t)INT_MAX)
+                return "malformed PNG (zero or huge width or height)";
+            *W = (int)w;
+            *H = (int)ht;
+            first = 0;
+        }
+        pos += 12 + (size_t)n;
+        if (memcmp(type, "IEND", 4) == 0)
+            return NULL;
+    }
+}
+
 static int png_shape_ok(int H, int W, int C) {
     if (H < 1 || W < 1 || (C != 1 && C != 3))
         return 0;
@@ -265,23 +304,23 @@ rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int 
     rin_status s = read_whole_file(path, &file, &len, err, errlen);
     if (s != RIN_STATUS_OK)
         return s;
-    if (len < sizeof png_signature || memcmp(file, png_signature, sizeof png_signature) != 0) {
-        free(file);
-        return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                          "%s: not a PNG file (no PNG signature)", path);
-    }
-    if (len > (size_t)INT_MAX) {
-        free(file);
-        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: file too large (%zu bytes)", path,
-                          len);
-    }
     int w, h, comp;
+    const char *why = rin_png_probe(file, len, &w, &h);
+    if (why) {
+        free(file);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: %s", path, why);
+    }
     if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
         free(file);
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: malformed PNG: %s", path,
                           stbi_failure_reason());
     }
     int want = comp <= 2 ? 1 : 3; /* grey(+alpha) -> grey, RGB(A) -> RGB */
+    if (!png_shape_ok(h, w, want)) { /* before decoding: no huge allocation for a tiny file */
+        free(file);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d",
+                          path, h, w);
+    }
     int n0;
     uint8_t *img = stbi_load_from_memory(file, (int)len, &w, &h, &n0, want);
     free(file);

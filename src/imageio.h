@@ -23,6 +23,10 @@ rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, 
 rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int *C, char *err,
                         size_t errlen);
 
+/* Checks a PNG in memory before decoding: signature, IHDR first, every chunk inside the file,
+ * an IEND. Returns NULL and the size (*W, *H), or the reason it is not a usable PNG. */
+const char *rin_png_probe(const uint8_t *png, size_t len, int *W, int *H);
+
 /* float in [-b, b] -> byte, see above. */
 void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b);
 

@@ -43,6 +43,15 @@ void rin_fsync_parent_dir(const char *path); /* best effort */
 /* "1"/"true" -> 1, "0"/"false" -> 0; returns 0 for anything else. */
 int rin_parse_bool(const char *v, int *out);
 
+/* ---- config text (config.c) -----------------------------------------------------------------
+ * "key = value" lines; '#' starts a comment; blank lines are skipped. For each setting fn gets
+ * the trimmed key and value and the 1-based line number; a non-OK return stops the parse and is
+ * returned. A line without '=' (or with an empty key) fails with "name:line: expected ...". */
+typedef rin_status (*rin_config_line_fn)(void *user, const char *key, const char *value,
+                                         int lineno);
+rin_status rin_config_parse_text(const char *text, size_t len, const char *name,
+                                 rin_config_line_fn fn, void *user, char *err, size_t errlen);
+
 /* ---- random numbers (rng.c) ---------------------------------------------------------------
  * Sequential: xoshiro256** seeded by splitmix64. Counter-based: a stateless hash of
  * (seed, stream, index), used for dropout and drop-path masks so that a mask element does not
@@ -290,7 +299,16 @@ struct rin_ctx {
     const int *last_labels;
     int have_forward;
     const float *cond;    /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
+    /* --check-numerics (numerics.c): scan after forward/backward; the first finding */
+    int check_numerics;
+    char numerics_msg[384];
 };
+
+/* The debug scans of numerics.c, called at the end of rin_forward / rin_backward when
+ * ctx->check_numerics is set: RIN_STATUS_NONFINITE with ctx->numerics_msg naming the first
+ * non-finite tensor and the op that wrote it. */
+rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in);
+rin_status rin_numerics_backward(rin_ctx *ctx);
 
 /* ---- the phases of a training step (trainer.c) ---------------------------------------------
  * rin_trainer_step is: shard_forward; sum the shards' losses over the ranks, divided by nranks;

@@ -228,10 +228,16 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
     o->clip_norm = t->clip_norm;
     o->ema_decay = t->ema_decay;
     rin_status s = parse_lr_schedule(t->lr_schedule, &o->cosine_frac, err, errlen);
-    if (!s)
-        s = rin_schedule_parse(sched, t->train_schedule, err, errlen);
+    char e2[200];
+    if (!s && rin_schedule_parse(sched, t->train_schedule, e2, sizeof e2))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG, "train_schedule: %s", e2);
     if (!s)
         s = rin_pred_type_parse(pred, t->pred_type, err, errlen);
+    /* Adam and LAMB divide by sqrt(v) + eps, and v is 0 where a gradient element is 0 */
+    if (!s && !(t->eps > 0))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "eps: %g is out of range (0, 1] (the optimizer divides by sqrt(v) + eps)",
+                       t->eps);
     if (!s && t->warmup_steps > t->total_steps)
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "warmup_steps: %ld is more than total_steps %ld", t->warmup_steps,
@@ -261,6 +267,7 @@ struct rin_trainer {
     int *labels;
     long step;
     int rank, nranks, b; /* data parallel: this rank's shard of b = batch_size / nranks */
+    char last_error[512];
 };
 
 static void trainer_free_buffers(rin_trainer *t) {
@@ -350,6 +357,22 @@ void rin_trainer_set_cond(rin_trainer *t, const float *cond) {
     if (t->ictx)
         rin_ctx_set_cond(t->ictx, cond);
 }
+
+const char *rin_trainer_last_error(const rin_trainer *t) { return t->last_error; }
+
+void rin_trainer_set_check_numerics(rin_trainer *t, int on) {
+    rin_ctx_set_check_numerics(t->ctx, on);
+    if (t->ictx)
+        rin_ctx_set_check_numerics(t->ictx, on);
+}
+
+/* Records why step t->step + 1 failed and returns s. */
+static rin_status step_failed(rin_trainer *t, rin_status s, const rin_ctx *ctx, const char *what) {
+    const char *detail = ctx ? rin_ctx_last_error(ctx) : "";
+    snprintf(t->last_error, sizeof t->last_error, "step %ld: %s%s%s", t->step + 1, what,
+             detail[0] ? "; " : "", detail);
+    return s;
+}
 const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
 const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
 
@@ -371,6 +394,7 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_STEP, (uint64_t)t->step));
 #define MINE(g) ((g) >= e0 && (g) < e0 + B) /* global example g is in this shard */
+    t->last_error[0] = 0;
 
     /* 1. noise levels, noise, the noisy input and the target */
     for (int g = 0; g < Bg; g++) {
@@ -408,8 +432,14 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
                            .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step),
                            .example0 = (uint64_t)e0};
         rin_status s = rin_forward(t->ictx, &first, NULL, t->zt);
+        if (s == RIN_STATUS_NONFINITE && t->ctx->check_numerics) {
+            /* the inference context cannot say which op: repeat the pass in the training
+             * context, which keeps every activation */
+            (void)rin_forward(t->ctx, &first, NULL, NULL);
+            return step_failed(t, s, t->ctx, "the self-conditioning pass is not finite");
+        }
         if (s)
-            return s;
+            return step_failed(t, s, t->ictx, rin_status_str(s));
         for (int g = 0; g < Bg; g++) {
             int keep = rin_rng_uniform(&rng) > 1.0 - tc->self_cond_rate;
             if (MINE(g) && !keep)
@@ -426,7 +456,9 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
                         .example0 = (uint64_t)e0};
     rin_status s = rin_forward(t->ctx, &second, t->out, NULL);
     if (s)
-        return s;
+        return step_failed(t, s, t->ctx,
+                           s == RIN_STATUS_NONFINITE ? "the forward pass is not finite"
+                                                     : rin_status_str(s));
     *loss = rin_mse_forward_backward(t->dout, t->out, t->target, n);
     return RIN_STATUS_OK;
 }
@@ -435,11 +467,16 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
  * (the sum of all shards' parts is the whole batch's gradient). */
 rin_status rin_trainer_shard_backward(rin_trainer *t) {
     const rin_config *c = &t->m->cfg;
-    size_t n = (size_t)t->b * c->H * c->W * c->C;
+    size_t n = (size_t)t->b * rin_config_input_floats(c);
     if (t->nranks > 1) /* dout is d(shard mean); the global mean is the mean of nranks shards */
         rin_scale(t->dout, n, 1.0f / (float)t->nranks);
     rin_ctx_zero_grad(t->ctx);
-    return rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
+    rin_status s = rin_backward(t->ctx, t->dout, NULL, NULL, NULL);
+    if (s)
+        return step_failed(t, s, t->ctx,
+                           s == RIN_STATUS_NONFINITE ? "a gradient is not finite"
+                                                     : rin_status_str(s));
+    return RIN_STATUS_OK;
 }
 
 float *rin_trainer_grads(rin_trainer *t) { return rin_ctx_grads(t->ctx); }
@@ -450,7 +487,8 @@ rin_status rin_trainer_apply(rin_trainer *t, double loss, rin_step_stats *stats)
     float *g = rin_ctx_grads(t->ctx);
     double gn = rin_global_norm(g, t->m);
     if (!isfinite(gn) || !all_finite(g, t->m->nfloats))
-        return RIN_STATUS_NONFINITE;
+        return step_failed(t, RIN_STATUS_NONFINITE, NULL,
+                           "a gradient is not finite (--check-numerics names the tensor)");
     if (t->oc.clip_norm > 0 && gn > t->oc.clip_norm)
         rin_scale(g, t->m->nfloats, (float)(t->oc.clip_norm / gn));
     double lr = rin_lr_at(&t->oc, t->step);
@@ -490,7 +528,8 @@ rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
     if (s)
         return s;
     if (!isfinite(loss))
-        return RIN_STATUS_NONFINITE;
+        return step_failed(t, RIN_STATUS_NONFINITE, NULL,
+                           isnan(loss) ? "the loss is NaN" : "the loss is infinite");
     s = rin_trainer_shard_backward(t);
     if (s)
         return s;

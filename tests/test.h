@@ -88,4 +88,7 @@ int test_write_bytes(const char *path, const void *buf, size_t n);
  * returns its exit status, or -1 if it could not run or was killed. */
 int test_shell(char *out, size_t outlen, const char *cmd);
 
+/* An IDX image file and label file of n 8x8 one-channel images with 4 classes (test_cli.c). */
+void write_idx(const char *img, const char *lab, int n);
+
 #endif /* RIN_TEST_H */

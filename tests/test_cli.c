@@ -166,7 +166,7 @@ TEST(cli_forward_matches_reference) {
 /* ---- rin train / rin sample ----------------------------------------------------------------- */
 
 /* Writes an IDX image file and label file of n 8x8 images with 4 classes. */
-static void write_idx(const char *img, const char *lab, int n) {
+void write_idx(const char *img, const char *lab, int n) {
     FILE *f = fopen(img, "wb"), *g = fopen(lab, "wb");
     RIN_ASSERT(f && g);
     unsigned char h1[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8};

@@ -659,7 +659,7 @@ TEST(data_png_folder) {
     EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_FORMAT, sub, "no *.png files");
     snprintf(p, sizeof p, "%s/x.png", sub);
     CHECK(test_write_bytes(p, "\x89PNG garbage", 12));
-    EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_FORMAT, "cannot decode", p);
+    EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_FORMAT, "not a PNG file", p);
     test_dir_file(sub, sizeof sub, &td, "absent");
     snprintf(src, sizeof src, "png:%s", sub);
     EXPECT_LOAD_FAIL(src, 8, 8, 3, RIN_STATUS_IO, sub, "cannot open folder");
