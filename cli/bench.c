@@ -48,19 +48,8 @@ typedef struct bench_settings {
 
 static void bench_set(void *user, const char *key, const char *value, const char *where) {
     bench_settings *s = user;
-    char err[512];
-    for (int i = 0; i < rin_config_num_keys(); i++)
-        if (!strcmp(rin_config_key(i), key)) {
-            if (rin_config_set(&s->model, key, value, err, sizeof err))
-                die("%s%s", where, err);
-            return;
-        }
-    for (int i = 0; i < rin_train_config_num_keys(); i++)
-        if (!strcmp(rin_train_config_key(i), key)) {
-            if (rin_train_config_set(&s->train, key, value, err, sizeof err))
-                die("%s%s", where, err);
-            return;
-        }
+    if (set_model_or_train_key(&s->model, &s->train, key, value, where))
+        return;
     die("%sunknown key '%s' (bench takes model and training keys: `rin train --help`)", where,
         key);
 }

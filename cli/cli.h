@@ -32,6 +32,10 @@ const char *split_kv(const char *text, char *key, size_t cap, const char *what);
 
 /* A config file: "key = value" lines, '#' starts a comment. Calls set(user, key, value, where)
  * for each, where = "FILE:LINE: " for messages; dies on an unreadable file or a bad line. */
+/* key=value into the model config or the training config, whichever owns the key: 1 when set,
+ * 0 when neither does; dies naming `where` on a bad value. */
+int set_model_or_train_key(rin_config *model, rin_train_config *train, const char *key,
+                           const char *value, const char *where);
 typedef void (*settings_fn)(void *user, const char *key, const char *value, const char *where);
 void read_settings_file(const char *path, settings_fn set, void *user);
 /* ---- video (cli/video.c, docs/video.md) ---- */

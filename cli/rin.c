@@ -74,6 +74,24 @@ const char *split_kv(const char *text, char *key, size_t cap, const char *what) 
     return eq + 1;
 }
 
+int set_model_or_train_key(rin_config *model, rin_train_config *train, const char *key,
+                           const char *value, const char *where) {
+    char err[512];
+    for (int i = 0; i < rin_config_num_keys(); i++)
+        if (!strcmp(rin_config_key(i), key)) {
+            if (rin_config_set(model, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return 1;
+        }
+    for (int i = 0; i < rin_train_config_num_keys(); i++)
+        if (!strcmp(rin_train_config_key(i), key)) {
+            if (rin_train_config_set(train, key, value, err, sizeof err))
+                die("%s%s", where, err);
+            return 1;
+        }
+    return 0;
+}
+
 typedef struct file_ctx {
     settings_fn set;
     void *user;

@@ -124,19 +124,8 @@ typedef struct settings {
 
 /* One key=value into whichever config owns the key; dies naming `where` and the key. */
 static void settings_set(settings *s, const char *key, const char *value, const char *where) {
-    char err[512];
-    for (int i = 0; i < rin_config_num_keys(); i++)
-        if (!strcmp(rin_config_key(i), key)) {
-            if (rin_config_set(&s->model, key, value, err, sizeof err))
-                die("%s%s", where, err);
-            return;
-        }
-    for (int i = 0; i < rin_train_config_num_keys(); i++)
-        if (!strcmp(rin_train_config_key(i), key)) {
-            if (rin_train_config_set(&s->train, key, value, err, sizeof err))
-                die("%s%s", where, err);
-            return;
-        }
+    if (set_model_or_train_key(&s->model, &s->train, key, value, where))
+        return;
     if (run_set(&s->run, key, value, where))
         return;
     die("%sunknown key '%s' (see `rin train --help` for the keys)", where, key);
