@@ -22,12 +22,12 @@ static rin_status apply(void *user, const char *key, const char *value, int line
     for (int i = 0; i < rin_config_num_keys(); i++)
         if (!strcmp(rin_config_key(i), key)) {
             rin_status s = rin_config_set(&b->c, key, value, err, sizeof err);
-            if (s && !strstr(err, key))
-                abort(); /* a message must name the key */
+            if (s && strlen(key) < 200 && !strstr(err, key))
+                abort(); /* a message must name the key (a longer one may be truncated) */
             return s;
         }
     rin_status s = rin_train_config_set(&b->t, key, value, err, sizeof err);
-    if (s && !strstr(err, key))
+    if (s && strlen(key) < 200 && !strstr(err, key))
         abort();
     return s;
 }
