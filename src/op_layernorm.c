@@ -52,11 +52,12 @@ RIN_AVX2 static void ln_row_stats_avx2(const float *x, int C, double *m_out, dou
     *rs_out = 1.0 / sqrt(var / C + RIN_LN_EPS);
 }
 
+/* Row r. The parallel loop is the caller's: clang does not carry a target attribute into an
+ * outlined OpenMP region. */
 RIN_AVX2 static void ln_forward_avx2(float *out, float *mean, float *rstd, const float *x,
-                                     const float *w, const float *b, int N, int C) {
+                                     const float *w, const float *b, int r, int C) {
     int c8 = C & ~7;
-#pragma omp parallel for
-    for (int r = 0; r < N; r++) {
+    {
         const float *xr = x + (size_t)r * C;
         float *y = out + (size_t)r * C;
         double m, rs;
@@ -77,10 +78,9 @@ RIN_AVX2 static void ln_forward_avx2(float *out, float *mean, float *rstd, const
 
 RIN_AVX2 static void ln_backward_dx_avx2(float *dx, const float *dout, const float *x,
                                          const float *mean, const float *rstd, const float *w,
-                                         int N, int C) {
+                                         int r, int C) {
     int c8 = C & ~7;
-#pragma omp parallel for
-    for (int r = 0; r < N; r++) {
+    {
         const float *xr = x + (size_t)r * C, *g = dout + (size_t)r * C;
         float *d = dx + (size_t)r * C;
         float m = mean[r], rs = rstd[r];
@@ -124,7 +124,9 @@ void rin_layernorm_forward(float *out, float *mean, float *rstd, const float *x,
     double prof_t0 = RIN_PROF_BEGIN();
 #ifdef RIN_X86_SIMD
     if (rin_simd_avx2()) {
-        ln_forward_avx2(out, mean, rstd, x, w, b, N, C);
+#pragma omp parallel for
+        for (int r = 0; r < N; r++)
+            ln_forward_avx2(out, mean, rstd, x, w, b, r, C);
         RIN_PROF_END(LN_FWD, prof_t0, 0);
         return;
     }
@@ -159,7 +161,9 @@ void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, 
      * dxhat = dy * w;  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
 #ifdef RIN_X86_SIMD
     if (dx && rin_simd_avx2()) {
-        ln_backward_dx_avx2(dx, dout, x, mean, rstd, w, N, C);
+#pragma omp parallel for
+        for (int r = 0; r < N; r++)
+            ln_backward_dx_avx2(dx, dout, x, mean, rstd, w, r, C);
         dx = NULL; /* done */
     }
 #endif

@@ -398,7 +398,7 @@ static double json_number(const char *text, const char *key, const char **from) 
     snprintf(pat, sizeof pat, "\"%s\": ", key);
     const char *p = strstr(*from, pat);
     if (!p)
-        return NAN;
+        return (double)NAN;
     *from = p + strlen(pat);
     return strtod(*from, NULL);
     (void)text;

@@ -359,7 +359,7 @@ static void gelu_paths_case(int avx2) {
     rin_simd_set(prev);
     double worst_abs = 0, worst_rel = 0, worst_dabs = 0;
     for (int i = 0; i < N; i++) {
-        double v = x[i], cdf = 0.5 * (1.0 + erf(v / sqrt(2.0)));
+        double v = (double)x[i], cdf = 0.5 * (1.0 + erf(v / sqrt(2.0)));
         double g = v * cdf, dg = cdf + v * exp(-0.5 * v * v) * 0.39894228040143268;
         double ea = fabs((double)y[i] - g), ed = fabs((double)dx[i] - dg);
         worst_abs = ea > worst_abs ? ea : worst_abs;
