@@ -57,64 +57,60 @@ RIN_AVX2 static void ln_row_stats_avx2(const float *x, int C, double *m_out, dou
 RIN_AVX2 static void ln_forward_avx2(float *out, float *mean, float *rstd, const float *x,
                                      const float *w, const float *b, int r, int C) {
     int c8 = C & ~7;
-    {
-        const float *xr = x + (size_t)r * C;
-        float *y = out + (size_t)r * C;
-        double m, rs;
-        ln_row_stats_avx2(xr, C, &m, &rs);
-        float mf = (float)m, rf = (float)rs;
-        __m256 vm = _mm256_set1_ps(mf), vr = _mm256_set1_ps(rf);
-        for (int c = 0; c < c8; c += 8) {
-            __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
-            _mm256_storeu_ps(y + c, _mm256_fmadd_ps(xh, _mm256_loadu_ps(w + c),
-                                                    _mm256_loadu_ps(b + c)));
-        }
-        for (int c = c8; c < C; c++)
-            y[c] = (xr[c] - mf) * rf * w[c] + b[c];
-        mean[r] = mf;
-        rstd[r] = rf;
+    const float *xr = x + (size_t)r * C;
+    float *y = out + (size_t)r * C;
+    double m, rs;
+    ln_row_stats_avx2(xr, C, &m, &rs);
+    float mf = (float)m, rf = (float)rs;
+    __m256 vm = _mm256_set1_ps(mf), vr = _mm256_set1_ps(rf);
+    for (int c = 0; c < c8; c += 8) {
+        __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
+        _mm256_storeu_ps(y + c, _mm256_fmadd_ps(xh, _mm256_loadu_ps(w + c),
+                                                _mm256_loadu_ps(b + c)));
     }
+    for (int c = c8; c < C; c++)
+        y[c] = (xr[c] - mf) * rf * w[c] + b[c];
+    mean[r] = mf;
+    rstd[r] = rf;
 }
 
 RIN_AVX2 static void ln_backward_dx_avx2(float *dx, const float *dout, const float *x,
                                          const float *mean, const float *rstd, const float *w,
                                          int r, int C) {
     int c8 = C & ~7;
-    {
-        const float *xr = x + (size_t)r * C, *g = dout + (size_t)r * C;
-        float *d = dx + (size_t)r * C;
-        float m = mean[r], rs = rstd[r];
-        __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
-        __m256d s10 = _mm256_setzero_pd(), s11 = _mm256_setzero_pd();
-        __m256d s20 = _mm256_setzero_pd(), s21 = _mm256_setzero_pd();
-        for (int c = 0; c < c8; c += 8) {
-            __m256 dxh = _mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c));
-            __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
-            __m256 p = _mm256_mul_ps(dxh, xh);
-            s10 = _mm256_add_pd(s10, _mm256_cvtps_pd(_mm256_castps256_ps128(dxh)));
-            s11 = _mm256_add_pd(s11, _mm256_cvtps_pd(_mm256_extractf128_ps(dxh, 1)));
-            s20 = _mm256_add_pd(s20, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-            s21 = _mm256_add_pd(s21, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-        }
-        double s1 = hsum4d(_mm256_add_pd(s10, s11)), s2 = hsum4d(_mm256_add_pd(s20, s21));
-        for (int c = c8; c < C; c++) {
-            float dxh = g[c] * w[c];
-            s1 += (double)dxh;
-            s2 += (double)(dxh * ((xr[c] - m) * rs));
-        }
-        float a = (float)(s1 / C), bb = (float)(s2 / C);
-        __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(bb);
-        for (int c = 0; c < c8; c += 8) {
-            __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
-            __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c)),
-                                     va);
-            t = _mm256_fnmadd_ps(xh, vb, t);
-            _mm256_storeu_ps(d + c, _mm256_fmadd_ps(vr, t, _mm256_loadu_ps(d + c)));
-        }
-        for (int c = c8; c < C; c++) {
-            float xh = (xr[c] - m) * rs;
-            d[c] += rs * (g[c] * w[c] - a - xh * bb);
-        }
+    const float *xr = x + (size_t)r * C, *g = dout + (size_t)r * C;
+    float *d = dx + (size_t)r * C;
+    float m = mean[r], rs = rstd[r];
+    __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
+    __m256d s10 = _mm256_setzero_pd(), s11 = _mm256_setzero_pd();
+    __m256d s20 = _mm256_setzero_pd(), s21 = _mm256_setzero_pd();
+    for (int c = 0; c < c8; c += 8) {
+        __m256 dxh = _mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c));
+        __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
+        __m256 p = _mm256_mul_ps(dxh, xh);
+        s10 = _mm256_add_pd(s10, _mm256_cvtps_pd(_mm256_castps256_ps128(dxh)));
+        s11 = _mm256_add_pd(s11, _mm256_cvtps_pd(_mm256_extractf128_ps(dxh, 1)));
+        s20 = _mm256_add_pd(s20, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+        s21 = _mm256_add_pd(s21, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+    }
+    double s1 = hsum4d(_mm256_add_pd(s10, s11)), s2 = hsum4d(_mm256_add_pd(s20, s21));
+    for (int c = c8; c < C; c++) {
+        float dxh = g[c] * w[c];
+        s1 += (double)dxh;
+        s2 += (double)(dxh * ((xr[c] - m) * rs));
+    }
+    float a = (float)(s1 / C), bb = (float)(s2 / C);
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(bb);
+    for (int c = 0; c < c8; c += 8) {
+        __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
+        __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c)),
+                                 va);
+        t = _mm256_fnmadd_ps(xh, vb, t);
+        _mm256_storeu_ps(d + c, _mm256_fmadd_ps(vr, t, _mm256_loadu_ps(d + c)));
+    }
+    for (int c = c8; c < C; c++) {
+        float xh = (xr[c] - m) * rs;
+        d[c] += rs * (g[c] * w[c] - a - xh * bb);
     }
 }
 #endif
@@ -164,8 +160,7 @@ void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, 
 #pragma omp parallel for
         for (int r = 0; r < N; r++)
             ln_backward_dx_avx2(dx, dout, x, mean, rstd, w, r, C);
-        dx = NULL; /* done */
-    }
+    } else
 #endif
     if (dx) {
 #pragma omp parallel for

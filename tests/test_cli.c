@@ -392,8 +392,8 @@ TEST(cli_eval_floor_and_checkpoint) {
     unlink(json);
 }
 
-/* Reads the number after "key": in text (the first occurrence at or after from). */
-static double json_number(const char *text, const char *key, const char **from) {
+/* Reads the number after "key": at or after *from, and moves *from past the key. */
+static double json_number(const char *key, const char **from) {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\": ", key);
     const char *p = strstr(*from, pat);
@@ -401,7 +401,6 @@ static double json_number(const char *text, const char *key, const char **from) 
         return (double)NAN;
     *from = p + strlen(pat);
     return strtod(*from, NULL);
-    (void)text;
 }
 
 /* rin bench end to end on the tiny preset: both phases run for each thread count, the JSON
@@ -428,16 +427,16 @@ TEST(cli_bench_tiny) {
     rin_config c;
     rin_config_preset(&c, "tiny", NULL, 0);
     const char *p = text;
-    double gf = json_number(text, "gflop_forward", &p);
+    double gf = json_number("gflop_forward", &p);
     CHECK(fabs(gf - rin_config_flops(&c) / 1e9) < 1e-9);
     for (int r = 0; r < 4; r++) { /* threads 1 train, 1 sample, 2 train, 2 sample */
-        double threads = json_number(text, "threads", &p);
+        double threads = json_number("threads", &p);
         const char *phase = strstr(p, "\"phase\": \"");
         CHECK(phase != NULL);
         int train = phase && !strncmp(phase + 10, "train", 5);
-        double ips = json_number(text, "img_per_s", &p), step = json_number(text, "step_s", &p);
-        double g = json_number(text, "gflops", &p), sg = json_number(text, "sgemm_gflops", &p);
-        double mb = json_number(text, "peak_rss_mb", &p);
+        double ips = json_number("img_per_s", &p), step = json_number("step_s", &p);
+        double g = json_number("gflops", &p), sg = json_number("sgemm_gflops", &p);
+        double mb = json_number("peak_rss_mb", &p);
         CHECK_MSG(threads == (r < 2 ? 1 : 2), "run %d: threads %g", r, threads);
         CHECK_MSG(train == (r % 2 == 0), "run %d: phase out of order", r);
         CHECK(ips > 0 && step > 0 && sg > 0 && mb > 1);
