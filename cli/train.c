@@ -662,12 +662,16 @@ int cmd_train(int argc, char **argv) {
     char ranks[64] = "";
     if (r->nranks > 1)
         snprintf(ranks, sizeof ranks, " (%d ranks x %d)", r->nranks, b);
+    char source[64]; /* a video source generates or holds clips; an image source counts them */
+    if (r->data)
+        snprintf(source, sizeof source, "%d images", r->data->n);
+    else
+        snprintf(source, sizeof source, "clips of %d frames", c->seq_len);
     if (r->rank == 0)
         fprintf(stderr,
-                "rin train: %s, %zu parameters, %s %d images, batch %d%s, steps %ld -> %ld, %s lr "
-                "%g\n",
-                r->dir, rin_config_num_params(c), r->s.run.data, r->data ? r->data->n : -1, B,
-                ranks, step0, tc->total_steps, tc->optimizer, tc->lr);
+                "rin train: %s, %zu parameters, %s (%s), batch %d%s, steps %ld -> %ld, %s lr %g\n",
+                r->dir, rin_config_num_params(c), r->s.run.data, source, B, ranks, step0,
+                tc->total_steps, tc->optimizer, tc->lr);
 
     double t_start = rin_time_seconds(), t_window = t_start, elapsed0 = r->elapsed;
     long window_steps = 0;
