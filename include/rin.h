@@ -87,6 +87,11 @@ typedef struct rin_config {
     int seq_len;           /* frames per clip T, conditioning frames included */
     int seq_stride;        /* s: frames per token (3-D patches s x p x p) */
     int cond_frames;       /* Nc: the first Nc frames are clean conditioning frames */
+    /* Interface positions (spec 1.1 step 4): 0 = 'learned' (the table alone, truncated-normal
+     * initialised; every released config); 1 = 'sin_cos_plus_learned' (fixed 2-D sin/cos codes
+     * of the patch row and column, the same in every time slot, plus the table as a
+     * zero-initialised learned residual). */
+    int tape_pos_encoding;
 } rin_config;
 
 /* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */

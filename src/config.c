@@ -12,7 +12,10 @@
 
 #include "internal.h"
 
-enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND };
+enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND, KEY_POS_ENC };
+
+/* tape_pos_encoding values, indexed by rin_config.tape_pos_encoding */
+static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned"};
 
 typedef struct config_key {
     const char *name;
@@ -46,6 +49,7 @@ static const config_key keys[] = {
     {"seq_len",          KEY_INT,       OFF(seq_len),        0, 4096,  "video: frames per clip (0 = images)"},
     {"seq_stride",       KEY_INT,       OFF(seq_stride),     0, 4096,  "video: frames per token"},
     {"cond_frames",      KEY_INT,       OFF(cond_frames),    0, 4095,  "video: conditioning frames"},
+    {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 1,  "learned or sin_cos_plus_learned"},
 };
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -53,11 +57,12 @@ static const config_key keys[] = {
 int rin_config_num_keys(void) { return NKEYS; }
 const char *rin_config_key(int i) { return i >= 0 && i < NKEYS ? keys[i].name : NULL; }
 
-/* The video keys came after the first checkpoints: a file without them holds an image model
- * (their value 0). */
+/* The video keys and tape_pos_encoding came after the first checkpoints: a file without them
+ * holds an image model with learned positions (their value 0). */
 int rin_config_key_optional(int i) {
     const char *k = rin_config_key(i);
-    return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames"));
+    return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames") ||
+                 !strcmp(k, "tape_pos_encoding"));
 }
 
 static void base_defaults(rin_config *c) {
@@ -182,6 +187,16 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
                                   "self_cond: '%s' is not supported (expected latent or none)",
                                   value);
             return RIN_STATUS_OK;
+        case KEY_POS_ENC:
+            for (int e = 0; e < (int)(sizeof pos_encodings / sizeof *pos_encodings); e++)
+                if (!strcmp(value, pos_encodings[e])) {
+                    *(int *)field = e;
+                    return RIN_STATUS_OK;
+                }
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "%s: '%s' is not supported (expected learned or "
+                              "sin_cos_plus_learned)",
+                              key, value);
         case KEY_LAYERS: {
             int K[RIN_MAX_BLOCKS], S = 0;
             const char *p = value;
@@ -236,6 +251,10 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     }
     case KEY_SELF_COND:
         return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
+    case KEY_POS_ENC: {
+        int e = *(const int *)field;
+        return snprintf(buf, buflen, "%s", e == 0 || e == 1 ? pos_encodings[e] : "?");
+    }
     case KEY_LAYERS: {
         int w = 0;
         buf[0] = 0;
@@ -317,7 +336,7 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     for (int i = 0; i < NKEYS; i++) {
         const config_key *k = &keys[i];
         const void *f = (const char *)c + k->offset;
-        if (k->kind == KEY_INT || k->kind == KEY_BOOL) {
+        if (k->kind == KEY_INT || k->kind == KEY_BOOL || k->kind == KEY_POS_ENC) {
             int v = *(const int *)f;
             if (v < k->lo || v > k->hi)
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
@@ -356,6 +375,11 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                               "num_layers: block %d has depth %d (expected 0 to 256)", b,
                               c->K[b]);
+    if (c->tape_pos_encoding && c->E % 4)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "tape_pos_encoding: sin_cos_plus_learned needs tape_dim divisible by 4 "
+                          "(a sin and a cos half for the row and for the column), not %d",
+                          c->E);
     rin_dims d;
     rin_dims_compute(&d, c);
     if (c->D % c->lat_heads)

@@ -476,12 +476,14 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     int train = in->training;
     uint64_t seed = in->seed, e0 = in->example0;
 
-    /* interface: x0 = LN(stem(patches)) + tape_pos */
+    /* interface: x0 = LN(stem(patches)) + tape_pos (+ fixed sin/cos codes) */
     tokenise(ctx, a->patches, in->x_t, B);
     rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->P, E);
     rin_layernorm_forward(a->x0, a->stem_mean, a->stem_rstd, a->stem, g->stem_ln_w, g->stem_ln_b,
                           B * n, E);
     rin_add_rows_forward(a->x0, a->x0, g->tape_pos, B, n, E);
+    if (ctx->model->tape_pos_fixed) /* sin_cos_plus_learned: the fixed codes; no gradient */
+        rin_add_rows_forward(a->x0, a->x0, ctx->model->tape_pos_fixed, B, n, E);
 
     /* time token from gamma (not t), class token from one-hot labels */
     rin_gamma_code(a->tcode, in->gamma, 1000.0f, B, d->dt);

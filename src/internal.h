@@ -184,7 +184,15 @@ struct rin_model {
     int ntensors;
     rin_tensor_rec *tensors;
     rin_params_view view; /* pointers into params */
+    float *tape_pos_fixed; /* (n, E) fixed sin/cos codes added to the interface, or NULL */
 };
+
+/* The fixed interface positions of tape_pos_encoding = sin_cos_plus_learned, (n, E): the
+ * official code's 2-D sin/cos codes (transformers.py get_2d_position_codes, coordinates
+ * normalised to [0, 1000] = time_scaling) of each token's patch row (first E/2 features) and
+ * column (last E/2); a 1-D code over all patches when the grid has one row or column. A video's
+ * time slots, the conditioning frames' included, all repeat the same spatial codes. */
+void rin_tape_pos_codes(float *out, const rin_config *c);
 
 /* Lays out the table over base (NULL: count only) and fills view and recs when not NULL.
  * Returns the number of floats. The single place that knows the layout. */

@@ -171,6 +171,37 @@ void rin_view_free(rin_params_view *v) {
     v->proc_mlp_all = NULL;
 }
 
+/* transformers.py positional_encoding of one coordinate x over dim features: the sines of the
+ * even feature indices, then the cosines of the odd ones; index i has angle
+ * x / 10000^(2 floor(i/2) / dim). */
+static void sincos_code(float *out, double x, int dim) {
+    int ns = (dim + 1) / 2;
+    for (int i = 0; i < dim; i++) {
+        double angle = x / pow(10000.0, 2.0 * (i / 2) / dim);
+        if (i % 2 == 0)
+            out[i / 2] = (float)sin(angle);
+        else
+            out[ns + i / 2] = (float)cos(angle);
+    }
+}
+
+void rin_tape_pos_codes(float *out, const rin_config *c) {
+    const double norm_max = 1000.0; /* time_scaling of every diffusion config (spec 1.2) */
+    int rows = c->H / c->patch, cols = c->W / c->patch, grid = rows * cols, E = c->E;
+    int n = rin_config_num_tokens(c);
+    for (int g = 0; g < grid; g++) {
+        float *o = out + (size_t)g * E;
+        if (rows > 1 && cols > 1) {
+            sincos_code(o, (double)(g / cols) / (rows - 1) * norm_max, E / 2);
+            sincos_code(o + E / 2, (double)(g % cols) / (cols - 1) * norm_max, E / 2);
+        } else {
+            sincos_code(o, grid > 1 ? (double)g / (grid - 1) * norm_max : 0.0, E);
+        }
+    }
+    for (int t = 1; t < n / grid; t++)
+        memcpy(out + (size_t)t * grid * E, out, (size_t)grid * E * sizeof(float));
+}
+
 rin_status rin_model_create(rin_model **out, const rin_config *c, char *err, size_t errlen) {
     *out = NULL;
     rin_status st = rin_config_validate(c, err, errlen);
@@ -193,6 +224,14 @@ rin_status rin_model_create(rin_model **out, const rin_config *c, char *err, siz
     }
     memset(m->params, 0, m->nfloats * sizeof(float));
     rin_layout(c, m->params, NULL, m->tensors, NULL);
+    if (c->tape_pos_encoding) {
+        m->tape_pos_fixed = malloc((size_t)m->dims.n * c->E * sizeof(float));
+        if (!m->tape_pos_fixed) {
+            rin_model_free(m);
+            return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "out of memory (position codes)");
+        }
+        rin_tape_pos_codes(m->tape_pos_fixed, c);
+    }
     *out = m;
     return RIN_STATUS_OK;
 }
@@ -203,6 +242,7 @@ void rin_model_free(rin_model *m) {
     rin_view_free(&m->view);
     free(m->params);
     free(m->tensors);
+    free(m->tape_pos_fixed);
     free(m);
 }
 

@@ -25,6 +25,10 @@ enum rin_init {
     RIN_INIT_TRUNC_NORM /* normal(0, 0.02) re-drawn outside +-2 std */
 };
 
+/* tape_pos is the whole positional table ('learned') or the learned residual over fixed sin/cos
+ * codes ('sin_cos_plus_learned', zero-initialised as the official tape_pos_emb_res) */
+#define TAPE_POS_INIT (c->tape_pos_encoding ? RIN_INIT_ZERO : RIN_INIT_TRUNC_NORM)
+
 /* Globals. Columns: field, present, ndim, dim0, dim1, init, heads, decayed.
  * Symbols in scope: c (config), n, P (= p*p*C), Lz (learned latents), Dt (time-token width),
  * Dc (class-token width), dt (= Dt/4, sinusoid width), rD (= lat_mlp_ratio * D). */
@@ -34,7 +38,7 @@ enum rin_init {
     X(stem_b,        1,                  1, c->E,   0,              RIN_INIT_ZERO,       0, 0) \
     X(stem_ln_w,     1,                  1, c->E,   0,              RIN_INIT_ONE,        0, 0) \
     X(stem_ln_b,     1,                  1, c->E,   0,              RIN_INIT_ZERO,       0, 0) \
-    X(tape_pos,      1,                  2, n,      c->E,           RIN_INIT_TRUNC_NORM, 0, 1) \
+    X(tape_pos,      1,                  2, n,      c->E,           TAPE_POS_INIT,       0, 1) \
     X(latent_pos,    1,                  2, Lz,     c->D,           RIN_INIT_TRUNC_NORM, 0, 1) \
     X(time_w1,       1,                  2, 4 * dt, dt,             RIN_INIT_GLOROT,     0, 1) \
     X(time_b1,       1,                  1, 4 * dt, 0,              RIN_INIT_ZERO,       0, 0) \

@@ -393,6 +393,120 @@ TEST(model_fd_video) {
     problem_free(&p);
 }
 
+/* ---- tape_pos_encoding = sin_cos_plus_learned (spec 1.1 step 4) ---------------------------- */
+
+/* The official 2-D code written out: for patch row r of R and column q of Q, with
+ * y = 1000 r/(R-1), x = 1000 q/(Q-1) and w_j = 10000^(-4j/E): features [0, E/4) are sin(y w_j),
+ * [E/4, E/2) cos(y w_j), [E/2, 3E/4) sin(x w_j), [3E/4, E) cos(x w_j). */
+static double pos_code_2d(int r, int R, int q, int Q, int E, int f) {
+    int half = f / (E / 2), k = f % (E / 2), j = k % (E / 4);
+    double coord = half ? 1000.0 * q / (Q - 1) : 1000.0 * r / (R - 1);
+    double a = coord * pow(10000.0, -4.0 * j / E);
+    return k < E / 4 ? sin(a) : cos(a);
+}
+
+TEST(tape_pos_codes_are_the_official_sin_cos) {
+    rin_config c = micro_config(); /* 4 x 6 image, 2 x 2 patches: a 2 x 3 grid */
+    CHECK(rin_config_set(&c, "tape_dim", "16", NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_config_set(&c, "tape_pos_encoding", "sin_cos_plus_learned", NULL, 0) ==
+          RIN_STATUS_OK);
+    float codes[6 * 16];
+    rin_tape_pos_codes(codes, &c);
+    double worst = 0;
+    for (int g = 0; g < 6; g++)
+        for (int f = 0; f < 16; f++)
+            worst = fmax(worst, fabs((double)codes[g * 16 + f] -
+                                     pos_code_2d(g / 3, 2, g % 3, 3, 16, f)));
+    CHECK_MSG(worst < 1e-6, "worst difference %g", worst);
+    /* by hand: the last row (y = 1000) has sin(1000) first and cos(1000) at E/4 */
+    CHECK(fabs((double)codes[3 * 16 + 0] - 0.8268795405) < 1e-6);
+    CHECK(fabs((double)codes[3 * 16 + 4] - 0.5623790763) < 1e-6);
+    CHECK(codes[0] == 0.0f && codes[4] == 1.0f && codes[8] == 0.0f && codes[12] == 1.0f);
+
+    /* a one-row grid: one 1-D code over the E features */
+    CHECK(rin_config_set(&c, "image_height", "2", NULL, 0) == RIN_STATUS_OK);
+    rin_tape_pos_codes(codes, &c);
+    for (int g = 0; g < 3; g++)
+        for (int f = 0; f < 16; f++) {
+            double a = 1000.0 * g / 2 * pow(10000.0, -2.0 * (f % 8) / 16);
+            CHECK(fabs((double)codes[g * 16 + f] - (f < 8 ? sin(a) : cos(a))) < 1e-6);
+        }
+
+    /* video: every time slot, the conditioning frames' included, repeats the spatial codes */
+    rin_config v = micro_config();
+    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
+                             {"seq_len", "6"}, {"seq_stride", "2"}, {"cond_frames", "3"},
+                             {"tape_dim", "8"}, {"tape_pos_encoding", "sin_cos_plus_learned"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&v, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    int n = rin_config_num_tokens(&v);
+    float *vc = malloc((size_t)n * 8 * sizeof *vc);
+    rin_tape_pos_codes(vc, &v);
+    CHECK(n == 16);
+    for (int t = 0; t < n / 4; t++)
+        for (int k = 0; k < 4 * 8; k++)
+            CHECK(vc[t * 32 + k] == vc[k]);
+    CHECK(fabs((double)vc[3 * 8 + 0] - pos_code_2d(1, 2, 1, 2, 8, 0)) < 1e-6);
+    free(vc);
+}
+
+/* The fixed codes enter the forward pass exactly as a learned table holding them would: a
+ * sin_cos_plus_learned model equals a 'learned' model whose tape_pos = codes + residual, in the
+ * outputs and in every gradient (the codes are constants); the residual starts at zero. */
+TEST(tape_pos_sin_cos_plus_learned_forward_and_backward) {
+    rin_config c = micro_config();
+    CHECK(rin_config_set(&c, "tape_pos_encoding", "sin_cos_plus_learned", NULL, 0) ==
+          RIN_STATUS_OK);
+    problem p, q;
+    problem_init(&p, &c, 2, 15);
+    const rin_tensor_info *tp = rin_model_find_tensor(p.m, "tape_pos");
+    RIN_ASSERT(tp);
+    rin_model_init_params(p.m, 3);
+    float *w = rin_model_params(p.m);
+    for (size_t i = 0; i < tp->numel; i++)
+        CHECK(w[tp->offset + i] == 0.0f);
+    for (size_t i = 0; i < tp->numel; i++) /* a residual that is not zero */
+        w[tp->offset + i] = 0.01f * (float)((i * 7) % 13) - 0.06f;
+    rin_config l = c;
+    l.tape_pos_encoding = 0;
+    problem_init(&q, &l, 2, 15);
+    float *u = rin_model_params(q.m);
+    memcpy(u, w, rin_model_buffer_floats(p.m) * sizeof *u);
+    int n = rin_config_num_tokens(&c);
+    float *codes = malloc((size_t)n * c.E * sizeof *codes);
+    rin_tape_pos_codes(codes, &c);
+    for (size_t i = 0; i < tp->numel; i++)
+        u[tp->offset + i] += codes[i];
+    problem_grad(&p);
+    problem_grad(&q);
+    tensor_err e = tensor_compare_f32(p.pred, q.pred, p.npix, 1e-6, 1e-5);
+    CHECK(e.n_bad == 0);
+    e = tensor_compare_f32(rin_ctx_grads(p.ctx), rin_ctx_grads(q.ctx),
+                           rin_model_buffer_floats(p.m), 1e-6, 1e-5);
+    CHECK(e.n_bad == 0);
+    /* and the positions matter: without the codes the output changes */
+    for (size_t i = 0; i < tp->numel; i++)
+        u[tp->offset + i] -= codes[i];
+    problem_loss(&q);
+    CHECK(memcmp(p.pred, q.pred, p.npix * sizeof(float)) != 0);
+    free(codes);
+    problem_free(&p);
+    problem_free(&q);
+}
+
+TEST(model_fd_video_sin_cos_positions) {
+    rin_config c = micro_config();
+    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
+                             {"seq_len", "5"}, {"seq_stride", "2"}, {"cond_frames", "2"},
+                             {"num_layers", "1"}, {"tape_pos_encoding", "sin_cos_plus_learned"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    problem p;
+    problem_init(&p, &c, 2, 16);
+    fd_whole_model(&p);
+    problem_free(&p);
+}
+
 /* T4: g.delta vs (L(w + h delta) - L(w - h delta)) / 2h over the whole buffer. */
 TEST(model_directional_derivative) {
     rin_config c;
@@ -601,11 +715,13 @@ TEST(config_rejects_impossible) {
         {"latent_slots", "2", "latent_slots: 2 leaves no learned latent"},
         {"latent_dim", "36", "latent_dim: 36 must be a multiple of 8"},
         {"image_channels", "2", "image_channels: 2 is not supported"},
+        {"tape_dim", "30", "tape_pos_encoding: sin_cos_plus_learned needs tape_dim divisible by 4"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rin_config c;
         char err[256] = "";
         rin_config_preset(&c, "tiny", NULL, 0);
+        c.tape_pos_encoding = 1; /* no other case depends on it */
         CHECK(rin_config_set(&c, cases[i].key, cases[i].value, err, sizeof err) ==
               RIN_STATUS_OK);
         CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_CONFIG);
@@ -621,6 +737,7 @@ TEST(config_rejects_impossible) {
         {"latent_dim", "-4", "latent_dim: -4 is out of range"},
         {"time_on_latent", "yes", "time_on_latent: 'yes' is not a boolean"},
         {"self_cond", "tape", "self_cond: 'tape' is not supported"},
+        {"tape_pos_encoding", "sin_cos", "tape_pos_encoding: 'sin_cos' is not supported"},
     };
     for (size_t i = 0; i < sizeof bad_set / sizeof bad_set[0]; i++) {
         rin_config c;
@@ -639,6 +756,7 @@ TEST(config_rejects_impossible) {
 TEST(config_text_round_trip) {
     rin_config c, d;
     rin_config_preset(&c, "cifar10", NULL, 0);
+    c.tape_pos_encoding = 1;
     memset(&d, 0, sizeof d);
     for (int i = 0; i < rin_config_num_keys(); i++) {
         char v[256];
@@ -661,6 +779,7 @@ TEST(checkpoint_round_trip) {
     rin_config c;
     rin_config_preset(&c, "tiny", NULL, 0);
     rin_config_set(&c, "num_layers", "2,0", NULL, 0);
+    rin_config_set(&c, "tape_pos_encoding", "sin_cos_plus_learned", NULL, 0);
     rin_model *m, *m2;
     char path[256], err[512];
     tmp_path(path, sizeof path, "ckpt.safetensors");
@@ -676,6 +795,7 @@ TEST(checkpoint_round_trip) {
     CHECK(rin_st_read(&f, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(!strcmp(rin_st_meta(f, "format"), "rin-checkpoint"));
     CHECK(!strcmp(rin_st_meta(f, "num_layers"), "2,0"));
+    CHECK(!strcmp(rin_st_meta(f, "tape_pos_encoding"), "sin_cos_plus_learned"));
     CHECK(!strcmp(rin_st_meta(f, "note"), "hello"));
     CHECK(f->ntensors == rin_model_num_tensors(m));
     rin_st_free(f);
