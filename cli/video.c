@@ -425,6 +425,32 @@ int cmd_eval_video(int argc, char **argv) {
         printf(" %8.2f %7.2f %7.4f  |", mean_of(acc + (3 * g) * F, F),
                mean_of(acc + (3 * g + 1) * F, F), mean_of(acc + (3 * g + 2) * F, F));
     printf("\n");
+    if (N > 1 && c->cond_frames > 0) {
+        /* Does the model use its conditioning frames? The first sample again, same noise,
+         * with clip i + 1's conditioning frames: a model that reads them does worse here. */
+        size_t nc = rin_config_cond_floats(c);
+        float *other = malloc((size_t)N * nc * sizeof *other);
+        if (!other)
+            die("out of memory");
+        for (int i = 0; i < N; i++)
+            memcpy(other + (size_t)i * nc, r.cond + (size_t)((i + 1) % N) * nc,
+                   nc * sizeof *other);
+        rin_sample_config sc = r.sc;
+        sc.seed = rin_hash64(o.seed, 0x4B534D50ull /* "KSMP" */, 0);
+        video_predict(r.ctx, &sc, other, N, o.batch, preds);
+        double m[3] = {0, 0, 0};
+        for (int i = 0; i < N; i++) {
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, b, sse, psnr,
+                             ssim);
+            m[0] += mean_of(sse, F) / N, m[1] += mean_of(psnr, F) / N;
+            m[2] += mean_of(ssim, F) / N;
+        }
+        printf("conditioning check: the first sample with the next clip's conditioning frames "
+               "scores %.2f %.2f %.4f (MSE PSNR SSIM) vs %.2f %.2f %.4f with its own\n",
+               m[0], m[1], m[2], mean_of(acc + 3 * F, F), mean_of(acc + 4 * F, F),
+               mean_of(acc + 5 * F, F));
+        free(other);
+    }
     if (csv)
         fclose(csv);
     free(acc), free(sse), free(copy), free(preds), free(all);

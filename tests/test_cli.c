@@ -471,7 +471,8 @@ TEST(cli_video_train_sample_eval) {
              "--set seq_len=6 --set cond_frames=2 --set tape_dim=16 --set latent_dim=16 "
              "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
              "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
-             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2",
+             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2 "
+             "--set tape_pos_encoding=sin_cos_plus_learned",
              img);
     int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
     printf("%s", out);
@@ -499,6 +500,21 @@ TEST(cli_video_train_sample_eval) {
              mo, img);
     printf("%s", out);
     CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "mean "));
+    /* the conditioning check: the first sample's scores again with the next clip's
+     * conditioning frames; its "own" figures are the mean row's 1-sample column, and an
+     * untrained network's output still depends on its conditioning tokens */
+    const char *mean = strstr(out, "mean "), *chk = strstr(out, "conditioning check:");
+    double own[3], row[6], other[3];
+    CHECK(mean && chk);
+    if (mean && chk) {
+        CHECK(sscanf(mean, "mean | %lf %lf %lf | %lf %lf %lf", &row[0], &row[1], &row[2], &row[3],
+                     &row[4], &row[5]) == 6);
+        const char *sc = strstr(chk, "scores ");
+        CHECK(sc && sscanf(sc, "scores %lf %lf %lf (MSE PSNR SSIM) vs %lf %lf %lf", &other[0],
+                           &other[1], &other[2], &own[0], &own[1], &own[2]) == 6);
+        CHECK(fabs(own[0] - row[3]) < 0.01 && fabs(own[1] - row[4]) < 0.01);
+        CHECK(other[0] != own[0]);
+    }
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
