@@ -372,6 +372,8 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
         patches = patchify(x_t, p)
     stem = linear(patches, params["stem_w"], params["stem_b"])
     X = add_rows(layernorm(stem, params["stem_ln_w"], params["stem_ln_b"]), params["tape_pos"])
+    if cfg["tape_pos_encoding"] == "sin_cos_plus_learned":  # fixed codes under the residual
+        X = X + tape_pos_codes(cfg, dtype)
     # conditioning tokens (spec 1.2, 1.3)
     ttok = time_token(params, cfg, gamma, acts)
     ctok = class_token(params, cfg, labels, dtype, acts) if cfg["num_classes"] > 0 else None
@@ -418,6 +420,33 @@ _INT_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "tap
              "latent_mlp_ratio", "tape_mlp_ratio", "num_classes"]
 
 
+def sincos_1d(coords, dim, dtype):
+    """transformers.py positional_encoding: feature i of coordinate x has the angle
+    x / 10000^(2 floor(i/2) / dim); the sines of the even i come first, then the cosines of the
+    odd i."""
+    i = torch.arange(dim, dtype=torch.float64)
+    angles = coords[:, None] / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode="floor") / dim)
+    return torch.cat([torch.sin(angles[:, 0::2]), torch.cos(angles[:, 1::2])], dim=1).to(dtype)
+
+
+def tape_pos_codes(cfg, dtype):
+    """The fixed (n, E) codes of tape_pos_encoding = sin_cos_plus_learned: get_2d_position_codes
+    over the patch grid with coordinates normalised to [0, 1000] (time_scaling), repeated over a
+    video's time slots as VideoTapeDenoiser does."""
+    p, E = cfg["patch_size"], cfg["tape_dim"]
+    R, Q = cfg["image_height"] // p, cfg["image_width"] // p
+    if R > 1 and Q > 1:
+        y = sincos_1d(torch.arange(R, dtype=torch.float64) / (R - 1) * 1000.0, E // 2, dtype)
+        x = sincos_1d(torch.arange(Q, dtype=torch.float64) / (Q - 1) * 1000.0, E // 2, dtype)
+        grid = torch.cat([y[:, None, :].expand(R, Q, E // 2), x[None, :, :].expand(R, Q, E // 2)],
+                         dim=2).reshape(R * Q, E)
+    else:
+        m = R * Q
+        coords = torch.arange(m, dtype=torch.float64) / max(m - 1, 1) * 1000.0
+        grid = sincos_1d(coords, E, dtype)
+    return grid.repeat(cfg["n"] // (R * Q), 1)
+
+
 def config_from_meta(meta):
     """Parses the config keys of a safetensors __metadata__ dict (strings) into a config dict
     with the derived sizes of src/internal.h rin_dims added (n, P, A, Lz, Dt, dt, Dc, nr, rD,
@@ -435,6 +464,10 @@ def config_from_meta(meta):
     cfg["self_cond"] = meta["self_cond"] == "latent"
     for k in VIDEO_KEYS:  # absent in image checkpoints: 0
         cfg[k] = int(meta.get(k, "0"))
+    cfg["tape_pos_encoding"] = meta.get("tape_pos_encoding", "learned")
+    if cfg["tape_pos_encoding"] not in ("learned", "sin_cos_plus_learned"):
+        raise ValueError("tape_pos_encoding must be learned or sin_cos_plus_learned, not %r"
+                         % cfg["tape_pos_encoding"])
     return derive_dims(cfg)
 
 
@@ -451,6 +484,9 @@ def config_to_meta(cfg):
     if cfg.get("seq_len", 0) > 0:
         keys += VIDEO_KEYS
         m.update({k: str(cfg[k]) for k in VIDEO_KEYS})
+    if cfg.get("tape_pos_encoding", "learned") != "learned":
+        keys.append("tape_pos_encoding")
+        m["tape_pos_encoding"] = cfg["tape_pos_encoding"]
     return {k: m[k] for k in keys}
 
 

@@ -176,3 +176,4 @@ TEST(model_ref_cond) { run_fixture("model_cond.safetensors"); }
 TEST(model_ref_uncond) { run_fixture("model_uncond.safetensors"); }
 TEST(model_ref_readonly) { run_fixture("model_readonly.safetensors"); }
 TEST(model_ref_video) { run_fixture("model_video.safetensors"); }
+TEST(model_ref_video_sin_cos_positions) { run_fixture("model_video_sincos.safetensors"); }
