@@ -290,7 +290,7 @@ TEST(cli_train_fmnist_when_installed) {
                  dir);
     printf("%s", out);
     CHECK(st == 0);
-    CHECK(strstr(out, "fmnist 60000 images") != NULL);
+    CHECK(strstr(out, "fmnist (60000 images)") != NULL);
     snprintf(p, sizeof p, "%s/samples/step_0000002.png", dir);
     CHECK(file_size(p) > 0);
     snprintf(p, sizeof p, "rm -rf %s", dir);
