@@ -319,6 +319,11 @@ static double mean_of(const double *x, int n) {
     return s / n;
 }
 
+/* The noise seed of sample k of every clip (the conditioning check reuses sample 0's). */
+static uint64_t eval_sample_seed(const video_opts *o, int k) {
+    return rin_hash64(o->seed, 0x4B534D50ull /* "KSMP" */, (uint64_t)k);
+}
+
 int cmd_eval_video(int argc, char **argv) {
     video_opts o;
     video_parse(&o, argc, argv, 1);
@@ -345,7 +350,7 @@ int cmd_eval_video(int argc, char **argv) {
         die("out of memory");
     for (int k = 0; k < o.k; k++) {
         rin_sample_config sc = r.sc;
-        sc.seed = rin_hash64(o.seed, 0x4B534D50ull /* "KSMP" */, (uint64_t)k);
+        sc.seed = eval_sample_seed(&o, k);
         video_predict(r.ctx, &sc, r.cond, N, o.batch, preds);
         for (int i = 0; i < N; i++) {
             double *m = all + ((size_t)k * N + i) * 3 * F;
@@ -436,7 +441,7 @@ int cmd_eval_video(int argc, char **argv) {
             memcpy(other + (size_t)i * nc, r.cond + (size_t)((i + 1) % N) * nc,
                    nc * sizeof *other);
         rin_sample_config sc = r.sc;
-        sc.seed = rin_hash64(o.seed, 0x4B534D50ull /* "KSMP" */, 0);
+        sc.seed = eval_sample_seed(&o, 0);
         video_predict(r.ctx, &sc, other, N, o.batch, preds);
         double m[3] = {0, 0, 0};
         for (int i = 0; i < N; i++) {

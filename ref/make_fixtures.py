@@ -60,16 +60,11 @@ FIXTURES = [
                    tape_mlp_ratio="1", drop_units="0", drop_path="0", num_classes="0",
                    time_on_latent="1", cond_on_latent="1", self_cond="latent", seq_len="5",
                    seq_stride="2", cond_frames="2")),
-    # the same with tape_pos_encoding = sin_cos_plus_learned: fixed 2-D codes (a 2 x 3 grid)
-    # repeated over the 2 + 1 time slots under the learned residual
-    dict(name="model_video_sincos", draw_seed=1005, batch=2, training=0, seed=0,
-         meta=dict(image_height="4", image_width="6", image_channels="1", patch_size="2",
-                   tape_dim="16", latent_dim="16", latent_slots="4", num_layers="1,1",
-                   latent_num_heads="2", rw_num_heads="2", latent_mlp_ratio="2",
-                   tape_mlp_ratio="1", drop_units="0", drop_path="0", num_classes="0",
-                   time_on_latent="1", cond_on_latent="1", self_cond="latent", seq_len="5",
-                   seq_stride="2", cond_frames="2", tape_pos_encoding="sin_cos_plus_learned")),
 ]
+# model_video with tape_pos_encoding = sin_cos_plus_learned: fixed 2-D codes (a 2 x 3 grid)
+# repeated over the 2 + 1 time slots under the learned residual
+FIXTURES.append(dict(FIXTURES[-1], name="model_video_sincos", draw_seed=1005,
+                     meta=dict(FIXTURES[-1]["meta"], tape_pos_encoding="sin_cos_plus_learned")))
 
 FD_H = 1e-6
 FD_RTOL = 1e-6

@@ -140,6 +140,21 @@ static rin_config micro_config(void) {
     return c;
 }
 
+/* The micro model as a video model: 4 x 4 frames, no classes, T frames of which Nc condition,
+ * s = 2, one block; extra: more {key, value} settings, n_extra of them. */
+static rin_config micro_video_config(const char *T, const char *Nc, const char *const (*extra)[2],
+                                     size_t n_extra) {
+    rin_config c = micro_config();
+    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
+                             {"seq_len", T},        {"seq_stride", "2"}, {"cond_frames", Nc},
+                             {"num_layers", "1"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    for (size_t i = 0; i < n_extra; i++)
+        RIN_ASSERT(rin_config_set(&c, extra[i][0], extra[i][1], NULL, 0) == RIN_STATUS_OK);
+    return c;
+}
+
 /* ---- parameter counts and initialisation ----------------------------------------------------- */
 
 TEST(model_preset_param_counts) {
@@ -370,12 +385,7 @@ TEST(model_fd_video) {
     /* spec 6: 3-D patches with time padding on both clip parts (3 noisy frames and 3
      * conditioning frames, s = 2: one padding frame each), conditioning tokens after the noisy
      * ones, the readout cropped to the predicted frames */
-    rin_config c = micro_config();
-    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
-                             {"seq_len", "6"}, {"seq_stride", "2"}, {"cond_frames", "3"},
-                             {"num_layers", "1"}};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    rin_config c = micro_video_config("6", "3", NULL, 0);
     problem p;
     problem_init(&p, &c, 2, 14);
     printf("  micro video model: %d tokens (%d noisy), %zu parameters\n",
@@ -433,12 +443,8 @@ TEST(tape_pos_codes_are_the_official_sin_cos) {
         }
 
     /* video: every time slot, the conditioning frames' included, repeats the spatial codes */
-    rin_config v = micro_config();
-    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
-                             {"seq_len", "6"}, {"seq_stride", "2"}, {"cond_frames", "3"},
-                             {"tape_dim", "8"}, {"tape_pos_encoding", "sin_cos_plus_learned"}};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        RIN_ASSERT(rin_config_set(&v, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    const char *const extra[][2] = {{"tape_pos_encoding", "sin_cos_plus_learned"}};
+    rin_config v = micro_video_config("6", "3", extra, 1);
     int n = rin_config_num_tokens(&v);
     float *vc = malloc((size_t)n * 8 * sizeof *vc);
     rin_tape_pos_codes(vc, &v);
@@ -495,12 +501,8 @@ TEST(tape_pos_sin_cos_plus_learned_forward_and_backward) {
 }
 
 TEST(model_fd_video_sin_cos_positions) {
-    rin_config c = micro_config();
-    const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
-                             {"seq_len", "5"}, {"seq_stride", "2"}, {"cond_frames", "2"},
-                             {"num_layers", "1"}, {"tape_pos_encoding", "sin_cos_plus_learned"}};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    const char *const extra[][2] = {{"tape_pos_encoding", "sin_cos_plus_learned"}};
+    rin_config c = micro_video_config("5", "2", extra, 1);
     problem p;
     problem_init(&p, &c, 2, 16);
     fd_whole_model(&p);
