@@ -186,6 +186,16 @@ void write_idx(const char *img, const char *lab, int n) {
     fclose(g);
 }
 
+/* The first len - 1 bytes of a text file into buf, NUL-terminated; "" when it cannot be read. */
+static size_t read_text(const char *path, char *buf, size_t len) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+    return n;
+}
+
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
     if (!f)
@@ -370,13 +380,8 @@ TEST(cli_eval_floor_and_checkpoint) {
     const char *p = strstr(out, "FD-LeNet(FMNIST)");
     if (p)
         fd_floor = atof(p + strlen("FD-LeNet(FMNIST)"));
-    FILE *f = fopen(json, "r");
-    char buf[4096] = "";
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = 0;
-        fclose(f);
-    }
+    char buf[4096];
+    read_text(json, buf, sizeof buf);
     CHECK(strstr(buf, "\"fd_lenet_fmnist\"") && strstr(buf, "\"featnet_sha256\": \"c75c4e1e"));
     /* a few samples of the shipped model, 2 steps: far from the data, so FD is much larger */
     st = run(out, sizeof out,
@@ -416,14 +421,8 @@ TEST(cli_bench_tiny) {
     printf("%s", out);
     CHECK(st == 0);
     CHECK(strstr(out, "scaling 1 -> 2 threads") != NULL);
-    FILE *f = fopen(json, "r");
-    CHECK(f != NULL);
-    if (!f)
-        return;
     char text[8192];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = 0;
-    fclose(f);
+    CHECK(read_text(json, text, sizeof text) > 0);
     rin_config c;
     rin_config_preset(&c, "tiny", NULL, 0);
     const char *p = text;
@@ -471,14 +470,17 @@ TEST(cli_video_train_sample_eval) {
              "--set seq_len=6 --set cond_frames=2 --set tape_dim=16 --set latent_dim=16 "
              "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
              "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
-             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2 "
-             "--set tape_pos_encoding=sin_cos_plus_learned",
+             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2",
              img);
     int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
     snprintf(p, sizeof p, "%s/samples/step_0000002.png", run_dir);
     CHECK_MSG(file_size(p) > 0, "%s missing", p);
+    snprintf(p, sizeof p, "%s/config.txt", run_dir); /* the preset's positions */
+    char cfg[4096];
+    read_text(p, cfg, sizeof cfg);
+    CHECK(strstr(cfg, "tape_pos_encoding=sin_cos_plus_learned\n") != NULL);
     st = run(out, sizeof out, "train --resume %s --set total_steps=3", run_dir);
     CHECK(st == 0 && strstr(out, "steps 2 -> 3") != NULL);
     char mo[600], strip[600], gif[600];

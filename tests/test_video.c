@@ -261,6 +261,7 @@ TEST(video_config_keys) {
     /* 6 + 3 time slots of 4x4 tokens; 11 predicted frames of 32x32 */
     CHECK(rin_config_num_tokens(&c) == 144);
     CHECK(rin_config_input_floats(&c) == 11 * 32 * 32 && rin_config_cond_floats(&c) == 5 * 1024);
+    CHECK(c.tape_pos_encoding == 1); /* sin_cos_plus_learned: the one recipe that reads its frames */
     rin_config b = c;
     b.cond_frames = 16;
     CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
