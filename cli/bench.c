@@ -39,7 +39,7 @@
 #endif
 
 #define MAX_THREADS_LIST 8
-#define MAX_STEPS 1000
+#define MAX_STEPS        1000
 
 typedef struct bench_settings {
     rin_config model;
@@ -50,18 +50,17 @@ static void bench_set(void *user, const char *key, const char *value, const char
     bench_settings *s = user;
     if (set_model_or_train_key(&s->model, &s->train, key, value, where))
         return;
-    die("%sunknown key '%s' (bench takes model and training keys: `rin train --help`)", where,
-        key);
+    die("%sunknown key '%s' (bench takes model and training keys: `rin train --help`)", where, key);
 }
 
 /* What a child sends back. */
 typedef struct bench_result {
     int ok;
-    double median_s;  /* per step */
+    double median_s; /* per step */
     double min_s;
     double gflop_per_step;
     double prof_s[RIN_PROF_COUNT], prof_gflop[RIN_PROF_COUNT]; /* per step, --profile */
-    double prof_total_s;                                        /* per step */
+    double prof_total_s;                                       /* per step */
     char err[256];
 } bench_result;
 
@@ -245,8 +244,7 @@ static void bench_sgemm(int T, bench_result *res) {
     double best = 1e30;
     for (int r = 0; r < 6; r++) {
         double t0 = rin_time_seconds();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c,
-                    N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
         double e = rin_time_seconds() - t0;
         if (r > 0 && e < best) /* the first call warms the BLAS buffers */
             best = e;
@@ -322,36 +320,34 @@ static void print_profile(const char *what, int T, const bench_result *r) {
 }
 
 static void bench_usage(FILE *f) {
-    fprintf(f,
-            "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
-            "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
-            "                 [--json FILE]\n"
-            "\n"
-            "Median img/s of a train step (self-conditioning pass, gradient pass, backward,\n"
-            "optimizer, EMA, as `rin train` runs it) and of a sampling step, with the achieved\n"
-            "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
-            "SGEMM ceiling of the BLAS. Weights are freshly initialised, images synthetic.\n"
-            "\n"
-            "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
-            "  --config FILE    'key = value' lines: model and training keys\n"
-            "  --set key=value  one setting (repeatable; wins over the file)\n"
-            "  --batch B        images per step (default 32)\n"
-            "  --steps N        timed steps (default 5); --warmup W untimed first (default 1)\n"
-            "  --threads LIST   comma-separated OpenMP thread counts (default 1,<max>)\n"
-            "  --only PHASE     train or sample (default both)\n"
-            "  --profile        also print where the time goes, per kind of op\n"
-            "  --json FILE      also write the figures as JSON\n");
+    fprintf(f, "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
+               "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
+               "                 [--json FILE]\n"
+               "\n"
+               "Median img/s of a train step (self-conditioning pass, gradient pass, backward,\n"
+               "optimizer, EMA, as `rin train` runs it) and of a sampling step, with the achieved\n"
+               "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
+               "SGEMM ceiling of the BLAS. Weights are freshly initialised, images synthetic.\n"
+               "\n"
+               "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
+               "  --config FILE    'key = value' lines: model and training keys\n"
+               "  --set key=value  one setting (repeatable; wins over the file)\n"
+               "  --batch B        images per step (default 32)\n"
+               "  --steps N        timed steps (default 5); --warmup W untimed first (default 1)\n"
+               "  --threads LIST   comma-separated OpenMP thread counts (default 1,<max>)\n"
+               "  --only PHASE     train or sample (default both)\n"
+               "  --profile        also print where the time goes, per kind of op\n"
+               "  --json FILE      also write the figures as JSON\n");
 }
 
 int cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {
-        {"preset", required_argument, 0, 'p'}, {"config", required_argument, 0, 'c'},
-        {"set", required_argument, 0, 's'},    {"batch", required_argument, 0, 'b'},
-        {"steps", required_argument, 0, 'n'},  {"warmup", required_argument, 0, 'w'},
+        {"preset", required_argument, 0, 'p'},  {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},     {"batch", required_argument, 0, 'b'},
+        {"steps", required_argument, 0, 'n'},   {"warmup", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
-        {"json", required_argument, 0, 'j'},   {"help", no_argument, 0, 'h'},
-        {"profile", no_argument, 0, 'P'},
-        {0, 0, 0, 0}};
+        {"json", required_argument, 0, 'j'},    {"help", no_argument, 0, 'h'},
+        {"profile", no_argument, 0, 'P'},       {0, 0, 0, 0}};
     const char *preset = "fmnist", *cfgfile = NULL, *json = NULL, *threads = NULL;
     const char *sets[64];
     int nsets = 0, B = 32, steps = 5, warm = 1, do_train = 1, do_sample = 1;
@@ -461,8 +457,8 @@ int cmd_bench(int argc, char **argv) {
             res[i][ph][0] = ips;
             prof[ph] = r;
             res[i][ph][1] = mb;
-            printf(" %8.2f %8.3f %8.1f %6.0f%% %8.0f %s", ips, r.median_s, g,
-                   100.0 * g / ceil_g[i], mb, ph == PHASE_TRAIN ? "|" : "");
+            printf(" %8.2f %8.3f %8.1f %6.0f%% %8.0f %s", ips, r.median_s, g, 100.0 * g / ceil_g[i],
+                   mb, ph == PHASE_TRAIN ? "|" : "");
             if (jw > 0 && (size_t)jw < sizeof jbuf)
                 jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
                                "%s\n    {\"threads\": %d, \"phase\": \"%s\", \"img_per_s\": %.6g, "

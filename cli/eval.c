@@ -94,12 +94,11 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
     for (long start = 0; start < n; start += B) {
         int nb = n - start < B ? (int)(n - start) : B;
         for (int b = 0; b < nb; b++)
-            labels[b] = c->num_classes > 0
-                            ? (int)(rin_rng_u64(&lr) % (uint64_t)c->num_classes)
-                            : -1;
+            labels[b] =
+                c->num_classes > 0 ? (int)(rin_rng_u64(&lr) % (uint64_t)c->num_classes) : -1;
         sc.seed = o->seed + (uint64_t)start;
-        if (rin_sample(ctx, &sc, nb, c->num_classes > 0 ? labels : NULL,
-                       s->x + (size_t)start * per, NULL, NULL, err, sizeof err))
+        if (rin_sample(ctx, &sc, nb, c->num_classes > 0 ? labels : NULL, s->x + (size_t)start * per,
+                       NULL, NULL, err, sizeof err))
             die("%s", err);
         double dt = rin_time_seconds() - t0;
         fprintf(stderr, "\rsampling %ld/%ld (%.2f img/s)", start + nb, n, (start + nb) / dt);
@@ -158,16 +157,24 @@ static void eval_usage(FILE *f) {
 int cmd_eval(int argc, char **argv) {
     if (video_args_name_video_model(argc, argv))
         return cmd_eval_video(argc, argv);
-    static const struct option opts[] = {
-        {"real", required_argument, 0, 'r'},    {"real-n", required_argument, 0, 'R'},
-        {"fake", required_argument, 0, 'f'},    {"fake-n", required_argument, 0, 'F'},
-        {"featnet", required_argument, 0, 'n'}, {"json", required_argument, 0, 'j'},
-        {"kid-subsets", required_argument, 0, 'k'}, {"kid-size", required_argument, 0, 'K'},
-        {"splits", required_argument, 0, 'p'},  {"seed", required_argument, 0, 's'},
-        {"steps", required_argument, 0, 't'},   {"sampler", required_argument, 0, 'S'},
-        {"schedule", required_argument, 0, 'c'}, {"no-self-cond", no_argument, 0, 'x'},
-        {"guidance", required_argument, 0, 'g'}, {"batch", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"real", required_argument, 0, 'r'},
+                                         {"real-n", required_argument, 0, 'R'},
+                                         {"fake", required_argument, 0, 'f'},
+                                         {"fake-n", required_argument, 0, 'F'},
+                                         {"featnet", required_argument, 0, 'n'},
+                                         {"json", required_argument, 0, 'j'},
+                                         {"kid-subsets", required_argument, 0, 'k'},
+                                         {"kid-size", required_argument, 0, 'K'},
+                                         {"splits", required_argument, 0, 'p'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"steps", required_argument, 0, 't'},
+                                         {"sampler", required_argument, 0, 'S'},
+                                         {"schedule", required_argument, 0, 'c'},
+                                         {"no-self-cond", no_argument, 0, 'x'},
+                                         {"guidance", required_argument, 0, 'g'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *real = "fmnist:test", *fake = NULL, *netpath = "models/featnet-fmnist.safetensors";
     const char *json = NULL;
     long real_n = 0, fake_n = 0;
@@ -233,20 +240,20 @@ int cmd_eval(int argc, char **argv) {
     featurise(net, &R, feat, logits);
     if (rin_stats_compute(&sr, feat, R.n, RIN_FEATNET_FEATURES, err, sizeof err))
         die("real features: %s", err);
-    if (rin_classifier_score(&cs_r, &cs_r_sd, logits, R.n, RIN_FEATNET_CLASSES, splits, seed,
-                             err, sizeof err))
+    if (rin_classifier_score(&cs_r, &cs_r_sd, logits, R.n, RIN_FEATNET_CLASSES, splits, seed, err,
+                             sizeof err))
         die("real classifier score: %s", err);
     /* keep the real features for KID: featurise the fake set into its own buffer */
     featurise(net, &G, gfeat, logits);
     if (rin_stats_compute(&sg, gfeat, G.n, RIN_FEATNET_FEATURES, err, sizeof err))
         die("generated features: %s", err);
-    if (rin_classifier_score(&cs_g, &cs_g_sd, logits, G.n, RIN_FEATNET_CLASSES, splits, seed,
-                             err, sizeof err))
+    if (rin_classifier_score(&cs_g, &cs_g_sd, logits, G.n, RIN_FEATNET_CLASSES, splits, seed, err,
+                             sizeof err))
         die("generated classifier score: %s", err);
     if (rin_frechet_distance(&fd, &sr, &sg, err, sizeof err))
         die("%s", err);
-    if (rin_kid(&kid, &kid_sd, feat, R.n, gfeat, G.n, RIN_FEATNET_FEATURES, kid_subsets,
-                kid_size, seed, err, sizeof err))
+    if (rin_kid(&kid, &kid_sd, feat, R.n, gfeat, G.n, RIN_FEATNET_FEATURES, kid_subsets, kid_size,
+                seed, err, sizeof err))
         die("%s", err);
     long hist[RIN_FEATNET_CLASSES] = {0};
     for (long i = 0; i < G.n; i++) {

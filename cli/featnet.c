@@ -95,21 +95,11 @@ static int featnet_train(int argc, char **argv) {
     int flip = 1, o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'd':
-            data = optarg;
-            break;
-        case 't':
-            test_data = optarg;
-            break;
-        case 'e':
-            epochs = parse_long("--epochs", optarg, 1, 1000);
-            break;
-        case 's':
-            seed = parse_u64("--seed", optarg);
-            break;
-        case 'b':
-            batch = parse_long("--batch", optarg, 1, 4096);
-            break;
+        case 'd': data = optarg; break;
+        case 't': test_data = optarg; break;
+        case 'e': epochs = parse_long("--epochs", optarg, 1, 1000); break;
+        case 's': seed = parse_u64("--seed", optarg); break;
+        case 'b': batch = parse_long("--batch", optarg, 1, 4096); break;
         case 'l':
             lr = parse_double("--lr", optarg);
             if (!(lr > 0.0 && lr < 1.0))
@@ -120,18 +110,10 @@ static int featnet_train(int argc, char **argv) {
             if (strcmp(schedule, "cosine") && strcmp(schedule, "constant"))
                 die("--lr-schedule: '%s' is neither cosine nor constant", schedule);
             break;
-        case 'f':
-            flip = 0;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            featnet_usage(stdout);
-            return 0;
-        default:
-            featnet_usage(stderr);
-            return 2;
+        case 'f': flip = 0; break;
+        case 'o': out = optarg; break;
+        case 'h': featnet_usage(stdout); return 0;
+        default: featnet_usage(stderr); return 2;
         }
     }
     if (optind < argc)
@@ -209,21 +191,11 @@ static int featnet_eval(int argc, char **argv) {
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'm':
-            model = optarg;
-            break;
-        case 'd':
-            data = optarg;
-            break;
-        case 'b':
-            batch = parse_long("--batch", optarg, 1, 4096);
-            break;
-        case 'h':
-            featnet_usage(stdout);
-            return 0;
-        default:
-            featnet_usage(stderr);
-            return 2;
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'b': batch = parse_long("--batch", optarg, 1, 4096); break;
+        case 'h': featnet_usage(stdout); return 0;
+        default: featnet_usage(stderr); return 2;
         }
     }
     if (optind < argc)

@@ -161,11 +161,10 @@ static void usage(FILE *f) {
 /* ---- init --------------------------------------------------------------------------------- */
 
 static void init_usage(FILE *f) {
-    fprintf(f,
-            "usage: rin init --preset NAME [--set key=value]... [--seed S] --out FILE\n"
-            "\n"
-            "  --preset NAME     cifar10, imagenet64, fmnist or tiny (required)\n"
-            "  --set key=value   override a config key (repeatable); keys:\n");
+    fprintf(f, "usage: rin init --preset NAME [--set key=value]... [--seed S] --out FILE\n"
+               "\n"
+               "  --preset NAME     cifar10, imagenet64, fmnist, tiny or video (required)\n"
+               "  --set key=value   override a config key (repeatable); keys:\n");
     for (int i = 0; i < rin_config_num_keys(); i++)
         fprintf(f, "                      %s\n", rin_config_key(i));
     fprintf(f, "  --seed S          initialisation seed (default 0)\n"
@@ -173,38 +172,26 @@ static void init_usage(FILE *f) {
 }
 
 int cmd_init(int argc, char **argv) {
-    static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
-                                         {"set", required_argument, 0, 's'},
-                                         {"seed", required_argument, 0, 'r'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"preset", required_argument, 0, 'p'}, {"set", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'r'},   {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *preset = NULL, *out = NULL, *sets[MAX_SETS];
     int nsets = 0;
     unsigned long long seed = 0;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'p':
-            preset = optarg;
-            break;
+        case 'p': preset = optarg; break;
         case 's':
             if (nsets == MAX_SETS)
                 die("too many --set options (max %s)", "64");
             sets[nsets++] = optarg;
             break;
-        case 'r':
-            seed = parse_u64("--seed", optarg);
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            init_usage(stdout);
-            return 0;
-        default:
-            init_usage(stderr);
-            return 2;
+        case 'r': seed = parse_u64("--seed", optarg); break;
+        case 'o': out = optarg; break;
+        case 'h': init_usage(stdout); return 0;
+        default: init_usage(stderr); return 2;
         }
     }
     if (!preset || !out) {
@@ -257,10 +244,14 @@ static void part_of(const char *name, char *part, size_t len) {
     }
     static const struct {
         const char *prefix, *part;
-    } map[] = {{"stem_ln", "stem LayerNorm"},     {"stem", "stem (patch embedding)"},
-               {"tape_pos", "interface positions"}, {"latent_pos", "latent table"},
-               {"time_", "time MLP"},             {"cond_", "class projection"},
-               {"sc_", "self-conditioning"},      {"out_", "readout"}};
+    } map[] = {{"stem_ln", "stem LayerNorm"},
+               {"stem", "stem (patch embedding)"},
+               {"tape_pos", "interface positions"},
+               {"latent_pos", "latent table"},
+               {"time_", "time MLP"},
+               {"cond_", "class projection"},
+               {"sc_", "self-conditioning"},
+               {"out_", "readout"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strncmp(name, map[i].prefix, strlen(map[i].prefix))) {
             snprintf(part, len, "%s", map[i].part);
@@ -319,16 +310,15 @@ int cmd_info(int argc, char **argv) {
 /* ---- forward ------------------------------------------------------------------------------ */
 
 static void forward_usage(FILE *f) {
-    fprintf(f,
-            "usage: rin forward --model CKPT --in INPUTS --out OUTPUTS [--train] [--seed S]\n"
-            "\n"
-            "  --model CKPT   checkpoint (safetensors) written by rin init or rin train\n"
-            "  --in INPUTS    safetensors with x_t (B,H,W,C) F32, gamma (B) F32, labels (B)\n"
-            "                 I32 or I64 (class ids, -1 = dropped; needed when the model has\n"
-            "                 classes) and optionally z_prev (B,L,D) F32 (default zeros)\n"
-            "  --out OUTPUTS  safetensors to write with eps (B,H,W,C) and latents (B,L,D), F32\n"
-            "  --train        training mode: dropout and drop-path on (default off)\n"
-            "  --seed S       seed of the dropout masks in training mode (default 0)\n");
+    fprintf(f, "usage: rin forward --model CKPT --in INPUTS --out OUTPUTS [--train] [--seed S]\n"
+               "\n"
+               "  --model CKPT   checkpoint (safetensors) written by rin init or rin train\n"
+               "  --in INPUTS    safetensors with x_t (B,H,W,C) F32, gamma (B) F32, labels (B)\n"
+               "                 I32 or I64 (class ids, -1 = dropped; needed when the model has\n"
+               "                 classes) and optionally z_prev (B,L,D) F32 (default zeros)\n"
+               "  --out OUTPUTS  safetensors to write with eps (B,H,W,C) and latents (B,L,D), F32\n"
+               "  --train        training mode: dropout and drop-path on (default off)\n"
+               "  --seed S       seed of the dropout masks in training mode (default 0)\n");
 }
 
 static const rin_st_tensor *need(const rin_st_file *f, const char *path, const char *name,
@@ -371,27 +361,13 @@ int cmd_forward(int argc, char **argv) {
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'm':
-            mpath = optarg;
-            break;
-        case 'i':
-            ipath = optarg;
-            break;
-        case 'o':
-            opath = optarg;
-            break;
-        case 't':
-            train = 1;
-            break;
-        case 's':
-            seed = parse_u64("--seed", optarg);
-            break;
-        case 'h':
-            forward_usage(stdout);
-            return 0;
-        default:
-            forward_usage(stderr);
-            return 2;
+        case 'm': mpath = optarg; break;
+        case 'i': ipath = optarg; break;
+        case 'o': opath = optarg; break;
+        case 't': train = 1; break;
+        case 's': seed = parse_u64("--seed", optarg); break;
+        case 'h': forward_usage(stdout); return 0;
+        default: forward_usage(stderr); return 2;
         }
     }
     if (!mpath || !ipath || !opath) {
@@ -429,8 +405,7 @@ int cmd_forward(int argc, char **argv) {
         const rin_st_tensor *tl = need(f, ipath, "labels", 1);
         if (tl->ndim != 1 || tl->shape[0] != B ||
             (tl->dtype != RIN_DTYPE_I32 && tl->dtype != RIN_DTYPE_I64)) {
-            fprintf(stderr, "rin forward: %s: labels must be I32 or I64 of shape (%d)\n", ipath,
-                    B);
+            fprintf(stderr, "rin forward: %s: labels must be I32 or I64 of shape (%d)\n", ipath, B);
             return 1;
         }
         labels = malloc((size_t)B * sizeof *labels);
@@ -499,8 +474,8 @@ int cmd_forward(int argc, char **argv) {
     rin_st_writer_add(w, "latents", RIN_DTYPE_F32, 3, (int64_t[]){B, c->L, c->D}, lat);
     if (rin_st_writer_save(w, opath, err, sizeof err))
         die("%s", err);
-    printf("wrote %s: eps (%d,%d,%d,%d), latents (%d,%d,%d)\n", opath, B, c->H, c->W, c->C, B,
-           c->L, c->D);
+    printf("wrote %s: eps (%d,%d,%d,%d), latents (%d,%d,%d)\n", opath, B, c->H, c->W, c->C, B, c->L,
+           c->D);
     rin_st_writer_free(w);
     rin_ctx_free(ctx);
     free(eps);

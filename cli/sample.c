@@ -19,27 +19,26 @@
 #include "internal.h"
 
 static void sample_usage(FILE *f) {
-    fprintf(f,
-            "usage: rin sample --model CKPT [options]\n"
-            "\n"
-            "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
-            "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
-            "  --n N              images (default 16)\n"
-            "  --steps T          sampler steps (default 100)\n"
-            "  --sampler S        ddpm (= ddpm@large, default), ddpm@small or ddim\n"
-            "  --schedule S       sampling schedule (default cosine; also cosine@s,e,tau,\n"
-            "                     sigmoid@s,e,tau, simple_linear)\n"
-            "  --td X             time difference (default 0)\n"
-            "  --guidance W       classifier-free guidance weight (default 0)\n"
-            "  --class K          every image of class K (default: classes in turn)\n"
-            "  --classes random   uniformly random classes (as for FID sampling)\n"
-            "  --no-self-cond     do not carry latents between steps (ablation)\n"
-            "  --seed S           noise seed (default 0)\n"
-            "  --batch B          images per network call (default 64)\n"
-            "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
-            "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
-            "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ...\n"
-            "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n");
+    fprintf(f, "usage: rin sample --model CKPT [options]\n"
+               "\n"
+               "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
+               "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
+               "  --n N              images (default 16)\n"
+               "  --steps T          sampler steps (default 100)\n"
+               "  --sampler S        ddpm (= ddpm@large, default), ddpm@small or ddim\n"
+               "  --schedule S       sampling schedule (default cosine; also cosine@s,e,tau,\n"
+               "                     sigmoid@s,e,tau, simple_linear)\n"
+               "  --td X             time difference (default 0)\n"
+               "  --guidance W       classifier-free guidance weight (default 0)\n"
+               "  --class K          every image of class K (default: classes in turn)\n"
+               "  --classes random   uniformly random classes (as for FID sampling)\n"
+               "  --no-self-cond     do not carry latents between steps (ablation)\n"
+               "  --seed S           noise seed (default 0)\n"
+               "  --batch B          images per network call (default 64)\n"
+               "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
+               "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
+               "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ...\n"
+               "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n");
 }
 
 typedef struct traj {
@@ -72,17 +71,25 @@ static void on_step(void *user, int step, int steps, const float *x0_hat, const 
 int cmd_sample(int argc, char **argv) {
     if (video_args_name_video_model(argc, argv))
         return cmd_sample_video(argc, argv);
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},    {"weights", required_argument, 0, 'w'},
-        {"n", required_argument, 0, 'n'},        {"steps", required_argument, 0, 't'},
-        {"sampler", required_argument, 0, 'S'},  {"schedule", required_argument, 0, 'k'},
-        {"td", required_argument, 0, 'd'},       {"guidance", required_argument, 0, 'g'},
-        {"class", required_argument, 0, 'c'},    {"classes", required_argument, 0, 'C'},
-        {"no-self-cond", no_argument, 0, 'x'},   {"seed", required_argument, 0, 's'},
-        {"batch", required_argument, 0, 'b'},    {"grid", required_argument, 0, 'G'},
-        {"cols", required_argument, 0, 'l'},     {"out-dir", required_argument, 0, 'o'},
-        {"trajectory", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"weights", required_argument, 0, 'w'},
+                                         {"n", required_argument, 0, 'n'},
+                                         {"steps", required_argument, 0, 't'},
+                                         {"sampler", required_argument, 0, 'S'},
+                                         {"schedule", required_argument, 0, 'k'},
+                                         {"td", required_argument, 0, 'd'},
+                                         {"guidance", required_argument, 0, 'g'},
+                                         {"class", required_argument, 0, 'c'},
+                                         {"classes", required_argument, 0, 'C'},
+                                         {"no-self-cond", no_argument, 0, 'x'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"grid", required_argument, 0, 'G'},
+                                         {"cols", required_argument, 0, 'l'},
+                                         {"out-dir", required_argument, 0, 'o'},
+                                         {"trajectory", required_argument, 0, 'T'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *mpath = NULL, *weights = "ema", *grid = NULL, *outdir = NULL, *trajpath = NULL;
     int N = 16, batch = 64, cls = -2, random_classes = 0, cols = 0, o;
     rin_sample_config sc;
@@ -179,8 +186,8 @@ int cmd_sample(int argc, char **argv) {
             die("out of memory (trajectory)");
         memset(tr.canvas, 128, GW * GH * (size_t)c->C);
         for (int k = 0; k < tr.cols; k++)
-            tr.snap_steps[k] = tr.cols == 1 ? sc.steps - 1
-                                            : (int)((long)k * (sc.steps - 1) / (tr.cols - 1));
+            tr.snap_steps[k] =
+                tr.cols == 1 ? sc.steps - 1 : (int)((long)k * (sc.steps - 1) / (tr.cols - 1));
     }
     double t0 = rin_time_seconds();
     for (int start = 0; start < N; start += B) {

@@ -37,15 +37,15 @@
 #include "video.h"
 
 typedef struct run_config {
-    char data[512];     /* dataset source (see data.h) */
-    int random_flip;    /* horizontal flips */
-    long log_every;     /* metrics.csv row and non-tty progress line */
-    long sample_every;  /* sample grid; 0 = only at the end */
-    long ckpt_every;    /* checkpoint; 0 = only at the end */
-    int sample_count;   /* images per grid */
-    int sample_steps;   /* sampler steps for grids */
+    char data[512];    /* dataset source (see data.h) */
+    int random_flip;   /* horizontal flips */
+    long log_every;    /* metrics.csv row and non-tty progress line */
+    long sample_every; /* sample grid; 0 = only at the end */
+    long ckpt_every;   /* checkpoint; 0 = only at the end */
+    int sample_count;  /* images per grid */
+    int sample_steps;  /* sampler steps for grids */
     char sample_sampler[16];
-    double time_limit;  /* seconds of training in this invocation; 0 = none */
+    double time_limit; /* seconds of training in this invocation; 0 = none */
 } run_config;
 
 static void run_defaults(run_config *r) {
@@ -61,8 +61,8 @@ static void run_defaults(run_config *r) {
     r->time_limit = 0;
 }
 
-static const char *const run_keys[] = {"data",         "random_flip",  "log_every",
-                                       "sample_every", "ckpt_every",   "sample_count",
+static const char *const run_keys[] = {"data",         "random_flip",    "log_every",
+                                       "sample_every", "ckpt_every",     "sample_count",
                                        "sample_steps", "sample_sampler", "time_limit"};
 #define NRUNKEYS ((int)(sizeof run_keys / sizeof run_keys[0]))
 
@@ -267,12 +267,12 @@ typedef struct run {
     rin_trainer *tr;
     rin_dataset *data;
     rin_batcher batcher;
-    rin_ctx *sctx; /* sampling from the EMA weights */
+    rin_ctx *sctx;           /* sampling from the EMA weights */
     rin_video_source *video; /* video models: clips instead of data/batcher */
     float *cond;             /* video: the batch's conditioning frames */
     metrics met;
     char last_grid[1200];
-    double elapsed; /* training seconds over all invocations */
+    double elapsed;   /* training seconds over all invocations */
     int rank, nranks; /* data parallel: this process's rank of nranks (0 of 1 alone) */
 } run;
 
@@ -414,25 +414,27 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 }
 
 static void train_usage(FILE *f) {
-    fprintf(f,
-            "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
-            "                 [--data SOURCE] [--steps N] [--check-numerics]\n"
-            "       rin train --resume DIR [--set key=value]...\n"
-            "\n"
-            "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
-            "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
-            "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default fmnist)\n"
-            "  --config FILE    'key = value' lines ('#' comments)\n"
-            "  --set key=value  one setting (repeatable; wins over the file)\n"
-            "  --data SOURCE    same as --set data=SOURCE\n"
-            "  --steps N        same as --set total_steps=N\n"
-            "  --check-numerics check every op's output at every step; stop at the first NaN or\n"
-            "                   infinity and name the op and tensor (slower; for debugging)\n"
-            "\n"
-            "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
-            "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
-            "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n"
-            "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
+    fprintf(
+        f,
+        "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
+        "                 [--data SOURCE] [--steps N] [--check-numerics]\n"
+        "       rin train --resume DIR [--set key=value]...\n"
+        "\n"
+        "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
+        "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
+        "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default "
+        "fmnist)\n"
+        "  --config FILE    'key = value' lines ('#' comments)\n"
+        "  --set key=value  one setting (repeatable; wins over the file)\n"
+        "  --data SOURCE    same as --set data=SOURCE\n"
+        "  --steps N        same as --set total_steps=N\n"
+        "  --check-numerics check every op's output at every step; stop at the first NaN or\n"
+        "                   infinity and name the op and tensor (slower; for debugging)\n"
+        "\n"
+        "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
+        "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
+        "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n"
+        "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
     settings s;
     rin_config_preset(&s.model, "fmnist", NULL, 0);
     rin_train_config_default(&s.train);
@@ -448,34 +450,22 @@ static void train_usage(FILE *f) {
 }
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {{"run", required_argument, 0, 'r'},
-                                         {"resume", required_argument, 0, 'R'},
-                                         {"preset", required_argument, 0, 'p'},
-                                         {"config", required_argument, 0, 'c'},
-                                         {"set", required_argument, 0, 's'},
-                                         {"data", required_argument, 0, 'd'},
-                                         {"steps", required_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"check-numerics", no_argument, 0, 'N'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"run", required_argument, 0, 'r'},      {"resume", required_argument, 0, 'R'},
+        {"preset", required_argument, 0, 'p'},   {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},      {"data", required_argument, 0, 'd'},
+        {"steps", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
+        {"check-numerics", no_argument, 0, 'N'}, {0, 0, 0, 0}};
     const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL;
     const char *sets[256];
     int nsets = 0, o, check_numerics = 0;
     char steps_kv[64], data_kv[600];
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'r':
-            dir = optarg;
-            break;
-        case 'R':
-            resume = optarg;
-            break;
-        case 'p':
-            preset = optarg;
-            break;
-        case 'c':
-            cfgfile = optarg;
-            break;
+        case 'r': dir = optarg; break;
+        case 'R': resume = optarg; break;
+        case 'p': preset = optarg; break;
+        case 'c': cfgfile = optarg; break;
         case 's':
         case 'd':
         case 'n':
@@ -491,15 +481,9 @@ int cmd_train(int argc, char **argv) {
                 sets[nsets++] = optarg;
             }
             break;
-        case 'N':
-            check_numerics = 1;
-            break;
-        case 'h':
-            train_usage(stdout);
-            return 0;
-        default:
-            train_usage(stderr);
-            return 2;
+        case 'N': check_numerics = 1; break;
+        case 'h': train_usage(stdout); return 0;
+        default: train_usage(stderr); return 2;
         }
     }
     if (optind < argc)
@@ -606,8 +590,9 @@ int cmd_train(int argc, char **argv) {
     check_ranks_agree(r, "at the start",
                       resume ? "is the checkpoint the same file on every machine?"
                              : "is the build the same on every machine?");
-    rin_status bs = r->video ? RIN_STATUS_OK :
-        rin_batcher_init(&r->batcher, r->data, tc->seed, r->s.run.random_flip, epoch, pos);
+    rin_status bs = r->video ? RIN_STATUS_OK
+                             : rin_batcher_init(&r->batcher, r->data, tc->seed,
+                                                r->s.run.random_flip, epoch, pos);
     if (bs == RIN_STATUS_ARG)
         die("%s: the checkpoint's data position (epoch %ld, image %ld) does not fit %s with %d "
             "images: was the dataset changed?",
@@ -764,8 +749,11 @@ int cmd_train(int argc, char **argv) {
                  r->elapsed);
         write_report(r, note);
         fclose(mf);
-        fprintf(stderr, "rin train: %s at step %ld; checkpoint %s/checkpoint.safetensors, report %s/report.html\n",
-                interrupted ? "interrupted" : (step < tc->total_steps ? "time limit reached" : "done"),
+        fprintf(stderr,
+                "rin train: %s at step %ld; checkpoint %s/checkpoint.safetensors, report "
+                "%s/report.html\n",
+                interrupted ? "interrupted"
+                            : (step < tc->total_steps ? "time limit reached" : "done"),
                 step, r->dir, r->dir);
         if (step < tc->total_steps)
             fprintf(stderr, "rin train: continue with `rin train --resume %s`\n", r->dir);

@@ -80,8 +80,8 @@ static void join_clips(float *clips, const float *cond, const float *pred, int N
     }
 }
 
-void video_write_strip(const char *path, const rin_config *c, const float *cond,
-                       const float *truth, const float *pred, int N, float b) {
+void video_write_strip(const char *path, const rin_config *c, const float *cond, const float *truth,
+                       const float *pred, int N, float b) {
     size_t frame = (size_t)c->H * c->W * c->C, per = (size_t)c->seq_len * frame;
     float *tiles = malloc(2 * (size_t)N * per * sizeof *tiles);
     if (!tiles)
@@ -89,8 +89,7 @@ void video_write_strip(const char *path, const rin_config *c, const float *cond,
     for (int i = 0; i < N; i++) {
         join_clips(tiles + (size_t)(2 * i) * per, cond + (size_t)i * rin_config_cond_floats(c),
                    truth + (size_t)i * rin_config_input_floats(c), 1, c);
-        join_clips(tiles + (size_t)(2 * i + 1) * per,
-                   cond + (size_t)i * rin_config_cond_floats(c),
+        join_clips(tiles + (size_t)(2 * i + 1) * per, cond + (size_t)i * rin_config_cond_floats(c),
                    pred + (size_t)i * rin_config_input_floats(c), 1, c);
     }
     char err[1024];
@@ -100,8 +99,8 @@ void video_write_strip(const char *path, const rin_config *c, const float *cond,
     free(tiles);
 }
 
-void video_write_gif(const char *path, const rin_config *c, const float *cond,
-                     const float *truth, const float *pred, int N, float b) {
+void video_write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
+                     const float *pred, int N, float b) {
     int T = c->seq_len, Nc = c->cond_frames;
     size_t frame = (size_t)c->H * c->W * c->C;
     float *tiles = malloc(2 * (size_t)N * frame * sizeof *tiles);
@@ -151,7 +150,7 @@ void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
 
 typedef struct video_opts {
     const char *model, *weights, *data, *strip, *gif, *csv;
-    long first;          /* first clip index of the source */
+    long first; /* first clip index of the source */
     int n, k, steps, batch;
     char sampler[16], schedule[64];
     uint64_t seed, data_seed;
@@ -184,19 +183,32 @@ static void video_usage(FILE *f, int eval) {
 }
 
 static void video_parse(video_opts *o, int argc, char **argv, int eval) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"weights", required_argument, 0, 'w'},
-        {"data", required_argument, 0, 'd'},   {"data-seed", required_argument, 0, 'D'},
-        {"first", required_argument, 0, 'f'},  {"n", required_argument, 0, 'n'},
-        {"k", required_argument, 0, 'k'},      {"steps", required_argument, 0, 't'},
-        {"sampler", required_argument, 0, 'S'}, {"schedule", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
-        {"strip", required_argument, 0, 'P'},  {"gif", required_argument, 0, 'G'},
-        {"csv", required_argument, 0, 'C'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    *o = (video_opts){.weights = "ema", .data = "mmnist:fmnist:test", .n = eval ? 100 : 4,
-                      .k = 1, .steps = 50, .batch = 16, .data_seed = 1,
-                      .strip = "video_strip.png", .gif = "video.gif"};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"weights", required_argument, 0, 'w'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"data-seed", required_argument, 0, 'D'},
+                                         {"first", required_argument, 0, 'f'},
+                                         {"n", required_argument, 0, 'n'},
+                                         {"k", required_argument, 0, 'k'},
+                                         {"steps", required_argument, 0, 't'},
+                                         {"sampler", required_argument, 0, 'S'},
+                                         {"schedule", required_argument, 0, 'c'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"strip", required_argument, 0, 'P'},
+                                         {"gif", required_argument, 0, 'G'},
+                                         {"csv", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    *o = (video_opts){.weights = "ema",
+                      .data = "mmnist:fmnist:test",
+                      .n = eval ? 100 : 4,
+                      .k = 1,
+                      .steps = 50,
+                      .batch = 16,
+                      .data_seed = 1,
+                      .strip = "video_strip.png",
+                      .gif = "video.gif"};
     snprintf(o->sampler, sizeof o->sampler, "ddim");
     snprintf(o->schedule, sizeof o->schedule, "cosine");
     int c;
@@ -289,15 +301,15 @@ int cmd_sample_video(int argc, char **argv) {
     fprintf(stderr,
             "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames, "
             "%s %d steps, %.1f s; strip %s, gif %s\n",
-            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sampler,
-            o.steps, rin_time_seconds() - t0, o.strip, o.gif);
+            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sampler, o.steps,
+            rin_time_seconds() - t0, o.strip, o.gif);
     video_run_close(&r);
     return 0;
 }
 
 /* Per-frame metrics in [0, 1] of pred against truth, both in [-b, b]. */
-static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c,
-                             float b, double *sse, double *psnr, double *ssim) {
+static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c, float b,
+                             double *sse, double *psnr, double *ssim) {
     int F = c->seq_len - c->cond_frames;
     size_t nx = (size_t)F * c->H * c->W * c->C;
     float *p = malloc(2 * nx * sizeof *p);
@@ -438,8 +450,7 @@ int cmd_eval_video(int argc, char **argv) {
         if (!other)
             die("out of memory");
         for (int i = 0; i < N; i++)
-            memcpy(other + (size_t)i * nc, r.cond + (size_t)((i + 1) % N) * nc,
-                   nc * sizeof *other);
+            memcpy(other + (size_t)i * nc, r.cond + (size_t)((i + 1) % N) * nc, nc * sizeof *other);
         rin_sample_config sc = r.sc;
         sc.seed = eval_sample_seed(&o, 0);
         video_predict(r.ctx, &sc, other, N, o.batch, preds);

@@ -84,9 +84,9 @@ typedef struct rin_config {
     int cond_on_latent;    /* 1: class token is a latent; 0: a read-only interface token */
     int self_cond;         /* 1: latent self-conditioning ('latent'); 0: none */
     /* Video prediction (spec 6; docs/video.md). seq_len = 0: images (the two others are 0). */
-    int seq_len;           /* frames per clip T, conditioning frames included */
-    int seq_stride;        /* s: frames per token (3-D patches s x p x p) */
-    int cond_frames;       /* Nc: the first Nc frames are clean conditioning frames */
+    int seq_len;     /* frames per clip T, conditioning frames included */
+    int seq_stride;  /* s: frames per token (3-D patches s x p x p) */
+    int cond_frames; /* Nc: the first Nc frames are clean conditioning frames */
     /* Interface positions (spec 1.1 step 4): 0 = 'learned' (the table alone, truncated-normal
      * initialised; every released config); 1 = 'sin_cos_plus_learned' (fixed 2-D sin/cos codes
      * of the patch row and column, the same in every time slot, plus the table as a
@@ -146,7 +146,7 @@ typedef struct rin_tensor_info {
     int shape[2];
     size_t offset; /* in floats, into the parameter buffer */
     size_t numel;
-    int decayed;   /* 1: weight decay and LAMB trust ratio; 0: bias or LayerNorm */
+    int decayed; /* 1: weight decay and LAMB trust ratio; 0: bias or LayerNorm */
 } rin_tensor_info;
 const rin_tensor_info *rin_model_tensor(const rin_model *m, int i);
 const rin_tensor_info *rin_model_find_tensor(const rin_model *m, const char *name);
@@ -172,8 +172,8 @@ typedef enum rin_ctx_mode {
 
 /* Allocates everything a forward (and backward) of up to max_batch images needs; nothing is
  * allocated later. The ctx refers to m's parameters, which must outlive it. */
-rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode,
-                          char *err, size_t errlen);
+rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode, char *err,
+                          size_t errlen);
 void rin_ctx_free(rin_ctx *ctx);
 /* Parameters the ctx reads (default: the model's); lets a caller run another copy (EMA). */
 void rin_ctx_set_params(rin_ctx *ctx, const float *params);
@@ -194,15 +194,15 @@ void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
 const char *rin_ctx_last_error(const rin_ctx *ctx); /* "" when there is nothing to report */
 
 typedef struct rin_batch {
-    int B;                /* images in this batch, 1..max_batch */
-    const float *x_t;     /* (B, H, W, C) noisy images; video: (B, T - Nc, H, W, C) frames */
-    const float *gamma;   /* (B) noise levels in (0, 1] */
-    const int *labels;    /* (B) class ids, or -1 for the dropped label; NULL if unconditional */
-    const float *z_prev;  /* (B, L, D) previous latents; NULL = zeros */
-    int training;         /* 1: dropout and drop-path active */
-    uint64_t seed;        /* randomness of dropout and drop-path */
-    uint64_t example0;    /* global index of example 0: a data-parallel shard of a larger batch
-                           * draws the masks that the whole batch would (0 otherwise) */
+    int B;               /* images in this batch, 1..max_batch */
+    const float *x_t;    /* (B, H, W, C) noisy images; video: (B, T - Nc, H, W, C) frames */
+    const float *gamma;  /* (B) noise levels in (0, 1] */
+    const int *labels;   /* (B) class ids, or -1 for the dropped label; NULL if unconditional */
+    const float *z_prev; /* (B, L, D) previous latents; NULL = zeros */
+    int training;        /* 1: dropout and drop-path active */
+    uint64_t seed;       /* randomness of dropout and drop-path */
+    uint64_t example0;   /* global index of example 0: a data-parallel shard of a larger batch
+                          * draws the masks that the whole batch would (0 otherwise) */
 } rin_batch;
 
 /* pred (B,H,W,C): the network output (eps by default); z_out (B,L,D): latents after the last
@@ -224,17 +224,17 @@ typedef struct rin_train_config {
     long total_steps;
     uint64_t seed;
     /* optimisation */
-    char optimizer[16];    /* "lamb" (spec 4) or "adamw" */
-    double lr;             /* base learning rate */
+    char optimizer[16]; /* "lamb" (spec 4) or "adamw" */
+    double lr;          /* base learning rate */
     double beta1, beta2, eps, weight_decay;
     long warmup_steps;
-    char lr_schedule[32];  /* "cosine@R" (truncated cosine, spec 4) or "constant" */
-    double clip_norm;      /* global gradient-norm clipping; 0 = off */
-    double ema_decay;      /* 0 = no EMA */
+    char lr_schedule[32]; /* "cosine@R" (truncated cosine, spec 4) or "constant" */
+    double clip_norm;     /* global gradient-norm clipping; 0 = off */
+    double ema_decay;     /* 0 = no EMA */
     /* diffusion */
     char train_schedule[64]; /* "cosine", "cosine@s,e,tau", "sigmoid@s,e,tau", "simple_linear" */
-    char pred_type[8];     /* "eps", "x0" or "v" */
-    double b_scale;        /* input scale b: x0 in [-b, b] */
+    char pred_type[8];       /* "eps", "x0" or "v" */
+    double b_scale;          /* input scale b: x0 in [-b, b] */
     int normalize_noisy_input;
     double self_cond_rate; /* probability that an example gets the first pass's latents */
     double cond_dropout;   /* label dropout for classifier-free guidance */
@@ -245,8 +245,8 @@ typedef struct rin_train_config {
  * train_schedule sigmoid@-3,3,0.9). */
 void rin_train_config_default(rin_train_config *t);
 /* key=value, like rin_config_set; the keys are listed by rin_train_config_key(i). */
-rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value,
-                                char *err, size_t errlen);
+rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,
+                                size_t errlen);
 rin_status rin_train_config_validate(const rin_train_config *t, char *err, size_t errlen);
 int rin_train_config_num_keys(void);
 const char *rin_train_config_key(int i);
@@ -263,8 +263,8 @@ typedef struct rin_step_stats {
 
 /* Owns the gradient context, the optimizer moments and the EMA copy of m's parameters (which
  * starts equal to the parameters). The model must outlive the trainer. */
-rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t,
-                              char *err, size_t errlen);
+rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t, char *err,
+                              size_t errlen);
 /* A rank of a data-parallel job (docs/distributed.md): rank of nranks ranks, each taking
  * batch_size / nranks images per step (batch_size must be a multiple of nranks); the step sums
  * gradients over the ranks with MPI, so every rank runs the optimizer on the same gradient of
@@ -274,9 +274,10 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
 void rin_trainer_free(rin_trainer *t);
 /* One optimisation step on a batch: x0 (batch_size, H, W, C) in [-b, b], labels (batch_size)
  * or NULL (of a shard trainer: this rank's batch_size / nranks images, the global batch's
- * examples [rank b, (rank+1) b); every rank must call it, and all return the same status). Noise levels, noise, the self-conditioning masks, label dropout and dropout masks
- * are drawn from (seed, step), so a resumed run repeats exactly. Returns
- * RIN_STATUS_NONFINITE (weights untouched) when the loss or a gradient is not finite. */
+ * examples [rank b, (rank+1) b); every rank must call it, and all return the same status). Noise
+ * levels, noise, the self-conditioning masks, label dropout and dropout masks are drawn from (seed,
+ * step), so a resumed run repeats exactly. Returns RIN_STATUS_NONFINITE (weights untouched) when
+ * the loss or a gradient is not finite. */
 rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
                             rin_step_stats *stats);
 long rin_trainer_step_count(const rin_trainer *t);
@@ -296,8 +297,8 @@ const rin_train_config *rin_trainer_config(const rin_trainer *t);
 rin_status rin_trainer_save(const rin_trainer *t, const char *path, const char *const *extra_meta,
                             char *err, size_t errlen);
 /* A sampling checkpoint: the EMA weights under the plain parameter names (4x smaller). */
-rin_status rin_trainer_export(const rin_trainer *t, const char *path,
-                              const char *const *extra_meta, char *err, size_t errlen);
+rin_status rin_trainer_export(const rin_trainer *t, const char *path, const char *const *extra_meta,
+                              char *err, size_t errlen);
 /* Restores parameters, EMA, moments and step from a training checkpoint of the same model. */
 rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen);
 /* Reads the training config stored in a checkpoint's metadata (after rin_train_config_default
@@ -307,20 +308,20 @@ rin_status rin_train_config_from_file(rin_train_config *t, const char *path, cha
 
 /* Loads a checkpoint's weights: which = "ema" takes the "ema." copy of a training checkpoint
  * when present (else the plain weights), "raw" the plain weights. */
-rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which,
-                                  char *err, size_t errlen);
+rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which, char *err,
+                                  size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sampling (spec sections 2.2 and 3.4).                                                      */
 
 typedef struct rin_sample_config {
-    int steps;             /* T network evaluations */
-    char sampler[16];      /* "ddpm" (= ddpm@large), "ddpm@small" or "ddim" */
-    char schedule[64];     /* the sampling schedule, "cosine" by default */
-    double td;             /* time difference (0 in the paper) */
-    double guidance;       /* classifier-free guidance weight w (0 = off) */
-    int self_cond;         /* 1: carry each step's latents to the next (default); 0: zeros */
-    char pred_type[8];     /* from the training config: eps, x0 or v */
+    int steps;         /* T network evaluations */
+    char sampler[16];  /* "ddpm" (= ddpm@large), "ddpm@small" or "ddim" */
+    char schedule[64]; /* the sampling schedule, "cosine" by default */
+    double td;         /* time difference (0 in the paper) */
+    double guidance;   /* classifier-free guidance weight w (0 = off) */
+    int self_cond;     /* 1: carry each step's latents to the next (default); 0: zeros */
+    char pred_type[8]; /* from the training config: eps, x0 or v */
     double b_scale;
     int normalize_noisy_input;
     uint64_t seed;

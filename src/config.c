@@ -54,8 +54,12 @@ static const config_key keys[] = {
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
-int rin_config_num_keys(void) { return NKEYS; }
-const char *rin_config_key(int i) { return i >= 0 && i < NKEYS ? keys[i].name : NULL; }
+int rin_config_num_keys(void) {
+    return NKEYS;
+}
+const char *rin_config_key(int i) {
+    return i >= 0 && i < NKEYS ? keys[i].name : NULL;
+}
 
 /* The video keys and tape_pos_encoding came after the first checkpoints: a file without them
  * holds an image model with learned positions (their value 0). */
@@ -72,9 +76,11 @@ static void base_defaults(rin_config *c) {
     c->self_cond = 1;
 }
 
-static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist", "tiny", "video",
-                                           NULL};
-const char *const *rin_config_preset_names(void) { return preset_names; }
+static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist",
+                                           "tiny",    "video",      NULL};
+const char *const *rin_config_preset_names(void) {
+    return preset_names;
+}
 
 static void set_layers(rin_config *c, int S, const int *K) {
     c->num_blocks = S;
@@ -84,6 +90,8 @@ static void set_layers(rin_config *c, int S, const int *K) {
 
 rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen) {
     base_defaults(c);
+    /* the presets are tables: one designated initialiser each, packed */
+    // clang-format off
     if (!strcmp(name, "cifar10")) {
         /* the released CIFAR-10 sweep (spec 5.1): 30,951,180 parameters */
         *c = (rin_config){.H = 32, .W = 32, .C = 3, .patch = 2, .E = 256, .D = 512, .L = 128,
@@ -127,6 +135,7 @@ rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t 
                           .cond_on_latent = 1, .self_cond = 1, .seq_len = 16, .seq_stride = 2,
                           .cond_frames = 5, .tape_pos_encoding = 1};
         set_layers(c, 2, (const int[]){2, 2});
+        // clang-format on
     } else {
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "unknown preset '%s' (known: cifar10, imagenet64, fmnist, tiny, video)",
@@ -143,8 +152,8 @@ static rin_status parse_int(const char *key, const char *v, long lo, long hi, in
     if (errno || end == v || *end)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer", key, v);
     if (x < lo || x > hi)
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %ld is out of range [%ld, %ld]",
-                          key, x, lo, hi);
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %ld is out of range [%ld, %ld]", key,
+                          x, lo, hi);
     *out = (int)x;
     return RIN_STATUS_OK;
 }
@@ -157,8 +166,7 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
             continue;
         void *field = (char *)c + k->offset;
         switch (k->kind) {
-        case KEY_INT:
-            return parse_int(key, value, k->lo, k->hi, (int *)field, err, errlen);
+        case KEY_INT: return parse_int(key, value, k->lo, k->hi, (int *)field, err, errlen);
         case KEY_BOOL:
             if (!rin_parse_bool(value, (int *)field))
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
@@ -170,11 +178,11 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
             errno = 0;
             double x = strtod(value, &end);
             if (errno || end == value || *end)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number",
-                                  key, value);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number", key,
+                                  value);
             if (!(x >= 0.0 && x < 1.0))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: %s is out of range [0, 1)", key, value);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %s is out of range [0, 1)",
+                                  key, value);
             *(float *)field = (float)x;
             return RIN_STATUS_OK;
         }
@@ -237,8 +245,7 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     const void *field = (const char *)c + k->offset;
     switch (k->kind) {
     case KEY_INT:
-    case KEY_BOOL:
-        return snprintf(buf, buflen, "%d", *(const int *)field);
+    case KEY_BOOL: return snprintf(buf, buflen, "%d", *(const int *)field);
     case KEY_RATE: {
         /* the shortest decimal that reads back as the same float ("0.1", not "0.100000001") */
         float v = *(const float *)field;
@@ -250,8 +257,7 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
         }
         return r;
     }
-    case KEY_SELF_COND:
-        return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
+    case KEY_SELF_COND: return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
     case KEY_POS_ENC: {
         int e = *(const int *)field;
         return snprintf(buf, buflen, "%s", e == 0 || e == 1 ? pos_encodings[e] : "?");
@@ -286,7 +292,9 @@ int rin_config_format(const rin_config *c, char *buf, size_t buflen) {
 }
 
 /* Time slots of a run of F frames cut s at a time, padded at the end (spec 6.1). */
-static int time_slots(int F, int s) { return s > 0 ? (F + s - 1) / s : 0; }
+static int time_slots(int F, int s) {
+    return s > 0 ? (F + s - 1) / s : 0;
+}
 
 int rin_config_num_tokens(const rin_config *c) {
     int grid = c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
@@ -340,8 +348,8 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
         if (k->kind == KEY_INT || k->kind == KEY_BOOL || k->kind == KEY_POS_ENC) {
             int v = *(const int *)f;
             if (v < k->lo || v > k->hi)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: %d is out of range [%d, %d]", k->name, v, k->lo, k->hi);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %d is out of range [%d, %d]",
+                                  k->name, v, k->lo, k->hi);
         } else if (k->kind == KEY_RATE) {
             float v = *(const float *)f;
             if (!(v >= 0.0f && v < 1.0f))
@@ -374,8 +382,7 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     for (int b = 0; b < c->num_blocks; b++)
         if (c->K[b] < 0 || c->K[b] > 256)
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                              "num_layers: block %d has depth %d (expected 0 to 256)", b,
-                              c->K[b]);
+                              "num_layers: block %d has depth %d (expected 0 to 256)", b, c->K[b]);
     if (c->tape_pos_encoding && c->E % 4)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "tape_pos_encoding: sin_cos_plus_learned needs tape_dim divisible by 4 "
@@ -385,8 +392,7 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     rin_dims_compute(&d, c);
     if (c->D % c->lat_heads)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                          "latent_num_heads: %d does not divide latent_dim %d", c->lat_heads,
-                          c->D);
+                          "latent_num_heads: %d does not divide latent_dim %d", c->lat_heads, c->D);
     if (d.A % c->rw_heads)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "rw_num_heads: %d does not divide the cross-attention width "
@@ -467,8 +473,7 @@ rin_status rin_config_parse_text(const char *text, size_t len, const char *name,
         if (n + 1 > cap) {
             char *q = realloc(line, n + 1);
             if (!q) {
-                s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s:%d: out of memory", name,
-                               lineno);
+                s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s:%d: out of memory", name, lineno);
                 break;
             }
             line = q;
@@ -478,8 +483,8 @@ rin_status rin_config_parse_text(const char *text, size_t len, const char *name,
         line[n] = 0;
         pos = end + 1;
         if (memchr(line, 0, n)) {
-            s = rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s:%d: the line holds a NUL byte",
-                           name, lineno);
+            s = rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s:%d: the line holds a NUL byte", name,
+                           lineno);
             break;
         }
         char *hash = strchr(line, '#');

@@ -398,8 +398,8 @@ rin_status rin_cifar_decode(uint8_t *images, int *labels, const uint8_t *buf, si
                             const char *path, char *err, size_t errlen) {
     if (len % CIFAR_RECORD)
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                          "cifar10: %s: %zu bytes is not a whole number of 3073-byte records",
-                          path, len);
+                          "cifar10: %s: %zu bytes is not a whole number of 3073-byte records", path,
+                          len);
     for (size_t i = 0; i < len / CIFAR_RECORD; i++) {
         const uint8_t *rec = buf + i * CIFAR_RECORD;
         if (rec[0] > 9)

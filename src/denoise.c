@@ -42,7 +42,9 @@ static float *take(arena *a, size_t nfloats) {
     return a->base ? a->base + o : NULL;
 }
 
-static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
+static size_t max2(size_t a, size_t b) {
+    return a > b ? a : b;
+}
 
 /* Sub-layer internals. shared != NULL (inference): point into the shared scratch instead. */
 static void take_attn(arena *a, rin_attn_acts *s, const rin_attn_acts *shared, int B, int Nq,
@@ -224,8 +226,8 @@ static void layout_arena(rin_ctx *ctx, arena *a) {
 
 /* ---- context ------------------------------------------------------------------------------ */
 
-rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode,
-                          char *err, size_t errlen) {
+rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode, char *err,
+                          size_t errlen) {
     *out = NULL;
     if (max_batch < 1)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "max_batch must be >= 1 (got %d)",
@@ -302,7 +304,9 @@ void rin_ctx_set_params(rin_ctx *ctx, const float *params) {
     rin_layout(&ctx->model->cfg, (float *)(uintptr_t)ctx->params, &ctx->pv, NULL, NULL);
 }
 
-float *rin_ctx_grads(rin_ctx *ctx) { return ctx->grads; }
+float *rin_ctx_grads(rin_ctx *ctx) {
+    return ctx->grads;
+}
 
 void rin_ctx_zero_grad(rin_ctx *ctx) {
     if (ctx->grads)
@@ -316,7 +320,9 @@ size_t rin_ctx_bytes(const rin_ctx *ctx) {
     return b;
 }
 
-void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) { ctx->cond = cond; }
+void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) {
+    ctx->cond = cond;
+}
 
 /* ---- tokenisation and readout (spec 1.1, 1.6; video 6.1, 6.2) -------------------------------- */
 
@@ -325,9 +331,14 @@ void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) { ctx->cond = cond; }
 static rin_video_patch patch_part(const rin_ctx *ctx, int part) {
     const rin_config *c = &ctx->model->cfg;
     const rin_dims *d = &ctx->model->dims;
-    return (rin_video_patch){.F = part ? c->cond_frames : d->Tx, .H = c->H, .W = c->W,
-                             .C = c->C, .s = c->seq_len > 0 ? c->seq_stride : 1, .p = c->patch,
-                             .n = d->n, .tok0 = part ? d->nx : 0};
+    return (rin_video_patch){.F = part ? c->cond_frames : d->Tx,
+                             .H = c->H,
+                             .W = c->W,
+                             .C = c->C,
+                             .s = c->seq_len > 0 ? c->seq_stride : 1,
+                             .p = c->patch,
+                             .n = d->n,
+                             .tok0 = part ? d->nx : 0};
 }
 
 /* patches (B,n,P) from x_t; video: the noisy frames' tokens, then the clean conditioning
@@ -345,8 +356,8 @@ static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B
 
 /* Drop-path scales of one branch: 1/(1-rate) for kept examples, 0 for dropped; NULL when the
  * branch is not dropped (inference, or rate 0). e0: global index of example 0 (rin_batch). */
-static const float *drop_path_scales(float *dps, int B, float rate, uint64_t seed,
-                                     uint64_t stream, uint64_t e0) {
+static const float *drop_path_scales(float *dps, int B, float rate, uint64_t seed, uint64_t stream,
+                                     uint64_t e0) {
     if (rate <= 0.0f)
         return NULL;
     float keep = 1.0f / (1.0f - rate);
@@ -384,8 +395,7 @@ static void mlp_forward(const rin_mlp_params *p, rin_mlp_acts *a, const float *x
 }
 
 /* The branch gradient s_b * g (g itself when there is no drop-path). */
-static const float *scaled_grad(float *tmp, const float *g, const float *scale, int B,
-                                size_t per) {
+static const float *scaled_grad(float *tmp, const float *g, const float *scale, int B, size_t per) {
     if (!scale)
         return g;
 #pragma omp parallel for
@@ -410,8 +420,8 @@ static void attn_backward(rin_ctx *ctx, const rin_attn_params *p, rin_attn_param
     memset(s->dq, 0, (size_t)B * Nq * A * sizeof(float));
     memset(s->dk, 0, (size_t)B * Nk * A * sizeof(float));
     memset(s->dv, 0, (size_t)B * Nk * A * sizeof(float));
-    rin_attention_backward(s->dq, s->dk, s->dv, s->datt, s->dO, a->q, a->k, a->v, a->att, B, Nq,
-                           Nk, A, NH);
+    rin_attention_backward(s->dq, s->dk, s->dv, s->datt, s->dO, a->q, a->k, a->v, a->att, B, Nq, Nk,
+                           A, NH);
     /* q = ln Wq^T + bq;  k, v from ln (self) or from the raw kv input (cross) */
     memset(s->dln, 0, (size_t)B * Nq * Dq * sizeof(float));
     rin_linear_backward(s->dln, dp->wq, dp->bq, s->dq, a->ln, p->wq, B * Nq, Dq, A);
@@ -441,8 +451,7 @@ static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *
     /* h = ln W1^T + b1 */
     memset(s->dln, 0, (size_t)B * N * Dm * sizeof(float));
     rin_linear_backward(s->dln, dp->w1, dp->b1, s->dh, a->ln, p->w1, B * N, Dm, Hd);
-    rin_layernorm_backward(g, dp->ln_w, dp->ln_b, s->dln, x, a->mean, a->rstd, p->ln_w, B * N,
-                           Dm);
+    rin_layernorm_backward(g, dp->ln_w, dp->ln_b, s->dln, x, a->mean, a->rstd, p->ln_w, B * N, Dm);
 }
 
 /* ---- the whole model ---------------------------------------------------------------------- */
@@ -556,15 +565,14 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
             }
             kv = ba->kv;
         }
-        attn_forward(&bp->read_attn, &ba->read_attn, Z, kv, B, L, nkv, D, E, A, c->rw_heads,
-                     NULL);
-        mlp_forward(&bp->read_mlp, &ba->read_mlp, ba->read_attn.out, B, L, D, d->rD, NULL, 0.0f,
-                    0, 0, 0);
+        attn_forward(&bp->read_attn, &ba->read_attn, Z, kv, B, L, nkv, D, E, A, c->rw_heads, NULL);
+        mlp_forward(&bp->read_mlp, &ba->read_mlp, ba->read_attn.out, B, L, D, d->rD, NULL, 0.0f, 0,
+                    0, 0);
         Z = ba->read_mlp.out;
         for (int j = 0; j < bp->K; j++, layer++) {
             float rate_p = train ? c->drop_path : 0.0f, rate_u = train ? c->drop_units : 0.0f;
-            const float *s1 = drop_path_scales(a->dps, B, rate_p, seed,
-                                               RIN_STREAM_DROP_PATH_ATTN(layer), e0);
+            const float *s1 =
+                drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_ATTN(layer), e0);
             attn_forward(&bp->proc_attn[j], &ba->proc_attn[j], Z, NULL, B, L, L, D, D, D,
                          c->lat_heads, s1);
             const float *s2 =
@@ -586,8 +594,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     RIN_ASSERT(X == a->xfinal && Z == a->zfinal);
 
     /* readout: pred = unpatchify(LN(X) Wout^T + bout) */
-    rin_layernorm_forward(a->ro_ln, a->ro_mean, a->ro_rstd, X, g->out_ln_w, g->out_ln_b, B * n,
-                          E);
+    rin_layernorm_forward(a->ro_ln, a->ro_mean, a->ro_rstd, X, g->out_ln_w, g->out_ln_b, B * n, E);
     rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P);
     if (pred) { /* video: the predicted frames only (spec 6.2) */
         rin_video_patch v = patch_part(ctx, 0);
@@ -660,15 +667,15 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
             const float *zin_attn = j > 0 ? ba->proc_mlp[j - 1].out : ba->read_mlp.out;
             const float *s2 =
                 drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer), e0);
-            mlp_backward(ctx, &bp->proc_mlp[j], &dbp->proc_mlp[j], &ba->proc_mlp[j], s->dZ,
-                         zin_mlp, B, L, D, d->rD, s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
+            mlp_backward(ctx, &bp->proc_mlp[j], &dbp->proc_mlp[j], &ba->proc_mlp[j], s->dZ, zin_mlp,
+                         B, L, D, d->rD, s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
             const float *s1 =
                 drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_ATTN(layer), e0);
             attn_backward(ctx, &bp->proc_attn[j], &dbp->proc_attn[j], &ba->proc_attn[j], s->dZ,
                           zin_attn, NULL, NULL, B, L, L, D, D, D, c->lat_heads, s1);
         }
-        mlp_backward(ctx, &bp->read_mlp, &dbp->read_mlp, &ba->read_mlp, s->dZ, ba->read_attn.out,
-                     B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
+        mlp_backward(ctx, &bp->read_mlp, &dbp->read_mlp, &ba->read_mlp, s->dZ, ba->read_attn.out, B,
+                     L, D, d->rD, NULL, 0.0f, 0, 0, 0);
         if (d->nr > 0) {
             memset(s->dkv, 0, (size_t)B * nkv * E * sizeof(float));
             attn_backward(ctx, &bp->read_attn, &dbp->read_attn, &ba->read_attn, s->dZ, ba->z_in,
@@ -733,8 +740,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     rin_linear_backward(s->dta, dg->time_w2, dg->time_b2, s->dtt, a->ta, g->time_w2, B, T4, T4);
     memset(s->dth, 0, (size_t)B * T4 * sizeof(float));
     rin_silu_backward(s->dth, s->dta, a->th, (size_t)B * T4);
-    rin_linear_backward(NULL, dg->time_w1, dg->time_b1, s->dth, a->tcode, g->time_w1, B, d->dt,
-                        T4);
+    rin_linear_backward(NULL, dg->time_w1, dg->time_b1, s->dth, a->tcode, g->time_w1, B, d->dt, T4);
     if (has_class)
         rin_linear_backward(NULL, dg->cond_w, dg->cond_b, s->dct, a->onehot, g->cond_w, B,
                             c->num_classes, d->Dc);

@@ -16,9 +16,9 @@
 #include "diffusion.h"
 #include "internal.h"
 
-#define RIN_PI 3.14159265358979323846
-#define GAMMA_MIN 1e-9         /* clip_min of the parametric schedules (diffusion_utils.py) */
-#define PAR_MIN ((size_t)1 << 15) /* loops shorter than this stay serial */
+#define RIN_PI    3.14159265358979323846
+#define GAMMA_MIN 1e-9              /* clip_min of the parametric schedules (diffusion_utils.py) */
+#define PAR_MIN   ((size_t)1 << 15) /* loops shorter than this stay serial */
 
 /* ---- schedules (spec 3.1) -------------------------------------------------------------------- */
 
@@ -60,12 +60,15 @@ static int format_schedule(rin_schedule *s, const char *name) {
     return len >= 0 && (size_t)len < sizeof s->text;
 }
 
-static double logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double logistic(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
 
 rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     if (!text)
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "schedule: missing (expected cosine, "
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "schedule: missing (expected cosine, "
                           "cosine@start,end,tau, sigmoid@start,end,tau or simple_linear)");
     double p[3];
     if (!strcmp(text, "cosine")) {
@@ -108,8 +111,7 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
                               "schedule '%s': expected 0 <= start < end <= 1 and tau > 0", text);
         /* gamma divides by cos(start pi/2)^2tau - cos(end pi/2)^2tau, which a large tau
          * underflows to 0 (found by fuzz/fuzz_config.c) */
-        if (!(pow(cos(p[0] * RIN_PI / 2), 2 * p[2]) - pow(cos(p[1] * RIN_PI / 2), 2 * p[2]) >
-              1e-6))
+        if (!(pow(cos(p[0] * RIN_PI / 2), 2 * p[2]) - pow(cos(p[1] * RIN_PI / 2), 2 * p[2]) > 1e-6))
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                               "schedule '%s': tau is too large: cos(start pi/2)^(2 tau) and "
                               "cos(end pi/2)^(2 tau) are equal in double precision",
@@ -128,7 +130,9 @@ rin_status rin_schedule_parse(rin_schedule *s, const char *text, char *err, size
     return RIN_STATUS_OK;
 }
 
-static double clip_gamma(double g) { return g < GAMMA_MIN ? GAMMA_MIN : (g > 1.0 ? 1.0 : g); }
+static double clip_gamma(double g) {
+    return g < GAMMA_MIN ? GAMMA_MIN : (g > 1.0 ? 1.0 : g);
+}
 
 /* gamma(t) of spec 3.1 (diffusion_utils.py cosine_schedule_simple, cosine_schedule,
  * sigmoid_schedule, simple_linear_schedule). t in [0, 1]. */
@@ -150,8 +154,7 @@ double rin_schedule_gamma(const rin_schedule *s, double t) {
         double out = logistic((t * (s->e - s->s) + s->s) / s->tau);
         return clip_gamma((v_end - out) / (v_end - v_start));
     }
-    case RIN_SCHEDULE_LINEAR:
-        return clip_gamma(1.0 - t);
+    case RIN_SCHEDULE_LINEAR: return clip_gamma(1.0 - t);
     }
     return 1.0;
 }
@@ -174,12 +177,9 @@ rin_status rin_pred_type_parse(rin_pred_type *p, const char *text, char *err, si
 
 const char *rin_pred_type_name(rin_pred_type p) {
     switch (p) {
-    case RIN_PRED_EPS:
-        return "eps";
-    case RIN_PRED_X0:
-        return "x0";
-    case RIN_PRED_V:
-        return "v";
+    case RIN_PRED_EPS: return "eps";
+    case RIN_PRED_X0: return "x0";
+    case RIN_PRED_V: return "v";
     }
     return "?";
 }
@@ -200,12 +200,9 @@ rin_status rin_sampler_parse(rin_sampler_kind *k, const char *text, char *err, s
 
 const char *rin_sampler_name(rin_sampler_kind k) {
     switch (k) {
-    case RIN_SAMPLER_DDPM:
-        return "ddpm";
-    case RIN_SAMPLER_DDPM_SMALL:
-        return "ddpm@small";
-    case RIN_SAMPLER_DDIM:
-        return "ddim";
+    case RIN_SAMPLER_DDPM: return "ddpm";
+    case RIN_SAMPLER_DDPM_SMALL: return "ddpm@small";
+    case RIN_SAMPLER_DDIM: return "ddim";
     }
     return "?";
 }

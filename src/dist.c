@@ -32,7 +32,9 @@ static int in_job(void) {
     return init && !fin;
 }
 
-int rin_dist_built(void) { return 1; }
+int rin_dist_built(void) {
+    return 1;
+}
 
 rin_status rin_dist_init(char *err, size_t errlen) {
     if (in_job() || launcher_size() == 0)
@@ -115,7 +117,9 @@ void rin_dist_abort(int code) {
 
 #else /* MPI=0: one process */
 
-int rin_dist_built(void) { return 0; }
+int rin_dist_built(void) {
+    return 0;
+}
 
 rin_status rin_dist_init(char *err, size_t errlen) {
     int n = launcher_size();
@@ -128,8 +132,12 @@ rin_status rin_dist_init(char *err, size_t errlen) {
 }
 
 void rin_dist_finalize(void) {}
-int rin_dist_rank(void) { return 0; }
-int rin_dist_size(void) { return 1; }
+int rin_dist_rank(void) {
+    return 0;
+}
+int rin_dist_size(void) {
+    return 1;
+}
 
 rin_status rin_dist_sum_f32(float *x, size_t n) {
     (void)x, (void)n;
@@ -141,13 +149,17 @@ rin_status rin_dist_sum_f64(double *x, int n) {
     return RIN_STATUS_OK;
 }
 
-int rin_dist_max(int v) { return v; }
+int rin_dist_max(int v) {
+    return v;
+}
 
 int rin_dist_same_u64(uint64_t v) {
     (void)v;
     return 1;
 }
 
-void rin_dist_abort(int code) { (void)code; }
+void rin_dist_abort(int code) {
+    (void)code;
+}
 
 #endif

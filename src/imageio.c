@@ -71,7 +71,9 @@ static void mb_append(membuf *b, const void *data, size_t n) {
     b->len += n;
 }
 
-static void mb_puts(membuf *b, const char *s) { mb_append(b, s, strlen(s)); }
+static void mb_puts(membuf *b, const char *s) {
+    mb_append(b, s, strlen(s));
+}
 
 static void mb_printf(membuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mb_printf(membuf *b, const char *fmt, ...) {
@@ -105,23 +107,12 @@ static void mb_escape(membuf *b, const char *s) {
     for (; *s; s++) {
         const char *ent = NULL;
         switch (*s) {
-        case '&':
-            ent = "&amp;";
-            break;
-        case '<':
-            ent = "&lt;";
-            break;
-        case '>':
-            ent = "&gt;";
-            break;
-        case '"':
-            ent = "&quot;";
-            break;
-        case '\'':
-            ent = "&#39;";
-            break;
-        default:
-            break;
+        case '&': ent = "&amp;"; break;
+        case '<': ent = "&lt;"; break;
+        case '>': ent = "&gt;"; break;
+        case '"': ent = "&quot;"; break;
+        case '\'': ent = "&#39;"; break;
+        default: break;
         }
         if (ent) {
             mb_append(b, run, (size_t)(s - run));
@@ -169,8 +160,7 @@ static rin_status read_whole_file(const char *path, uint8_t **data, size_t *len,
     *len = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path,
-                          strerror(errno));
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
     membuf b = {0};
     for (;;) {
         if (!mb_reserve(&b, 65536))
@@ -226,10 +216,10 @@ const char *rin_png_probe(const uint8_t *p, size_t len, int *W, int *H) {
             if (memcmp(type, "IHDR", 4) != 0 || n != 13)
                 return "malformed PNG (the first chunk is not a 13-byte IHDR)";
             const uint8_t *h = p + pos + 8;
-            uint32_t w = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) |
-                         h[3];
-            uint32_t ht = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) |
-                          ((uint32_t)h[6] << 8) | h[7];
+            uint32_t w =
+                ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
+            uint32_t ht =
+                ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
             if (w == 0 || ht == 0 || w > (uint32_t)INT_MAX || ht > (uint32_t)INT_MAX)
                 return "malformed PNG (zero or huge width or height)";
             *W = (int)w;
@@ -286,8 +276,7 @@ rin_status rin_png_write(const char *path, const uint8_t *pixels, int H, int W, 
     size_t len;
     rin_status s = rin_png_encode(&png, &len, pixels, H, W, C);
     if (s != RIN_STATUS_OK)
-        return rin_errorf(err, errlen, s, "%s: PNG encoding failed: %s", path,
-                          rin_status_str(s));
+        return rin_errorf(err, errlen, s, "%s: PNG encoding failed: %s", path, rin_status_str(s));
     s = rin_write_file_atomic(path, png, len, err, errlen);
     free(png);
     return s;
@@ -315,11 +304,11 @@ rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int 
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: malformed PNG: %s", path,
                           stbi_failure_reason());
     }
-    int want = comp <= 2 ? 1 : 3; /* grey(+alpha) -> grey, RGB(A) -> RGB */
+    int want = comp <= 2 ? 1 : 3;    /* grey(+alpha) -> grey, RGB(A) -> RGB */
     if (!png_shape_ok(h, w, want)) { /* before decoding: no huge allocation for a tiny file */
         free(file);
-        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d",
-                          path, h, w);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d", path,
+                          h, w);
     }
     int n0;
     uint8_t *img = stbi_load_from_memory(file, (int)len, &w, &h, &n0, want);
@@ -329,16 +318,15 @@ rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int 
                           stbi_failure_reason());
     if (!png_shape_ok(h, w, want)) {
         stbi_image_free(img);
-        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d",
-                          path, h, w);
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: unsupported PNG size %d x %d", path,
+                          h, w);
     }
     /* copied so that the caller's free() matches our malloc whatever allocator stb uses */
     size_t n = (size_t)h * (size_t)w * (size_t)want;
     uint8_t *px = malloc(n);
     if (!px) {
         stbi_image_free(img);
-        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory (%zu bytes)", path,
-                          n);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory (%zu bytes)", path, n);
     }
     memcpy(px, img, n);
     stbi_image_free(img);
@@ -366,7 +354,7 @@ void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b) {
 }
 
 #define GRID_GREY 128
-#define GRID_PAD 2 /* rin_grid_write's border and gap, pixels */
+#define GRID_PAD  2 /* rin_grid_write's border and gap, pixels */
 
 rin_status rin_grid_make(uint8_t **out, int *GH, int *GW, const float *imgs, int N, int H, int W,
                          int C, int cols, int pad, float b) {
@@ -403,8 +391,8 @@ rin_status rin_grid_make(uint8_t **out, int *GH, int *GW, const float *imgs, int
     return RIN_STATUS_OK;
 }
 
-rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C,
-                          int cols, float b, char *err, size_t errlen) {
+rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C, int cols,
+                          float b, char *err, size_t errlen) {
     if (!path)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_grid_write: path is NULL");
     uint8_t *g;
@@ -425,12 +413,12 @@ rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int
 /* ---- the report: SVG line charts ------------------------------------------------------------- */
 
 #define CHART_MAX_POINTS 2000 /* drawn points per curve, plus the last */
-#define CHART_W 720
-#define CHART_H 300
-#define CHART_L 76 /* margins: left (y tick labels), right, top (title), bottom (x labels) */
-#define CHART_R 20
-#define CHART_T 30
-#define CHART_B 44
+#define CHART_W          720
+#define CHART_H          300
+#define CHART_L          76 /* margins: left (y tick labels), right, top (title), bottom (x labels) */
+#define CHART_R          20
+#define CHART_T          30
+#define CHART_B          44
 
 /* A "nice" tick spacing (1, 2 or 5 times a power of ten) for about `target` ticks. */
 static double nice_step(double range, int target) {
@@ -481,7 +469,9 @@ static int log_ticks(double *t, double lo, double hi) {
     return n;
 }
 
-static int finite_for_axis(double v, int logy) { return isfinite(v) && (!logy || v > 0.0); }
+static int finite_for_axis(double v, int logy) {
+    return isfinite(v) && (!logy || v > 0.0);
+}
 
 /* One <svg> line chart of y against steps (n >= 1 points). The y axis is log10 when allow_log
  * and every finite y is positive. Non-finite values are not drawn. At most CHART_MAX_POINTS
@@ -533,7 +523,7 @@ static void svg_chart(membuf *b, const char *title, const char *ylabel, const lo
         lo -= d;
         hi += d;
     }
-#define SX(v) (CHART_L + ((v) - xmin) / (xmax - xmin) * pw)
+#define SX(v) (CHART_L + ((v)-xmin) / (xmax - xmin) * pw)
 #define SY(v) (CHART_T + ph - (((logy ? log10(v) : (v))) - lo) / (hi - lo) * ph)
 
     /* grid and tick labels */
@@ -554,8 +544,8 @@ static void svg_chart(membuf *b, const char *title, const char *ylabel, const lo
         mb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", CHART_L - 6,
                   SY(t[i]) + 4.0, t[i]);
     for (int i = 0; i < nx; i++)
-        mb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
-                  SX(xs[i]), CHART_T + ph + 16.0, xs[i]);
+        mb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", SX(xs[i]),
+                  CHART_T + ph + 16.0, xs[i]);
     mb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">step</text>\n",
               CHART_L + pw / 2.0, CHART_H - 6);
     mb_printf(b,
@@ -695,17 +685,15 @@ rin_status rin_report_write(const char *path, const rin_report *r, char *err, si
         for (int i = 0; i < n; i++)
             if (isfinite(r->loss[i]) && (imin < 0 || r->loss[i] < r->loss[imin]))
                 imin = i;
-        mb_printf(&b, "<table>\n<tr><td>latest step</td><td>%ld</td></tr>\n",
-                  r->steps[n - 1]);
+        mb_printf(&b, "<table>\n<tr><td>latest step</td><td>%ld</td></tr>\n", r->steps[n - 1]);
         mb_printf(&b, "<tr><td>latest loss</td><td>%.6g</td></tr>\n", r->loss[n - 1]);
         if (imin >= 0)
-            mb_printf(&b, "<tr><td>min loss</td><td>%.6g (step %ld)</td></tr>\n",
-                      r->loss[imin], r->steps[imin]);
+            mb_printf(&b, "<tr><td>min loss</td><td>%.6g (step %ld)</td></tr>\n", r->loss[imin],
+                      r->steps[imin]);
         else
             mb_puts(&b, "<tr><td>min loss</td><td>none finite</td></tr>\n");
         if (r->lr)
-            mb_printf(&b, "<tr><td>latest learning rate</td><td>%.6g</td></tr>\n",
-                      r->lr[n - 1]);
+            mb_printf(&b, "<tr><td>latest learning rate</td><td>%.6g</td></tr>\n", r->lr[n - 1]);
         mb_printf(&b, "<tr><td>points recorded</td><td>%d</td></tr>\n</table>\n", n);
 
         mb_puts(&b, "<h2>Curves</h2>\n");

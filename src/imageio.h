@@ -35,8 +35,8 @@ void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b);
 rin_status rin_grid_make(uint8_t **out, int *GH, int *GW, const float *imgs, int N, int H, int W,
                          int C, int cols, int pad, float b);
 /* rin_grid_make + rin_png_write. */
-rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C,
-                          int cols, float b, char *err, size_t errlen);
+rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C, int cols,
+                          float b, char *err, size_t errlen);
 
 /* The self-contained training report (report.html): inline SVG curves of loss and learning
  * rate against step, the run's config, and the latest sample grid embedded as a data: URI. */
@@ -47,8 +47,8 @@ typedef struct rin_report {
     const double *loss;      /* (n) */
     const double *lr;        /* (n) */
     int n;
-    const char *grid_png;    /* path of the latest sample grid, or NULL */
-    const char *notes;       /* free text (progress, timing), or NULL */
+    const char *grid_png; /* path of the latest sample grid, or NULL */
+    const char *notes;    /* free text (progress, timing), or NULL */
 } rin_report;
 rin_status rin_report_write(const char *path, const rin_report *r, char *err, size_t errlen);
 

@@ -17,10 +17,10 @@
 /* ---- assertions and errors (util.c) -------------------------------------------------------- */
 
 /* Always compiled in (not removed by NDEBUG): prints file:line and aborts. For invariants. */
-#define RIN_ASSERT(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            rin_assert_fail(__FILE__, __LINE__, #cond);                                        \
+#define RIN_ASSERT(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            rin_assert_fail(__FILE__, __LINE__, #cond);                                            \
     } while (0)
 void rin_assert_fail(const char *file, int line, const char *cond);
 
@@ -31,7 +31,9 @@ rin_status rin_errorf(char *err, size_t errlen, rin_status s, const char *fmt, .
 /* 64-byte aligned allocation, size rounded up to 64; NULL on failure. Free with free(). */
 void *rin_aligned_alloc(size_t bytes);
 /* Round a float count up to a multiple of 16 (64 bytes). */
-static inline size_t rin_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+static inline size_t rin_round16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
 
 double rin_time_seconds(void); /* monotonic clock */
 
@@ -158,19 +160,19 @@ typedef struct rin_tensor_rec {
 
 /* Sizes derived from the config, computed once. */
 typedef struct rin_dims {
-    int n;   /* interface tokens */
-    int P;   /* p*p*C */
-    int A;   /* min(E, D) */
-    int Lz;  /* learned latent rows = L - latent condition tokens */
-    int Dt;  /* time-token width (D if time_on_latent else E) */
-    int dt;  /* sinusoid width Dt/4 */
-    int Dc;  /* class-token width */
-    int nr;  /* read-only interface tokens (time/class tokens not on the latents) */
-    int rD;  /* lat_mlp_ratio * D */
-    int rE;  /* tape_mlp_ratio * E */
+    int n;            /* interface tokens */
+    int P;            /* p*p*C */
+    int A;            /* min(E, D) */
+    int Lz;           /* learned latent rows = L - latent condition tokens */
+    int Dt;           /* time-token width (D if time_on_latent else E) */
+    int dt;           /* sinusoid width Dt/4 */
+    int Dc;           /* class-token width */
+    int nr;           /* read-only interface tokens (time/class tokens not on the latents) */
+    int rD;           /* lat_mlp_ratio * D */
+    int rE;           /* tape_mlp_ratio * E */
     int total_layers; /* sum of K */
-    int nx;  /* tokens read out: n for images; video: the noisy frames' tokens (spec 6.1) */
-    int Tx;  /* frames predicted: 1 for images; video: seq_len - cond_frames */
+    int nx; /* tokens read out: n for images; video: the noisy frames' tokens (spec 6.1) */
+    int Tx; /* frames predicted: 1 for images; video: seq_len - cond_frames */
 } rin_dims;
 void rin_dims_compute(rin_dims *d, const rin_config *c);
 /* 1 for config keys that a checkpoint may lack (then 0: the video keys, added later). */
@@ -183,7 +185,7 @@ struct rin_model {
     size_t nfloats;
     int ntensors;
     rin_tensor_rec *tensors;
-    rin_params_view view; /* pointers into params */
+    rin_params_view view;  /* pointers into params */
     float *tape_pos_fixed; /* (n, E) fixed sin/cos codes added to the interface, or NULL */
 };
 
@@ -211,8 +213,7 @@ rin_status rin_model_add_tensors(const rin_model *m, rin_st_writer *w, const flo
                                  const char *prefix, char (*names)[96]);
 /* Reads prefix + name of every table tensor into buf, checking shape and dtype. */
 rin_status rin_model_read_tensors(rin_model *m, float *buf, const rin_st_file *f,
-                                  const char *prefix, const char *path, char *err,
-                                  size_t errlen);
+                                  const char *prefix, const char *path, char *err, size_t errlen);
 /* Builds and validates the config stored in a file's metadata. */
 rin_status rin_config_from_meta(rin_config *c, const rin_st_file *f, const char *path, char *err,
                                 size_t errlen);
@@ -239,9 +240,9 @@ typedef struct rin_mlp_acts {
 } rin_mlp_acts;
 
 typedef struct rin_block_acts {
-    float *x_in;          /* (B,n,E) interface entering the block (alias of a stream buffer) */
-    float *z_in;          /* (B,L,D) latents entering the block (alias) */
-    float *kv;            /* (B,n+nr,E) read keys/values input when nr > 0, else NULL */
+    float *x_in; /* (B,n,E) interface entering the block (alias of a stream buffer) */
+    float *z_in; /* (B,L,D) latents entering the block (alias) */
+    float *kv;   /* (B,n+nr,E) read keys/values input when nr > 0, else NULL */
     rin_attn_acts read_attn;
     rin_mlp_acts read_mlp;
     rin_attn_acts *proc_attn; /* K entries */
@@ -251,25 +252,25 @@ typedef struct rin_block_acts {
 } rin_block_acts;
 
 typedef struct rin_acts {
-    float *patches;          /* (B,n,P) */
+    float *patches;                      /* (B,n,P) */
     float *stem, *stem_mean, *stem_rstd; /* (B,n,E) (B,n) (B,n) */
-    float *x0;               /* (B,n,E) interface after stem LN and positions */
-    float *tcode;            /* (B,dt) */
-    float *th, *ta;          /* (B,4dt) time MLP pre-activation and SiLU output */
-    float *ttok;             /* (B,Dt) */
-    float *onehot;           /* (B,classes) */
-    float *ctok;             /* (B,Dc) */
-    float *xr;               /* (B,nr,E) read-only interface tokens */
-    float *zp;               /* (B,L,D) previous latents (copy of the input) */
-    rin_mlp_acts sc;         /* self-conditioning MLP over zp (its out = zp + MLP) */
-    float *sc_mean, *sc_rstd;/* (B,L) LN_zero statistics */
-    float *z0;               /* (B,L,D) */
-    rin_block_acts *blocks;  /* S entries */
-    float *dps;              /* (B) drop-path scales of the current branch */
-    float *zfinal;           /* (B,L,D) latents after the last process step (alias) */
-    float *xfinal;           /* (B,n,E) interface after the last write (alias) */
-    float *ro_ln, *ro_mean, *ro_rstd; /* (B,n,E) (B,n) (B,n) readout LayerNorm */
-    float *ro_y;             /* (B,n,P) */
+    float *x0;                           /* (B,n,E) interface after stem LN and positions */
+    float *tcode;                        /* (B,dt) */
+    float *th, *ta;                      /* (B,4dt) time MLP pre-activation and SiLU output */
+    float *ttok;                         /* (B,Dt) */
+    float *onehot;                       /* (B,classes) */
+    float *ctok;                         /* (B,Dc) */
+    float *xr;                           /* (B,nr,E) read-only interface tokens */
+    float *zp;                           /* (B,L,D) previous latents (copy of the input) */
+    rin_mlp_acts sc;                     /* self-conditioning MLP over zp (its out = zp + MLP) */
+    float *sc_mean, *sc_rstd;            /* (B,L) LN_zero statistics */
+    float *z0;                           /* (B,L,D) */
+    rin_block_acts *blocks;              /* S entries */
+    float *dps;                          /* (B) drop-path scales of the current branch */
+    float *zfinal;                       /* (B,L,D) latents after the last process step (alias) */
+    float *xfinal;                       /* (B,n,E) interface after the last write (alias) */
+    float *ro_ln, *ro_mean, *ro_rstd;    /* (B,n,E) (B,n) (B,n) readout LayerNorm */
+    float *ro_y;                         /* (B,n,P) */
 } rin_acts;
 
 /* Gradient scratch for backward (RIN_CTX_TRAIN only). */
@@ -289,16 +290,16 @@ typedef struct rin_grad_scratch {
 
 struct rin_ctx {
     rin_model *model;
-    const float *params;  /* the buffer read (model->params by default) */
-    rin_params_view pv;   /* view of params */
+    const float *params; /* the buffer read (model->params by default) */
+    rin_params_view pv;  /* view of params */
     rin_ctx_mode mode;
     int max_batch;
-    float *arena;         /* activations and scratch, one allocation */
+    float *arena; /* activations and scratch, one allocation */
     size_t arena_floats;
     rin_acts acts;
     rin_grad_scratch gs;
-    float *grads;         /* same layout as params (TRAIN mode) */
-    rin_params_view gv;   /* view of grads */
+    float *grads;       /* same layout as params (TRAIN mode) */
+    rin_params_view gv; /* view of grads */
     /* the last forward's inputs, for backward */
     int last_B;
     int last_training;
@@ -306,7 +307,7 @@ struct rin_ctx {
     uint64_t last_example0;
     const int *last_labels;
     int have_forward;
-    const float *cond;    /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
+    const float *cond; /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
     /* --check-numerics (numerics.c): scan after forward/backward; the first finding */
     int check_numerics;
     char numerics_msg[384];
@@ -330,8 +331,8 @@ rin_status rin_trainer_apply(rin_trainer *t, double loss, rin_step_stats *stats)
 
 /* Stream ids of the counter RNG for dropout and drop-path of process layer `layer` (global
  * index over all blocks). */
-#define RIN_STREAM_DROP_UNITS(layer) (16u * (uint64_t)(layer) + 1u)
+#define RIN_STREAM_DROP_UNITS(layer)     (16u * (uint64_t)(layer) + 1u)
 #define RIN_STREAM_DROP_PATH_ATTN(layer) (16u * (uint64_t)(layer) + 2u)
-#define RIN_STREAM_DROP_PATH_MLP(layer) (16u * (uint64_t)(layer) + 3u)
+#define RIN_STREAM_DROP_PATH_MLP(layer)  (16u * (uint64_t)(layer) + 3u)
 
 #endif /* RIN_INTERNAL_H */

@@ -28,8 +28,8 @@ void rin_stats_free(rin_feature_stats *s);
 /* FD = |mu1 - mu2|^2 + Tr S1 + Tr S2 - 2 Tr sqrt(S1 S2), with Tr sqrt(S1 S2) computed as
  * sum sqrt(max(eig(sqrt(S1) S2 sqrt(S1)), 0)) (two dsyevd calls). Not clamped: a tiny
  * negative result is returned as is. */
-rin_status rin_frechet_distance(double *fd, const rin_feature_stats *a,
-                                const rin_feature_stats *b, char *err, size_t errlen);
+rin_status rin_frechet_distance(double *fd, const rin_feature_stats *a, const rin_feature_stats *b,
+                                char *err, size_t errlen);
 /* The symmetric PSD square root V diag(sqrt(max(w,0))) V^T of a (d,d) symmetric matrix. */
 rin_status rin_sqrtm_psd(double *out, const double *A, int d);
 

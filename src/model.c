@@ -47,10 +47,8 @@ static float init_limit(int init, int ndim, int d0, int d1, int heads, const rin
         fan_out = d_out * heads;
         break;
     }
-    case RIN_INIT_TRUNC_NORM:
-        return 0.02f;
-    default:
-        return 0.0f;
+    case RIN_INIT_TRUNC_NORM: return 0.02f;
+    default: return 0.0f;
     }
     return (float)sqrt(6.0 / (fan_in + fan_out));
 }
@@ -80,16 +78,16 @@ static float *add_tensor(layout_state *s, const char *prefix, const char *field,
     return s->base ? s->base + off : NULL;
 }
 
-static void add_attn(layout_state *s, rin_attn_params *v, const char *prefix, int Dq, int Dk,
-                     int A, int NH) {
-#define ADD_ATTN(f, ndim, d0, d1, init, heads, dec)                                            \
+static void add_attn(layout_state *s, rin_attn_params *v, const char *prefix, int Dq, int Dk, int A,
+                     int NH) {
+#define ADD_ATTN(f, ndim, d0, d1, init, heads, dec)                                                \
     v->f = add_tensor(s, prefix, #f, 1, ndim, d0, d1, init, heads, dec);
     RIN_ATTN_TENSORS(ADD_ATTN, Dq, Dk, A, NH)
 #undef ADD_ATTN
 }
 
 static void add_mlp(layout_state *s, rin_mlp_params *v, const char *prefix, int Dm, int Hd) {
-#define ADD_MLP(f, ndim, d0, d1, init, heads, dec)                                             \
+#define ADD_MLP(f, ndim, d0, d1, init, heads, dec)                                                 \
     v->f = add_tensor(s, prefix, #f, 1, ndim, d0, d1, init, heads, dec);
     RIN_MLP_TENSORS(ADD_MLP, Dm, Hd)
 #undef ADD_MLP
@@ -107,7 +105,7 @@ size_t rin_layout(const rin_config *c, float *base, rin_params_view *view, rin_t
     rin_mlp_params dummy_mlp;
     rin_params_view *v = view ? view : &scratch;
 
-#define ADD_GLOBAL(f, present, ndim, d0, d1, init, heads, dec)                                 \
+#define ADD_GLOBAL(f, present, ndim, d0, d1, init, heads, dec)                                     \
     v->g.f = add_tensor(&s, "", #f, present, ndim, d0, d1, init, heads, dec);
     RIN_GLOBAL_TENSORS(ADD_GLOBAL)
 #undef ADD_GLOBAL
@@ -254,12 +252,8 @@ void rin_model_init_params(rin_model *m, uint64_t seed) {
         rin_rng_seed(&rng, rin_hash64(seed, rin_hash_str(r->name), 0));
         for (size_t i = 0; i < r->info.numel; i++) {
             switch (r->init) {
-            case RIN_INIT_ZERO:
-                x[i] = 0.0f;
-                break;
-            case RIN_INIT_ONE:
-                x[i] = 1.0f;
-                break;
+            case RIN_INIT_ZERO: x[i] = 0.0f; break;
+            case RIN_INIT_ONE: x[i] = 1.0f; break;
             case RIN_INIT_TRUNC_NORM: {
                 /* tf.keras TruncatedNormal: draws beyond 2 std are re-drawn */
                 double z;
@@ -277,10 +271,18 @@ void rin_model_init_params(rin_model *m, uint64_t seed) {
     }
 }
 
-const rin_config *rin_model_config(const rin_model *m) { return &m->cfg; }
-float *rin_model_params(rin_model *m) { return m->params; }
-size_t rin_model_buffer_floats(const rin_model *m) { return m->nfloats; }
-int rin_model_num_tensors(const rin_model *m) { return m->ntensors; }
+const rin_config *rin_model_config(const rin_model *m) {
+    return &m->cfg;
+}
+float *rin_model_params(rin_model *m) {
+    return m->params;
+}
+size_t rin_model_buffer_floats(const rin_model *m) {
+    return m->nfloats;
+}
+int rin_model_num_tensors(const rin_model *m) {
+    return m->ntensors;
+}
 
 const rin_tensor_info *rin_model_tensor(const rin_model *m, int i) {
     return i >= 0 && i < m->ntensors ? &m->tensors[i].info : NULL;
@@ -303,8 +305,8 @@ rin_status rin_model_add_tensors(const rin_model *m, rin_st_writer *w, const flo
         const rin_tensor_info *ti = &m->tensors[t].info;
         int64_t shape[2] = {ti->shape[0], ti->shape[1]};
         snprintf(names[t], 96, "%s%s", prefix, ti->name);
-        rin_status s = rin_st_writer_add(w, names[t], RIN_DTYPE_F32, ti->ndim, shape,
-                                         buf + ti->offset);
+        rin_status s =
+            rin_st_writer_add(w, names[t], RIN_DTYPE_F32, ti->ndim, shape, buf + ti->offset);
         if (s)
             return s;
     }
@@ -385,8 +387,7 @@ static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape) 
 }
 
 rin_status rin_model_read_tensors(rin_model *m, float *buf, const rin_st_file *f,
-                                  const char *prefix, const char *path, char *err,
-                                  size_t errlen) {
+                                  const char *prefix, const char *path, char *err, size_t errlen) {
     for (int t = 0; t < m->ntensors; t++) {
         const rin_tensor_info *ti = &m->tensors[t].info;
         char name[128];
@@ -421,8 +422,8 @@ static int is_state_tensor(const char *name) {
     return !strncmp(name, "ema.", 4) || !strncmp(name, "opt.", 4);
 }
 
-rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which,
-                                  char *err, size_t errlen) {
+rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which, char *err,
+                                  size_t errlen) {
     *out = NULL;
     if (strcmp(which, "ema") && strcmp(which, "raw"))
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "weights: '%s' (expected ema or raw)",

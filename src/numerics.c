@@ -17,9 +17,13 @@
 
 #include "internal.h"
 
-void rin_ctx_set_check_numerics(rin_ctx *ctx, int on) { ctx->check_numerics = on != 0; }
+void rin_ctx_set_check_numerics(rin_ctx *ctx, int on) {
+    ctx->check_numerics = on != 0;
+}
 
-const char *rin_ctx_last_error(const rin_ctx *ctx) { return ctx->numerics_msg; }
+const char *rin_ctx_last_error(const rin_ctx *ctx) {
+    return ctx->numerics_msg;
+}
 
 typedef struct scan {
     rin_ctx *ctx;

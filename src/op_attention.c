@@ -45,8 +45,8 @@ RIN_AVX2 static void softmax_rows_avx2(float *S, int Nq, int Nk) {
             for (int j = 0; j < 8; j++)
                 t[j] = n8 + j < Nk ? Si[n8 + j] : -INFINITY;
             __m256 e = rin_v_exp(_mm256_sub_ps(_mm256_loadu_ps(t), vmx));
-            e = _mm256_and_ps(e, _mm256_cmp_ps(_mm256_loadu_ps(t), _mm256_set1_ps(-INFINITY),
-                                               _CMP_GT_OQ));
+            e = _mm256_and_ps(
+                e, _mm256_cmp_ps(_mm256_loadu_ps(t), _mm256_set1_ps(-INFINITY), _CMP_GT_OQ));
             vs = _mm256_add_ps(vs, e);
             _mm256_storeu_ps(t, e);
             for (int j = n8; j < Nk; j++)
@@ -130,9 +130,8 @@ void rin_attention_forward_naive(float *out, float *att, const float *q, const f
 }
 
 void rin_attention_backward_naive(float *dq, float *dk, float *dv, float *scratch,
-                                  const float *dout, const float *q, const float *k,
-                                  const float *v, const float *att, int B, int Nq, int Nk, int A,
-                                  int NH) {
+                                  const float *dout, const float *q, const float *k, const float *v,
+                                  const float *att, int B, int Nq, int Nk, int A, int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
     for (int bh = 0; bh < B * NH; bh++) {
@@ -185,18 +184,18 @@ static void attention_forward_blas(float *out, float *att, const float *q, const
         const float *vb = v + (size_t)b * Nk * A + (size_t)h * hs;
         float *ob = out + (size_t)b * Nq * A + (size_t)h * hs;
         float *P = att + (size_t)bh * Nq * Nk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, scale, qb, A, kb, A,
-                    0.0f, P, Nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, scale, qb, A, kb, A, 0.0f,
+                    P, Nk);
         softmax_rows(P, Nq, Nk);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, P, Nk, vb, A,
-                    0.0f, ob, A);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, P, Nk, vb, A, 0.0f,
+                    ob, A);
     }
 }
 
 static void attention_backward_blas(float *dq, float *dk, float *dv, float *scratch,
                                     const float *dout, const float *q, const float *k,
-                                    const float *v, const float *att, int B, int Nq, int Nk,
-                                    int A, int NH) {
+                                    const float *v, const float *att, int B, int Nq, int Nk, int A,
+                                    int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
     rin_blas_single_threaded();
@@ -208,15 +207,15 @@ static void attention_backward_blas(float *dq, float *dk, float *dv, float *scra
         const float *P = att + (size_t)bh * Nq * Nk;
         float *dS = scratch + (size_t)bh * Nq * Nk;
         /* dP = dout_h v_h^T, then dS through the softmax (scale folded in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, 1.0f, dout + qo, A,
-                    v + ko, A, 0.0f, dS, Nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, 1.0f, dout + qo, A, v + ko,
+                    A, 0.0f, dS, Nk);
         softmax_backward_rows(dS, P, scale, Nq, Nk);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hs, Nq, 1.0f, P, Nk, dout + qo,
-                    A, 1.0f, dv + ko, A);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hs, Nq, 1.0f, P, Nk, dout + qo, A,
+                    1.0f, dv + ko, A);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hs, Nq, 1.0f, dS, Nk, q + qo, A,
                     1.0f, dk + ko, A);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, dS, Nk, k + ko,
-                    A, 1.0f, dq + qo, A);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, dS, Nk, k + ko, A,
+                    1.0f, dq + qo, A);
     }
 }
 #endif
@@ -233,8 +232,8 @@ void rin_attention_forward(float *out, float *att, const float *q, const float *
 }
 
 void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
-                            const float *q, const float *k, const float *v, const float *att,
-                            int B, int Nq, int Nk, int A, int NH) {
+                            const float *q, const float *k, const float *v, const float *att, int B,
+                            int Nq, int Nk, int A, int NH) {
     double prof_t0 = RIN_PROF_BEGIN();
 #ifdef RIN_BLAS
     attention_backward_blas(dq, dk, dv, scratch, dout, q, k, v, att, B, Nq, Nk, A, NH);

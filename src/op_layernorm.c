@@ -65,8 +65,8 @@ RIN_AVX2 static void ln_forward_avx2(float *out, float *mean, float *rstd, const
     __m256 vm = _mm256_set1_ps(mf), vr = _mm256_set1_ps(rf);
     for (int c = 0; c < c8; c += 8) {
         __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
-        _mm256_storeu_ps(y + c, _mm256_fmadd_ps(xh, _mm256_loadu_ps(w + c),
-                                                _mm256_loadu_ps(b + c)));
+        _mm256_storeu_ps(y + c,
+                         _mm256_fmadd_ps(xh, _mm256_loadu_ps(w + c), _mm256_loadu_ps(b + c)));
     }
     for (int c = c8; c < C; c++)
         y[c] = (xr[c] - mf) * rf * w[c] + b[c];
@@ -103,8 +103,7 @@ RIN_AVX2 static void ln_backward_dx_avx2(float *dx, const float *dout, const flo
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(bb);
     for (int c = 0; c < c8; c += 8) {
         __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + c), vm), vr);
-        __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c)),
-                                 va);
+        __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(w + c)), va);
         t = _mm256_fnmadd_ps(xh, vb, t);
         _mm256_storeu_ps(d + c, _mm256_fmadd_ps(vr, t, _mm256_loadu_ps(d + c)));
     }
@@ -162,7 +161,7 @@ void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, 
             ln_backward_dx_avx2(dx, dout, x, mean, rstd, w, r, C);
     } else
 #endif
-    if (dx) {
+        if (dx) {
 #pragma omp parallel for
         for (int r = 0; r < N; r++) {
             const float *xr = x + (size_t)r * C, *g = dout + (size_t)r * C;

@@ -33,8 +33,8 @@ void rin_linear_forward_naive(float *out, const float *in, const float *w, const
     }
 }
 
-void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout,
-                               const float *in, const float *w, int N, int I, int O) {
+void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in,
+                               const float *w, int N, int I, int O) {
     if (din) {
 #pragma omp parallel for
         for (int r = 0; r < N; r++) {
@@ -64,8 +64,8 @@ void rin_linear_backward_naive(float *din, float *dw, float *db, const float *do
 }
 
 #ifdef RIN_BLAS
-static void linear_forward_blas(float *out, const float *in, const float *w, const float *b,
-                                int N, int I, int O) {
+static void linear_forward_blas(float *out, const float *in, const float *w, const float *b, int N,
+                                int I, int O) {
     rin_blas_single_threaded();
 #pragma omp parallel
     {

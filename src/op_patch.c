@@ -39,8 +39,9 @@ static void permute(float *patches, float *clip, const geom *g, int dir, int acc
                 continue;
             }
             for (int i = 0; i < p; i++) {
-                float *row = clip + ((((size_t)b * g->F + f) * H + (size_t)r * p + i) * W +
-                                     (size_t)c * p) * C;
+                float *row =
+                    clip +
+                    ((((size_t)b * g->F + f) * H + (size_t)r * p + i) * W + (size_t)c * p) * C;
                 float *pr = pf + (size_t)i * p * C;
                 for (int e = 0; e < p * C; e++) {
                     if (dir == 0)
@@ -55,8 +56,8 @@ static void permute(float *patches, float *clip, const geom *g, int dir, int acc
 }
 
 static geom image_geom(int B, int H, int W, int C, int p) {
-    return (geom){.B = B, .F = 1, .H = H, .W = W, .C = C, .s = 1, .p = p,
-                  .n = (H / p) * (W / p), .tok0 = 0};
+    return (geom){
+        .B = B, .F = 1, .H = H, .W = W, .C = C, .s = 1, .p = p, .n = (H / p) * (W / p), .tok0 = 0};
 }
 
 void rin_patchify(float *patches, const float *img, int B, int H, int W, int C, int p) {
@@ -81,8 +82,15 @@ void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, i
 }
 
 static geom video_geom(const rin_video_patch *v, int B) {
-    return (geom){.B = B, .F = v->F, .H = v->H, .W = v->W, .C = v->C, .s = v->s, .p = v->p,
-                  .n = v->n, .tok0 = v->tok0};
+    return (geom){.B = B,
+                  .F = v->F,
+                  .H = v->H,
+                  .W = v->W,
+                  .C = v->C,
+                  .s = v->s,
+                  .p = v->p,
+                  .n = v->n,
+                  .tok0 = v->tok0};
 }
 
 void rin_patchify3d(float *patches, const float *clip, const rin_video_patch *v, int B) {
@@ -95,8 +103,7 @@ void rin_unpatchify3d(float *clip, const float *patches, const rin_video_patch *
     permute((float *)(uintptr_t)patches, clip, &g, 1, 0);
 }
 
-void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v,
-                             int B) {
+void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v, int B) {
     geom g = video_geom(v, B);
     permute((float *)(uintptr_t)dpatches, dclip, &g, 1, 1);
 }

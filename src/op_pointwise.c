@@ -58,9 +58,9 @@ RIN_AVX2 static void gelu_backward_avx2(float *dx, const float *dout, const floa
         __m256 v = load8(x + i, cnt);
         __m256 e = rin_v_erf(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)));
         __m256 cdf = _mm256_fmadd_ps(_mm256_set1_ps(0.5f), e, _mm256_set1_ps(0.5f));
-        __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(0.39894228040143268f),
-                                   rin_v_exp(_mm256_mul_ps(_mm256_set1_ps(-0.5f),
-                                                           _mm256_mul_ps(v, v))));
+        __m256 pdf =
+            _mm256_mul_ps(_mm256_set1_ps(0.39894228040143268f),
+                          rin_v_exp(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(v, v))));
         __m256 d = _mm256_fmadd_ps(v, pdf, cdf);
         store8(dx + i, _mm256_fmadd_ps(load8(dout + i, cnt), d, load8(dx + i, cnt)), cnt);
     }

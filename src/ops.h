@@ -30,8 +30,8 @@ void rin_linear_backward(float *din, float *dw, float *db, const float *dout, co
                          const float *w, int N, int I, int O);
 void rin_linear_forward_naive(float *out, const float *in, const float *w, const float *b, int N,
                               int I, int O);
-void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout,
-                               const float *in, const float *w, int N, int I, int O);
+void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in,
+                               const float *w, int N, int I, int O);
 
 /* ---- LayerNorm (op_layernorm.c) ------------------------------------------------------------
  * out (N,C) = (x - mean) * rstd * w + b over the last axis, eps = 1e-6, biased variance.
@@ -68,14 +68,13 @@ void rin_attention_forward(float *out, float *att, const float *q, const float *
                            int B, int Nq, int Nk, int A, int NH);
 /* dq, dk, dv += ...; scratch (B,NH,Nq,Nk) caller-provided. */
 void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
-                            const float *q, const float *k, const float *v, const float *att,
-                            int B, int Nq, int Nk, int A, int NH);
+                            const float *q, const float *k, const float *v, const float *att, int B,
+                            int Nq, int Nk, int A, int NH);
 void rin_attention_forward_naive(float *out, float *att, const float *q, const float *k,
                                  const float *v, int B, int Nq, int Nk, int A, int NH);
 void rin_attention_backward_naive(float *dq, float *dk, float *dv, float *scratch,
-                                  const float *dout, const float *q, const float *k,
-                                  const float *v, const float *att, int B, int Nq, int Nk, int A,
-                                  int NH);
+                                  const float *dout, const float *q, const float *k, const float *v,
+                                  const float *att, int B, int Nq, int Nk, int A, int NH);
 
 /* ---- patches (op_patch.c) ------------------------------------------------------------------
  * patchify: img (B,H,W,C) -> patches (B,n,P), token r*(W/p)+c, vector (i, j, ch) ordered, i.e.
@@ -87,8 +86,7 @@ void rin_unpatchify(float *img, const float *patches, int B, int H, int W, int C
 /* dimg += unpatchify(dpatches) */
 void rin_patchify_backward(float *dimg, const float *dpatches, int B, int H, int W, int C, int p);
 /* dpatches = patchify(dimg) (overwrites) */
-void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C,
-                             int p);
+void rin_unpatchify_backward(float *dpatches, const float *dimg, int B, int H, int W, int C, int p);
 
 /* ---- video patches (op_patch.c, spec 6.1) ---------------------------------------------------
  * A clip part of F frames (B,F,H,W,C) zero-padded at the END of the time axis to a multiple of
@@ -106,8 +104,7 @@ typedef struct rin_video_patch {
 void rin_patchify3d(float *patches, const float *clip, const rin_video_patch *v, int B);
 void rin_unpatchify3d(float *clip, const float *patches, const rin_video_patch *v, int B);
 /* dclip += unpatchify3d(dpatches) */
-void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v,
-                             int B);
+void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_video_patch *v, int B);
 /* dpatches rows of this part = patchify3d(dclip) (overwrites) */
 void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_video_patch *v,
                                int B);
@@ -145,9 +142,8 @@ void rin_conv2d_backward(float *dx, float *dw, float *db, float *dcol, const flo
 /* Direct loops over x, the reference of the two above (same shapes, same accumulation). */
 void rin_conv2d_forward_naive(float *out, const float *x, const float *w, const float *b, int B,
                               int H, int W, int Ci, int Co, int kh, int kw);
-void rin_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout,
-                               const float *x, const float *w, int B, int H, int W, int Ci,
-                               int Co, int kh, int kw);
+void rin_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout, const float *x,
+                               const float *w, int B, int H, int W, int Ci, int Co, int kh, int kw);
 
 /* 2x2 max pooling, stride 2, floor mode (an odd last row/column is dropped).
  * x (B,H,W,C) -> out (B,H/2,W/2,C); arg (B,H/2,W/2,C) saved for backward: the window position

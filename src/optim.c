@@ -17,7 +17,7 @@
 #include "optim.h"
 #include "profile.h"
 
-#define RIN_PI 3.14159265358979323846
+#define RIN_PI  3.14159265358979323846
 #define PAR_MIN ((size_t)1 << 15) /* elementwise loops shorter than this stay serial */
 
 /* Warm-up then the truncated cosine (WarmUpAndDecay, spec 4). A cosine length S <= 0 (no steps
@@ -100,8 +100,11 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
                       const rin_optim_config *o, double lr, long step) {
     RIN_ASSERT(step >= 0);
     double k = (double)step + 1.0;
-    adam_consts a = {.b1 = o->beta1, .b2 = o->beta2, .eps = o->eps,
-                     .bc1 = 1.0 - pow(o->beta1, k), .bc2 = 1.0 - pow(o->beta2, k)};
+    adam_consts a = {.b1 = o->beta1,
+                     .b2 = o->beta2,
+                     .eps = o->eps,
+                     .bc1 = 1.0 - pow(o->beta1, k),
+                     .bc2 = 1.0 - pow(o->beta2, k)};
     int nt = rin_model_num_tensors(model);
     int lamb = o->kind == RIN_OPT_LAMB;
     double prof_t0 = RIN_PROF_BEGIN();
@@ -111,8 +114,8 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
         const rin_tensor_info *ti = rin_model_tensor(model, t);
         size_t off = ti->offset;
         if (lamb)
-            lamb_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
-                        o->weight_decay, lr, &a);
+            lamb_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed, o->weight_decay,
+                        lr, &a);
         else
             adamw_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
                          o->weight_decay, lr, &a);

@@ -34,9 +34,9 @@ typedef struct rin_optim_config {
 double rin_lr_at(const rin_optim_config *o, long step);
 
 /* One update of w from g with moments m, v (all in the layout of `model`'s parameter buffer;
- * only the tensors of the table are touched, never the alignment padding). step: the 0-based number of updates done before this one
- * (bias correction uses k = step + 1). Tensors with decayed == 0 (biases, LayerNorm) get no
- * weight decay and, in LAMB, no trust ratio (spec 4). */
+ * only the tensors of the table are touched, never the alignment padding). step: the 0-based number
+ * of updates done before this one (bias correction uses k = step + 1). Tensors with decayed == 0
+ * (biases, LayerNorm) get no weight decay and, in LAMB, no trust ratio (spec 4). */
 void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_model *model,
                       const rin_optim_config *o, double lr, long step);
 

@@ -8,13 +8,25 @@
 
 #ifdef _OPENMP
 #include <omp.h>
-static inline int rin_thread_id(void) { return omp_get_thread_num(); }
-static inline int rin_thread_count(void) { return omp_get_num_threads(); }
-static inline int rin_max_threads(void) { return omp_get_max_threads(); }
+static inline int rin_thread_id(void) {
+    return omp_get_thread_num();
+}
+static inline int rin_thread_count(void) {
+    return omp_get_num_threads();
+}
+static inline int rin_max_threads(void) {
+    return omp_get_max_threads();
+}
 #else
-static inline int rin_thread_id(void) { return 0; }
-static inline int rin_thread_count(void) { return 1; }
-static inline int rin_max_threads(void) { return 1; }
+static inline int rin_thread_id(void) {
+    return 0;
+}
+static inline int rin_thread_count(void) {
+    return 1;
+}
+static inline int rin_max_threads(void) {
+    return 1;
+}
 #endif
 
 /* This thread's share [*lo, *hi) of [0, n). */

@@ -18,9 +18,15 @@ void rin_profile_enable(int on) {
     rin_prof_on = on;
 }
 
-const rin_prof_entry *rin_profile_get(rin_prof_kind k) { return &entries[k]; }
-const char *rin_profile_name(rin_prof_kind k) { return names[k]; }
-double rin_prof_clock(void) { return rin_time_seconds(); }
+const rin_prof_entry *rin_profile_get(rin_prof_kind k) {
+    return &entries[k];
+}
+const char *rin_profile_name(rin_prof_kind k) {
+    return names[k];
+}
+double rin_prof_clock(void) {
+    return rin_time_seconds();
+}
 
 void rin_prof_add(rin_prof_kind k, double t0, double flops) {
     entries[k].seconds += rin_time_seconds() - t0;

@@ -9,7 +9,6 @@
 
 #include "internal.h"
 
-
 uint64_t rin_hash_key(uint64_t seed, uint64_t stream) {
     return rin_mix64(rin_mix64(seed ^ 0x9E3779B97F4A7C15ull) ^ stream);
 }
@@ -35,7 +34,9 @@ void rin_rng_seed(rin_rng *r, uint64_t seed) {
     }
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t rin_rng_u64(rin_rng *r) {
     uint64_t *s = r->s;
@@ -55,7 +56,9 @@ void rin_rng_discard(rin_rng *r, uint64_t n) {
         rin_rng_u64(r);
 }
 
-double rin_rng_uniform(rin_rng *r) { return (double)(rin_rng_u64(r) >> 11) * 0x1.0p-53; }
+double rin_rng_uniform(rin_rng *r) {
+    return (double)(rin_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 double rin_rng_normal(rin_rng *r) {
     /* Box-Muller; u1 in (0, 1] so the log is finite. */

@@ -93,8 +93,13 @@ rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const in
             rin_diffusion_normalize(xin, B, per);
             input = xin;
         }
-        rin_batch in = {.B = B, .x_t = input, .gamma = gam, .labels = labels,
-                        .z_prev = carry && i > 0 ? zprev : NULL, .training = 0, .seed = 0};
+        rin_batch in = {.B = B,
+                        .x_t = input,
+                        .gamma = gam,
+                        .labels = labels,
+                        .z_prev = carry && i > 0 ? zprev : NULL,
+                        .training = 0,
+                        .seed = 0};
         s = rin_forward(ctx, &in, net, zout);
         if (!s && guided) {
             in.labels = drop;
@@ -104,8 +109,7 @@ rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const in
                 net[k] = (1.0f + w) * net[k] - w * unc[k];
         }
         if (s) {
-            rin_errorf(err, errlen, s, "network call failed at step %d: %s", i,
-                       rin_status_str(s));
+            rin_errorf(err, errlen, s, "network call failed at step %d: %s", i, rin_status_str(s));
             goto done;
         }
         rin_diffusion_x0_eps(x0, eps, net, x, gam, B, per, pred, (float)sc->b_scale);

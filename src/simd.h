@@ -84,8 +84,13 @@ RIN_AVX2 static inline float rin_v_hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 #else
-static inline int rin_simd_avx2(void) { return 0; }
-static inline int rin_simd_set(int on) { (void)on; return 0; }
+static inline int rin_simd_avx2(void) {
+    return 0;
+}
+static inline int rin_simd_set(int on) {
+    (void)on;
+    return 0;
+}
 #endif
 
 #endif /* RIN_SIMD_H */

@@ -114,7 +114,7 @@ typedef struct rin_block_params {
 typedef struct rin_params_view {
     rin_global_params g;
     int S;
-    rin_block_params blocks[32]; /* RIN_MAX_BLOCKS */
+    rin_block_params blocks[32];    /* RIN_MAX_BLOCKS */
     rin_attn_params *proc_attn_all; /* sum K entries, owned */
     rin_mlp_params *proc_mlp_all;
 } rin_params_view;

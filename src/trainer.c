@@ -34,7 +34,7 @@
 #include "ops.h"
 #include "optim.h"
 
-#define STREAM_STEP 0x53544550ull  /* "STEP" */
+#define STREAM_STEP  0x53544550ull /* "STEP" */
 #define STREAM_DROP1 0x44525031ull /* "DRP1": first (no-gradient) pass */
 #define STREAM_DROP2 0x44525032ull /* "DRP2": gradient pass */
 
@@ -75,8 +75,12 @@ static const tkey tkeys[] = {
 // clang-format on
 #define NTKEYS ((int)(sizeof tkeys / sizeof tkeys[0]))
 
-int rin_train_config_num_keys(void) { return NTKEYS; }
-const char *rin_train_config_key(int i) { return i >= 0 && i < NTKEYS ? tkeys[i].name : NULL; }
+int rin_train_config_num_keys(void) {
+    return NTKEYS;
+}
+const char *rin_train_config_key(int i) {
+    return i >= 0 && i < NTKEYS ? tkeys[i].name : NULL;
+}
 
 void rin_train_config_default(rin_train_config *t) {
     memset(t, 0, sizeof *t);
@@ -101,8 +105,8 @@ void rin_train_config_default(rin_train_config *t) {
     t->cond_dropout = 0;
 }
 
-rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value,
-                                char *err, size_t errlen) {
+rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,
+                                size_t errlen) {
     for (int i = 0; i < NTKEYS; i++) {
         const tkey *k = &tkeys[i];
         if (strcmp(k->name, key))
@@ -135,8 +139,8 @@ rin_status rin_train_config_set(rin_train_config *t, const char *key, const char
         case T_LONG: {
             long long v = strtoll(value, &end, 10);
             if (errno || end == value || *end)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer",
-                                  key, value);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer", key,
+                                  value);
             if ((double)v < k->lo || (double)v > k->hi)
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                                   "%s: %lld is out of range [%.0f, %.0f]", key, v, k->lo, k->hi);
@@ -149,11 +153,11 @@ rin_status rin_train_config_set(rin_train_config *t, const char *key, const char
         case T_DOUBLE: {
             double v = strtod(value, &end);
             if (errno || end == value || *end || !isfinite(v))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number",
-                                  key, value);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number", key,
+                                  value);
             if (v < k->lo || v > k->hi)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: %s is out of range [%g, %g]", key, value, k->lo, k->hi);
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %s is out of range [%g, %g]",
+                                  key, value, k->lo, k->hi);
             *(double *)f = v;
             return RIN_STATUS_OK;
         }
@@ -168,17 +172,12 @@ int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buf
     const tkey *k = &tkeys[i];
     const void *f = (const char *)t + k->offset;
     switch (k->kind) {
-    case T_STRING:
-        return snprintf(buf, buflen, "%s", (const char *)f);
+    case T_STRING: return snprintf(buf, buflen, "%s", (const char *)f);
     case T_BOOL:
-    case T_INT:
-        return snprintf(buf, buflen, "%d", *(const int *)f);
-    case T_LONG:
-        return snprintf(buf, buflen, "%ld", *(const long *)f);
-    case T_U64:
-        return snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)f);
-    case T_DOUBLE:
-        return snprintf(buf, buflen, "%.17g", *(const double *)f);
+    case T_INT: return snprintf(buf, buflen, "%d", *(const int *)f);
+    case T_LONG: return snprintf(buf, buflen, "%ld", *(const long *)f);
+    case T_U64: return snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)f);
+    case T_DOUBLE: return snprintf(buf, buflen, "%.17g", *(const double *)f);
     }
     return -1;
 }
@@ -350,7 +349,9 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
     return RIN_STATUS_OK;
 }
 
-long rin_trainer_step_count(const rin_trainer *t) { return t->step; }
+long rin_trainer_step_count(const rin_trainer *t) {
+    return t->step;
+}
 
 void rin_trainer_set_cond(rin_trainer *t, const float *cond) {
     rin_ctx_set_cond(t->ctx, cond);
@@ -358,7 +359,9 @@ void rin_trainer_set_cond(rin_trainer *t, const float *cond) {
         rin_ctx_set_cond(t->ictx, cond);
 }
 
-const char *rin_trainer_last_error(const rin_trainer *t) { return t->last_error; }
+const char *rin_trainer_last_error(const rin_trainer *t) {
+    return t->last_error;
+}
 
 void rin_trainer_set_check_numerics(rin_trainer *t, int on) {
     rin_ctx_set_check_numerics(t->ctx, on);
@@ -373,8 +376,12 @@ static rin_status step_failed(rin_trainer *t, rin_status s, const rin_ctx *ctx, 
              detail[0] ? "; " : "", detail);
     return s;
 }
-const float *rin_trainer_ema(const rin_trainer *t) { return t->ema; }
-const rin_train_config *rin_trainer_config(const rin_trainer *t) { return &t->tc; }
+const float *rin_trainer_ema(const rin_trainer *t) {
+    return t->ema;
+}
+const rin_train_config *rin_trainer_config(const rin_trainer *t) {
+    return &t->tc;
+}
 
 static int all_finite(const float *x, size_t n) {
     int ok = 1;
@@ -427,7 +434,11 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
     /* 2. self-conditioning: the first pass's latents, kept with probability rate */
     const float *zprev = NULL;
     if (t->ictx) {
-        rin_batch first = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = NULL,
+        rin_batch first = {.B = B,
+                           .x_t = xin,
+                           .gamma = t->gamma,
+                           .labels = lab,
+                           .z_prev = NULL,
                            .training = 1,
                            .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step),
                            .example0 = (uint64_t)e0};
@@ -450,7 +461,11 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
 #undef MINE
 
     /* 3. the gradient pass's forward and the loss */
-    rin_batch second = {.B = B, .x_t = xin, .gamma = t->gamma, .labels = lab, .z_prev = zprev,
+    rin_batch second = {.B = B,
+                        .x_t = xin,
+                        .gamma = t->gamma,
+                        .labels = lab,
+                        .z_prev = zprev,
                         .training = 1,
                         .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step),
                         .example0 = (uint64_t)e0};
@@ -479,7 +494,9 @@ rin_status rin_trainer_shard_backward(rin_trainer *t) {
     return RIN_STATUS_OK;
 }
 
-float *rin_trainer_grads(rin_trainer *t) { return rin_ctx_grads(t->ctx); }
+float *rin_trainer_grads(rin_trainer *t) {
+    return rin_ctx_grads(t->ctx);
+}
 
 /* Phase 3, with the gradient summed over the ranks and loss the global batch's mean:
  * clipping, the optimizer and the EMA. Identical on every rank. */
@@ -562,8 +579,7 @@ static rin_status add_train_meta(const rin_trainer *t, rin_st_writer *w, char *s
 }
 
 static rin_status save_buffers(const rin_trainer *t, const char *path,
-                               const char *const *extra_meta, int full, char *err,
-                               size_t errlen) {
+                               const char *const *extra_meta, int full, char *err, size_t errlen) {
     const rin_model *m = t->m;
     int nt = m->ntensors;
     rin_st_writer *w = rin_st_writer_new();
@@ -608,8 +624,8 @@ rin_status rin_trainer_save(const rin_trainer *t, const char *path, const char *
     return save_buffers(t, path, extra_meta, 1, err, errlen);
 }
 
-rin_status rin_trainer_export(const rin_trainer *t, const char *path,
-                              const char *const *extra_meta, char *err, size_t errlen) {
+rin_status rin_trainer_export(const rin_trainer *t, const char *path, const char *const *extra_meta,
+                              char *err, size_t errlen) {
     return save_buffers(t, path, extra_meta, 0, err, errlen);
 }
 

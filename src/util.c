@@ -14,20 +14,13 @@
 
 const char *rin_status_str(rin_status s) {
     switch (s) {
-    case RIN_STATUS_OK:
-        return "ok";
-    case RIN_STATUS_NOMEM:
-        return "out of memory";
-    case RIN_STATUS_IO:
-        return "i/o error";
-    case RIN_STATUS_FORMAT:
-        return "malformed file";
-    case RIN_STATUS_CONFIG:
-        return "invalid configuration";
-    case RIN_STATUS_NONFINITE:
-        return "non-finite value";
-    case RIN_STATUS_ARG:
-        return "invalid argument";
+    case RIN_STATUS_OK: return "ok";
+    case RIN_STATUS_NOMEM: return "out of memory";
+    case RIN_STATUS_IO: return "i/o error";
+    case RIN_STATUS_FORMAT: return "malformed file";
+    case RIN_STATUS_CONFIG: return "invalid configuration";
+    case RIN_STATUS_NONFINITE: return "non-finite value";
+    case RIN_STATUS_ARG: return "invalid argument";
     }
     return "unknown status";
 }
@@ -104,8 +97,7 @@ rin_status rin_write_file_atomic(const char *path, const void *data, size_t len,
             int e = errno;
             close(fd);
             unlink(tmp);
-            return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: write failed: %s", tmp,
-                              strerror(e));
+            return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: write failed: %s", tmp, strerror(e));
         }
         p += w;
         left -= (size_t)w;

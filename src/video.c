@@ -50,11 +50,10 @@ static rin_status open_items(rin_video_source *v, const char *items, char *err, 
     size_t per = (size_t)v->item * v->item;
     v->scaled = malloc((size_t)d->n * per);
     if (!v->scaled)
-        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "video source %s: out of memory",
-                          v->name);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "video source %s: out of memory", v->name);
     for (int i = 0; i < d->n; i++)
-        resize_box(v->scaled + (size_t)i * per, v->item, d->images + (size_t)i * d->H * d->W,
-                   d->H, d->W);
+        resize_box(v->scaled + (size_t)i * per, v->item, d->images + (size_t)i * d->H * d->W, d->H,
+                   d->W);
     return RIN_STATUS_OK;
 }
 
@@ -267,9 +266,10 @@ rin_status rin_gif_write(const char *path, const uint8_t *frames, int F, int H, 
         for (int y = 0; ok && y < H; y++) {
             for (int x = 0; x < W; x++) {
                 const uint8_t *px = fr + ((size_t)y * W + x) * C;
-                line[x] = C == 1 ? px[0]
-                                 : (GifPixelType)((299u * px[0] + 587u * px[1] + 114u * px[2] +
-                                                   500u) / 1000u);
+                line[x] = C == 1
+                              ? px[0]
+                              : (GifPixelType)((299u * px[0] + 587u * px[1] + 114u * px[2] + 500u) /
+                                               1000u);
             }
             ok = EGifPutLine(g, line, W) == GIF_OK;
         }
@@ -292,7 +292,8 @@ done:
     return s;
 }
 
-/* ---- metrics ---------------------------------------------------------------------------------- */
+/* ---- metrics ----------------------------------------------------------------------------------
+ */
 
 void rin_video_frame_metrics(const float *pred, const float *truth, int F, int H, int W, int C,
                              double *sse, double *psnr, double *ssim) {

@@ -22,19 +22,19 @@
 #include "internal.h"
 
 /* The standard recipe: 64x64 frames, 28x28 items, 2 items, 20 frames, step 0.1. */
-#define RIN_MMNIST_FRAME 64
-#define RIN_MMNIST_ITEM 28
-#define RIN_MMNIST_ITEMS 2
+#define RIN_MMNIST_FRAME  64
+#define RIN_MMNIST_ITEM   28
+#define RIN_MMNIST_ITEMS  2
 #define RIN_MMNIST_FRAMES 20
-#define RIN_MMNIST_STEP 0.1
+#define RIN_MMNIST_STEP   0.1
 
 typedef struct rin_video_source {
-    int T, H, W, C;       /* clip shape */
+    int T, H, W, C; /* clip shape */
     uint64_t seed;
     /* moving items */
-    rin_dataset *items;   /* source items (n, h, w, 1) */
-    uint8_t *scaled;      /* items resized to (n, item, item) */
-    int item;             /* item size in the frame: 28 * min(H, W) / 64 */
+    rin_dataset *items; /* source items (n, h, w, 1) */
+    uint8_t *scaled;    /* items resized to (n, item, item) */
+    int item;           /* item size in the frame: 28 * min(H, W) / 64 */
     /* stored clips */
     rin_st_file *file;
     const uint8_t *clips; /* (n, Tf, H, W, C) */
@@ -65,14 +65,16 @@ void rin_video_batch(const rin_video_source *v, long index0, int B, int Nc, floa
  * pixel of frame f is (int)(canvas * ys[f]), (int)(canvas * xs[f]). */
 void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double *xs);
 
-/* ---- output ----------------------------------------------------------------------------------- */
+/* ---- output -----------------------------------------------------------------------------------
+ */
 
 /* An animated GIF (looping, delay in 1/100 s) of F greyscale or RGB frames (F, H, W, C) bytes;
  * RGB is converted to grey. Written atomically. */
 rin_status rin_gif_write(const char *path, const uint8_t *frames, int F, int H, int W, int C,
                          int delay_cs, char *err, size_t errlen);
 
-/* ---- metrics (evaluation.md 6.3) --------------------------------------------------------------- */
+/* ---- metrics (evaluation.md 6.3) ---------------------------------------------------------------
+ */
 
 /* Per-frame errors of a predicted clip part against the truth, both (F, H, W, C) in [0, 1]:
  * sse[f] = sum of squared errors over the frame (the ConvLSTM/PredRNN "per-frame MSE"),

@@ -55,7 +55,9 @@ void test_skip(const char *why) {
     printf("    skipped: %s\n", why);
 }
 
-int test_failed_now(void) { return current_failures > 0; }
+int test_failed_now(void) {
+    return current_failures > 0;
+}
 
 tensor_err tensor_compare_f64(const float *got, const double *ref, size_t n, double atol,
                               double rtol) {
@@ -95,8 +97,8 @@ tensor_err tensor_compare_f32(const float *got, const float *ref, size_t n, doub
 
 void tensor_err_print(const char *what, tensor_err e, const float *got, const double *ref,
                       size_t n) {
-    printf("  %-40s n=%-7zu max_abs=%.3e norm_max=%.3e nmse=%.3e", what, n, e.max_abs,
-           e.norm_max, e.nmse);
+    printf("  %-40s n=%-7zu max_abs=%.3e norm_max=%.3e nmse=%.3e", what, n, e.max_abs, e.norm_max,
+           e.nmse);
     if (n > 0 && got && ref)
         printf("  [worst %zu: %.7g vs %.7g]", e.worst, (double)got[e.worst], ref[e.worst]);
     printf("\n");

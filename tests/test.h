@@ -14,46 +14,47 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, const char *file, test_fn fn);
 /* Records a failure of the running test and prints it. */
-void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prints why and marks the running test skipped: counted apart from passed and failed. */
 void test_skip(const char *why);
 int test_failed_now(void);
 
-#define TEST(name)                                                                             \
-    static void test_##name(void);                                                             \
-    __attribute__((constructor)) static void test_register_##name(void) {                      \
-        test_register(#name, __FILE__, test_##name);                                           \
-    }                                                                                          \
+#define TEST(name)                                                                                 \
+    static void test_##name(void);                                                                 \
+    __attribute__((constructor)) static void test_register_##name(void) {                          \
+        test_register(#name, __FILE__, test_##name);                                               \
+    }                                                                                              \
     static void test_##name(void)
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                 \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                     \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            test_fail(__FILE__, __LINE__, __VA_ARGS__);                                        \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            test_fail(__FILE__, __LINE__, __VA_ARGS__);                                            \
     } while (0)
 
 /* |a - b| <= atol + rtol |b| */
-#define CHECK_CLOSE(a, b, atol, rtol)                                                          \
-    do {                                                                                       \
-        double a_ = (double)(a), b_ = (double)(b);                                             \
-        if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_)))                                      \
-            test_fail(__FILE__, __LINE__, "CHECK_CLOSE(%s, %s): %.9g vs %.9g", #a, #b, a_, b_); \
+#define CHECK_CLOSE(a, b, atol, rtol)                                                              \
+    do {                                                                                           \
+        double a_ = (double)(a), b_ = (double)(b);                                                 \
+        if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_)))                                          \
+            test_fail(__FILE__, __LINE__, "CHECK_CLOSE(%s, %s): %.9g vs %.9g", #a, #b, a_, b_);    \
     } while (0)
 
 /* Error statistics of got against ref (n elements): printed as one line. */
 typedef struct tensor_err {
-    double max_abs;   /* max |got - ref| */
-    double max_ref;   /* max |ref| */
-    double norm_max;  /* max_abs / max_ref (max_abs when ref is all zero) */
-    double nmse;      /* sum (got-ref)^2 / sum ref^2 */
-    size_t worst;     /* index of max_abs */
-    size_t n_bad;     /* elements violating atol + rtol |ref| (when those are given) */
+    double max_abs;  /* max |got - ref| */
+    double max_ref;  /* max |ref| */
+    double norm_max; /* max_abs / max_ref (max_abs when ref is all zero) */
+    double nmse;     /* sum (got-ref)^2 / sum ref^2 */
+    size_t worst;    /* index of max_abs */
+    size_t n_bad;    /* elements violating atol + rtol |ref| (when those are given) */
 } tensor_err;
 tensor_err tensor_compare_f64(const float *got, const double *ref, size_t n, double atol,
                               double rtol);

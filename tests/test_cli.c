@@ -24,7 +24,8 @@ static const char *cli(void) {
 }
 
 /* Runs `rin args` with stderr merged into the captured output; returns the exit status. */
-static int run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int run(char *out, size_t outlen, const char *fmt, ...) {
     char args[2048], cmd[2600];
     va_list ap;
@@ -46,8 +47,8 @@ TEST(cli_init_and_info) {
     }
     char path[256], out[16384];
     tmp(path, sizeof path, "init.safetensors");
-    int st = run(out, sizeof out, "init --preset tiny --set num_layers=2,0 --seed 3 --out %s",
-                 path);
+    int st =
+        run(out, sizeof out, "init --preset tiny --set num_layers=2,0 --seed 3 --out %s", path);
     printf("  %s", out);
     CHECK(st == 0);
     /* the file holds exactly the library's initialisation for that seed */
@@ -119,8 +120,8 @@ TEST(cli_forward_matches_reference) {
     CHECK(rin_model_save(m, model, NULL, err, sizeof err) == RIN_STATUS_OK);
     /* its inputs under the names rin forward reads */
     rin_st_writer *w = rin_st_writer_new();
-    const char *map[][2] = {{"in.x_t", "x_t"}, {"in.gamma", "gamma"}, {"in.labels", "labels"},
-                            {"in.z_prev", "z_prev"}};
+    const char *map[][2] = {
+        {"in.x_t", "x_t"}, {"in.gamma", "gamma"}, {"in.labels", "labels"}, {"in.z_prev", "z_prev"}};
     for (int i = 0; i < 4; i++) {
         const rin_st_tensor *t = rin_st_find(f, map[i][0]);
         CHECK(t != NULL);
@@ -129,8 +130,8 @@ TEST(cli_forward_matches_reference) {
     CHECK(rin_st_writer_save(w, inputs, err, sizeof err) == RIN_STATUS_OK);
     rin_st_writer_free(w);
     int training = atoi(rin_st_meta(f, "training"));
-    int st = run(out, sizeof out, "forward --model %s --in %s --out %s %s --seed %s", model,
-                 inputs, outputs, training ? "--train" : "", rin_st_meta(f, "seed"));
+    int st = run(out, sizeof out, "forward --model %s --in %s --out %s %s --seed %s", model, inputs,
+                 outputs, training ? "--train" : "", rin_st_meta(f, "seed"));
     printf("  %s", out);
     CHECK(st == 0);
     rin_st_file *o;
@@ -153,8 +154,7 @@ TEST(cli_forward_matches_reference) {
     rin_st_writer_add(w, "gamma", tg->dtype, tg->ndim, tg->shape, rin_st_data(f, tg));
     CHECK(rin_st_writer_save(w, inputs, err, sizeof err) == RIN_STATUS_OK);
     rin_st_writer_free(w);
-    CHECK(run(out, sizeof out, "forward --model %s --in %s --out %s", model, inputs, outputs) ==
-          1);
+    CHECK(run(out, sizeof out, "forward --model %s --in %s --out %s", model, inputs, outputs) == 1);
     CHECK_MSG(strstr(out, "tensor 'x_t' is missing"), "%s", out);
     free(eps), free(lat), free(reps), free(rlat);
     rin_st_free(o);
@@ -234,8 +234,12 @@ TEST(cli_train_resume_sample) {
     int st = run(out, sizeof out, "train --run %s %s --steps 4", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
-    const char *files[] = {"checkpoint.safetensors", "model.safetensors", "metrics.csv",
-                           "report.html", "config.txt", "samples/step_0000003.png",
+    const char *files[] = {"checkpoint.safetensors",
+                           "model.safetensors",
+                           "metrics.csv",
+                           "report.html",
+                           "config.txt",
+                           "samples/step_0000003.png",
                            "samples/step_0000004.png"};
     for (int i = 0; i < 7; i++) {
         snprintf(p, sizeof p, "%s/%s", run_dir, files[i]);
@@ -326,10 +330,10 @@ TEST(cli_train_ctrl_c_saves_and_resumes) {
         FILE *devnull = freopen("/dev/null", "w", stderr);
         (void)devnull;
         execl(cli(), "rin", "train", "--run", run_dir, "--preset", "tiny", "--set",
-              "image_channels=1", "--set", "num_classes=4", "--set", data, "--set",
-              "batch_size=2", "--set", "warmup_steps=1", "--set", "log_every=1", "--set",
-              "sample_every=0", "--set", "ckpt_every=0", "--set", "sample_count=2", "--set",
-              "sample_steps=1", "--steps", "1000000", (char *)NULL);
+              "image_channels=1", "--set", "num_classes=4", "--set", data, "--set", "batch_size=2",
+              "--set", "warmup_steps=1", "--set", "log_every=1", "--set", "sample_every=0", "--set",
+              "ckpt_every=0", "--set", "sample_count=2", "--set", "sample_steps=1", "--steps",
+              "1000000", (char *)NULL);
         _exit(127);
     }
     CHECK(pid > 0);
@@ -415,9 +419,9 @@ static double json_number(const char *key, const char **from) {
 TEST(cli_bench_tiny) {
     char json[256], out[16384];
     tmp(json, sizeof json, "bench.json");
-    int st = run(out, sizeof out,
-                 "bench --preset tiny --batch 3 --steps 2 --warmup 1 --threads 1,2 --json %s",
-                 json);
+    int st =
+        run(out, sizeof out,
+            "bench --preset tiny --batch 3 --steps 2 --warmup 1 --threads 1,2 --json %s", json);
     printf("%s", out);
     CHECK(st == 0);
     CHECK(strstr(out, "scaling 1 -> 2 threads") != NULL);
@@ -487,8 +491,10 @@ TEST(cli_video_train_sample_eval) {
     snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
     snprintf(strip, sizeof strip, "%s/strip.png", dir);
     snprintf(gif, sizeof gif, "%s/clip.gif", dir);
-    st = run(out, sizeof out, "sample --model %s --data mmnist:idx:%s --n 2 --steps 2 --strip %s "
-             "--gif %s", mo, img, strip, gif);
+    st = run(out, sizeof out,
+             "sample --model %s --data mmnist:idx:%s --n 2 --steps 2 --strip %s "
+             "--gif %s",
+             mo, img, strip, gif);
     printf("%s", out);
     CHECK(st == 0 && file_size(strip) > 0 && file_size(gif) > 0);
     /* the strip: 2 clips x (truth row + prediction row) of 6 frames of 16x16, 2-pixel grey
@@ -498,8 +504,8 @@ TEST(cli_video_train_sample_eval) {
     CHECK(rin_png_read(strip, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
     CHECK_MSG(H == 4 * 18 + 2 && W == 6 * 18 + 2 && C == 1, "strip %dx%dx%d", H, W, C);
     free(px);
-    st = run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2",
-             mo, img);
+    st =
+        run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2", mo, img);
     printf("%s", out);
     CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "mean "));
     /* the conditioning check: the first sample's scores again with the next clip's

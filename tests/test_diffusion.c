@@ -76,8 +76,8 @@ TEST(diffusion_schedule_linear_and_cosine_param) {
 }
 
 TEST(diffusion_schedule_monotone) {
-    const char *names[] = {"cosine",         "cosine@0.2,1,1",   "cosine@0,1,0.5",
-                           "sigmoid",        "sigmoid@-3,3,0.9", "sigmoid@0,3,0.3",
+    const char *names[] = {"cosine",           "cosine@0.2,1,1",   "cosine@0,1,0.5",
+                           "sigmoid",          "sigmoid@-3,3,0.9", "sigmoid@0,3,0.3",
                            "sigmoid@-3,3,1.1", "simple_linear"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         rin_schedule s = sched(names[k]);
@@ -121,8 +121,8 @@ TEST(diffusion_schedule_parse_errors) {
         char err[256] = "";
         rin_status st = rin_schedule_parse(&s, cases[i].text, err, sizeof err);
         CHECK_MSG(st == RIN_STATUS_CONFIG, "'%s' was accepted", cases[i].text);
-        CHECK_MSG(strstr(err, cases[i].msg) != NULL, "'%s': message '%s' lacks '%s'",
-                  cases[i].text, err, cases[i].msg);
+        CHECK_MSG(strstr(err, cases[i].msg) != NULL, "'%s': message '%s' lacks '%s'", cases[i].text,
+                  err, cases[i].msg);
     }
     rin_schedule s;
     char err[256];
@@ -149,17 +149,14 @@ TEST(diffusion_pred_type_and_sampler_names) {
               p == all[i]);
 
     rin_sampler_kind k;
-    CHECK(rin_sampler_parse(&k, "ddpm", err, sizeof err) == RIN_STATUS_OK &&
-          k == RIN_SAMPLER_DDPM);
+    CHECK(rin_sampler_parse(&k, "ddpm", err, sizeof err) == RIN_STATUS_OK && k == RIN_SAMPLER_DDPM);
     CHECK(rin_sampler_parse(&k, "ddpm@large", err, sizeof err) == RIN_STATUS_OK &&
           k == RIN_SAMPLER_DDPM);
     CHECK(rin_sampler_parse(&k, "ddpm@small", err, sizeof err) == RIN_STATUS_OK &&
           k == RIN_SAMPLER_DDPM_SMALL);
-    CHECK(rin_sampler_parse(&k, "ddim", err, sizeof err) == RIN_STATUS_OK &&
-          k == RIN_SAMPLER_DDIM);
+    CHECK(rin_sampler_parse(&k, "ddim", err, sizeof err) == RIN_STATUS_OK && k == RIN_SAMPLER_DDIM);
     CHECK(rin_sampler_parse(&k, "ddpm@medium", err, sizeof err) == RIN_STATUS_CONFIG);
-    CHECK_MSG(strstr(err, "sampler 'ddpm@medium'") && strstr(err, "ddpm@small or ddim"), "%s",
-              err);
+    CHECK_MSG(strstr(err, "sampler 'ddpm@medium'") && strstr(err, "ddpm@small or ddim"), "%s", err);
     const rin_sampler_kind ks[3] = {RIN_SAMPLER_DDPM, RIN_SAMPLER_DDPM_SMALL, RIN_SAMPLER_DDIM};
     for (int i = 0; i < 3; i++)
         CHECK(rin_sampler_parse(&k, rin_sampler_name(ks[i]), NULL, 0) == RIN_STATUS_OK &&
@@ -287,8 +284,8 @@ TEST(diffusion_x0_eps_extreme_gamma_finite) {
                 rin_diffusion_x0_eps(&x0[b], &eps[b], &out[b], &xt[b], &gam[b], 1, 1, all[k],
                                      clip ? 1.0f : 0.0f);
                 CHECK_MSG(isfinite(x0[b]) && isfinite(eps[b]),
-                          "%s clip=%d gamma=%.9g: x0 %g eps %g", rin_pred_type_name(all[k]),
-                          clip, (double)gam[b], (double)x0[b], (double)eps[b]);
+                          "%s clip=%d gamma=%.9g: x0 %g eps %g", rin_pred_type_name(all[k]), clip,
+                          (double)gam[b], (double)x0[b], (double)eps[b]);
                 if (clip)
                     CHECK(fabsf(x0[b]) <= 1.0f);
             }

@@ -41,7 +41,7 @@ static rin_train_config dist_train_config(int B) {
  * losses within 3e-8 relative, weights within 4.3e-5 of their largest magnitude (LAMB divides by
  * sqrt(v), so a tiny gradient that differs by rounding moves its weight by up to ~lr). A shard
  * that draws another example's noise or dropout mask gives 5e-3 and 1e-2 (tried). */
-#define DIST_LOSS_RTOL 1e-6
+#define DIST_LOSS_RTOL  1e-6
 #define DIST_WEIGHT_TOL 5e-4
 
 static int compare_state(const char *what, const float *got, const float *ref, size_t n) {
@@ -87,8 +87,8 @@ TEST(dist_shards_in_one_process_match_the_whole_batch) {
             double loss = 0, lr;
             memset(gsum, 0, nf * sizeof *gsum);
             for (int r = 0; r < N; r++) {
-                CHECK(rin_trainer_shard_forward(tr[r], xk + (size_t)r * b * per, lk + r * b,
-                                                &lr) == RIN_STATUS_OK);
+                CHECK(rin_trainer_shard_forward(tr[r], xk + (size_t)r * b * per, lk + r * b, &lr) ==
+                      RIN_STATUS_OK);
                 loss += lr;
                 CHECK(rin_trainer_shard_backward(tr[r]) == RIN_STATUS_OK);
                 const float *g = rin_trainer_grads(tr[r]);
@@ -255,8 +255,8 @@ static void compare_runs(const char *what, const char *a, const char *b, int ste
     double la[16] = {0}, lb[16] = {0};
     CHECK(read_losses(a, la, 16) == steps && read_losses(b, lb, 16) == steps);
     for (int s = 0; s < steps; s++)
-        CHECK_MSG(fabs(la[s] - lb[s]) <= 1e-5 * fabs(la[s]), "%s: step %d loss %.6g vs %.6g",
-                  what, s + 1, la[s], lb[s]);
+        CHECK_MSG(fabs(la[s] - lb[s]) <= 1e-5 * fabs(la[s]), "%s: step %d loss %.6g vs %.6g", what,
+                  s + 1, la[s], lb[s]);
     char pa[600], pb[600], err[512];
     snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
     snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
@@ -303,16 +303,16 @@ TEST(dist_mpirun_two_ranks_match_one_and_resume_across_rank_counts) {
     /* 32 images, 8 a step: 6 steps cross an epoch boundary, so the shuffle is sharded too */
     int st = shell(out, sizeof out, "%s train --run %s %s --steps 6", dist_cli(), one, common);
     CHECK_MSG(st == 0, "1 rank: status %d\n%s", st, out);
-    st = shell(out, sizeof out, "%s -np 2 %s train --run %s %s --steps 6", mpirun_cmd(),
-               dist_cli(), two, common);
+    st = shell(out, sizeof out, "%s -np 2 %s train --run %s %s --steps 6", mpirun_cmd(), dist_cli(),
+               two, common);
     CHECK_MSG(st == 0, "2 ranks: status %d\n%s", st, out);
     CHECK_MSG(strstr(out, "batch 8 (2 ranks x 4)") != NULL, "%s", out);
     CHECK_MSG(count_of(out, "rin train: done at step 6") == 1, "rank 0 alone reports:\n%s", out);
     compare_runs("2 ranks x 4 vs 1 x 8, 6 steps", one, two, 6);
 
     /* resume each with the other rank count: 1 -> 2 ranks and 2 -> 1 rank */
-    st = shell(out, sizeof out, "%s -np 2 %s train --resume %s --set total_steps=9",
-               mpirun_cmd(), dist_cli(), one);
+    st = shell(out, sizeof out, "%s -np 2 %s train --resume %s --set total_steps=9", mpirun_cmd(),
+               dist_cli(), one);
     CHECK_MSG(st == 0, "resume with 2 ranks: status %d\n%s", st, out);
     st = shell(out, sizeof out, "%s train --resume %s --set total_steps=9", dist_cli(), two);
     CHECK_MSG(st == 0, "resume with 1 rank: status %d\n%s", st, out);
@@ -350,7 +350,8 @@ TEST(dist_mpirun_errors_stop_every_rank) {
     CHECK_MSG(st != 0 && st != 124, "status %d (124: a hang)\n%s", st, out);
     CHECK_MSG(count_of(out, "is not finite") == 1, "%s", out);
     /* a batch that does not split evenly is refused before anything is written */
-    st = shell(out, sizeof out, "%s -np 2 %s train --run %s/odd %s --data idx:%s/img.idx,%s/lab.idx "
+    st = shell(out, sizeof out,
+               "%s -np 2 %s train --run %s/odd %s --data idx:%s/img.idx,%s/lab.idx "
                "--set batch_size=5 --steps 2",
                mpirun_cmd(), dist_cli(), d.path, common, d.path, d.path);
     CHECK_MSG(st != 0 && st != 124 && strstr(out, "batch_size 5 is not a multiple of the 2 ranks"),

@@ -30,8 +30,8 @@
 /* ---- running the CLI with limits ------------------------------------------------------------ */
 
 typedef struct limits {
-    rlim_t fsize; /* RLIMIT_FSIZE in bytes; 0 = unchanged */
-    rlim_t as;    /* RLIMIT_AS in bytes; 0 = unchanged */
+    rlim_t fsize;       /* RLIMIT_FSIZE in bytes; 0 = unchanged */
+    rlim_t as;          /* RLIMIT_AS in bytes; 0 = unchanged */
     const char *env[4]; /* "NAME=value" entries added to the environment */
 } limits;
 
@@ -83,7 +83,9 @@ static int spawn(char *out, size_t cap, const limits *lim, const char *const *ar
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
 
-static int exists(const char *p) { return access(p, F_OK) == 0; }
+static int exists(const char *p) {
+    return access(p, F_OK) == 0;
+}
 
 /* A dataset of 16 8x8 grey images in td, and the --data value for it. */
 static void dataset(const test_dir *td, char *data, size_t cap) {
@@ -107,9 +109,9 @@ static run_paths run_setup(const test_dir *td) {
     return p;
 }
 
-#define TINY_RUN                                                                               \
-    "--preset", "tiny", "--set", "image_channels=1", "--set", "num_classes=4", "--set",        \
-        "batch_size=2", "--set", "warmup_steps=1", "--set", "sample_every=0", "--set",         \
+#define TINY_RUN                                                                                   \
+    "--preset", "tiny", "--set", "image_channels=1", "--set", "num_classes=4", "--set",            \
+        "batch_size=2", "--set", "warmup_steps=1", "--set", "sample_every=0", "--set",             \
         "sample_count=2", "--set", "sample_steps=1"
 
 /* ---- readers: fuzzing regressions ----------------------------------------------------------- */
@@ -129,8 +131,14 @@ static size_t make_png(uint8_t *buf, uint32_t w, uint32_t h, uint32_t idat_len, 
     ihdr[16] = 8; /* depth; colour type 0 (grey) */
     memcpy(buf + n, ihdr, 25);
     n += 25;
-    uint8_t idat[8] = {(uint8_t)(idat_len >> 24), (uint8_t)(idat_len >> 16),
-                       (uint8_t)(idat_len >> 8), (uint8_t)idat_len, 'I', 'D', 'A', 'T'};
+    uint8_t idat[8] = {(uint8_t)(idat_len >> 24),
+                       (uint8_t)(idat_len >> 16),
+                       (uint8_t)(idat_len >> 8),
+                       (uint8_t)idat_len,
+                       'I',
+                       'D',
+                       'A',
+                       'T'};
     memcpy(buf + n, idat, 8);
     n += 8;
     memset(buf + n, 0x78, have);
@@ -212,14 +220,14 @@ TEST(hardening_cifar_decode) {
     /* NHWC from planar: pixel (r, c) channel ch is byte 1 + ch*1024 + r*32 + c of the record */
     CHECK(img[3072 + (5 * 32 + 6) * 3 + 2] == rec[3073 + 1 + 2048 + 5 * 32 + 6]);
     rec[3073] = 10;
-    CHECK(rin_cifar_decode(img, lab, rec, sizeof rec, "t", err, sizeof err) ==
-          RIN_STATUS_FORMAT);
+    CHECK(rin_cifar_decode(img, lab, rec, sizeof rec, "t", err, sizeof err) == RIN_STATUS_FORMAT);
     CHECK_MSG(strstr(err, "record 1 has label 10"), "%s", err);
     CHECK(rin_cifar_decode(img, lab, rec, 3072, "t", err, sizeof err) == RIN_STATUS_FORMAT);
     CHECK_MSG(strstr(err, "not a whole number"), "%s", err);
 }
 
-/* ---- config text and validation --------------------------------------------------------------- */
+/* ---- config text and validation ---------------------------------------------------------------
+ */
 
 typedef struct lines {
     int n;
@@ -288,8 +296,9 @@ TEST(hardening_train_config_validation_names_key_and_constraint) {
         /* fuzz_config found these: a flat schedule made gamma 0/0 = NaN */
         {"train_schedule", "sigmoid@-6,6,1e43", "train_schedule: schedule 'sigmoid@-6,6,1e43'"},
         {"train_schedule", "sigmoid@-1e308,1e308,1", "must be finite and tau small enough"},
-        {"train_schedule", "cosine@0.5,1,6215", "train_schedule: schedule 'cosine@0.5,1,6215': tau "
-                                                "is too large"},
+        {"train_schedule", "cosine@0.5,1,6215",
+         "train_schedule: schedule 'cosine@0.5,1,6215': tau "
+         "is too large"},
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
         rin_train_config t;
@@ -298,8 +307,8 @@ TEST(hardening_train_config_validation_names_key_and_constraint) {
         rin_status s = rin_train_config_set(&t, tcases[i].key, tcases[i].value, err, sizeof err);
         if (s == RIN_STATUS_OK)
             s = rin_train_config_validate(&t, err, sizeof err);
-        CHECK_MSG(s == RIN_STATUS_CONFIG && strstr(err, tcases[i].msg), "%s=%s: %s",
-                  tcases[i].key, tcases[i].value, err);
+        CHECK_MSG(s == RIN_STATUS_CONFIG && strstr(err, tcases[i].msg), "%s=%s: %s", tcases[i].key,
+                  tcases[i].value, err);
     }
 }
 
@@ -311,8 +320,8 @@ TEST(cli_hardening_bad_config_rejected_before_any_work) {
     test_dir_file(run, sizeof run, &td, "run");
     const char *text = "# model\nlatent_num_heads = 4\nlatent_num_heads = 3\n";
     CHECK(test_write_bytes(conf, text, strlen(text)));
-    const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
-                          "--config", conf, NULL};
+    const char *argv[] = {"rin", "train",  "--run",    run,  "--data",
+                          data,  TINY_RUN, "--config", conf, NULL};
     CHECK(spawn(out, sizeof out, NULL, argv) == 1);
     CHECK_MSG(strstr(out, "latent_num_heads: 3 does not divide latent_dim 32"), "%s", out);
     CHECK(!exists(run));
@@ -347,14 +356,13 @@ TEST(cli_resource_full_disk_keeps_the_last_checkpoint) {
     char out[16384], mo[300];
     snprintf(mo, sizeof mo, "%s/model.safetensors", run);
     /* a fresh run whose first checkpoint (870 KB) does not fit in 300 KB */
-    const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
-                          "--steps", "2", NULL};
+    const char *argv[] = {"rin", "train",  "--run",   run, "--data",
+                          data,  TINY_RUN, "--steps", "2", NULL};
     limits lim = {.fsize = 300000};
     int st = spawn(out, sizeof out, &lim, argv);
     printf("  fresh run, 300 KB limit: exit %d: %s", st, out);
     CHECK(st == 1);
-    CHECK_MSG(strstr(out, "checkpoint.safetensors") && strstr(out, "File too large"), "%s",
-              out);
+    CHECK_MSG(strstr(out, "checkpoint.safetensors") && strstr(out, "File too large"), "%s", out);
     CHECK(!exists(ck) && !exists(mo));
     CHECK(temporaries(run) == 0);
     /* a run with a good checkpoint at step 2: resuming to 4 under the limit fails at the save
@@ -392,8 +400,8 @@ TEST(cli_resource_unwritable_run_directory) {
     test_dir_file(file, sizeof file, &td, "plain");
     CHECK(test_write_bytes(file, "x", 1));
     snprintf(run, sizeof run, "%s/run", file);
-    const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
-                          "--steps", "1", NULL};
+    const char *argv[] = {"rin", "train",  "--run",   run, "--data",
+                          data,  TINY_RUN, "--steps", "1", NULL};
     CHECK(spawn(out, sizeof out, NULL, argv) == 1);
     CHECK_MSG(strstr(out, run) && strstr(out, "cannot create the run directory"), "%s", out);
     /* a read-only directory (root ignores permissions, so only as another user) */
@@ -416,8 +424,9 @@ TEST(cli_resource_missing_dataset_package) {
     test_dir_file(run, sizeof run, &td, "run");
     snprintf(env, sizeof env, "RIN_FMNIST_DIR=%s", td.path); /* an empty folder */
     limits lim = {.env = {env}};
-    const char *argv[] = {"rin", "train", "--run", run, "--preset", "fmnist", "--data",
-                          "fmnist", "--steps", "1", "--set", "warmup_steps=0", NULL};
+    const char *argv[] = {"rin",    "train",          "--run",  run,       "--preset",
+                          "fmnist", "--data",         "fmnist", "--steps", "1",
+                          "--set",  "warmup_steps=0", NULL};
     CHECK(spawn(out, sizeof out, &lim, argv) == 1);
     CHECK_MSG(strstr(out, "apt-get install dataset-fashion-mnist"), "%s", out);
     CHECK(!exists(run));
@@ -442,15 +451,20 @@ TEST(cli_resource_out_of_memory) {
     char out[16384], data[600], run[256];
     dataset(&td, data, sizeof data);
     test_dir_file(run, sizeof run, &td, "run");
-    const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
-                          "--set", "batch_size=65536", "--steps", "1", NULL};
+    const char *argv[] = {
+        "rin",     "train", "--run", run, "--data", data, TINY_RUN, "--set", "batch_size=65536",
+        "--steps", "1",     NULL};
 #ifdef UNDER_SANITIZER
     char asan[512], tsan[512];
     const char *a0 = getenv("ASAN_OPTIONS"), *t0 = getenv("TSAN_OPTIONS");
-    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sallocator_may_return_null=1:"
-             "max_allocation_size_mb=2048", a0 ? a0 : "", a0 && *a0 ? ":" : "");
-    snprintf(tsan, sizeof tsan, "TSAN_OPTIONS=%s%sallocator_may_return_null=1 "
-             "max_allocation_size_mb=2048", t0 ? t0 : "", t0 && *t0 ? " " : "");
+    snprintf(asan, sizeof asan,
+             "ASAN_OPTIONS=%s%sallocator_may_return_null=1:"
+             "max_allocation_size_mb=2048",
+             a0 ? a0 : "", a0 && *a0 ? ":" : "");
+    snprintf(tsan, sizeof tsan,
+             "TSAN_OPTIONS=%s%sallocator_may_return_null=1 "
+             "max_allocation_size_mb=2048",
+             t0 ? t0 : "", t0 && *t0 ? " " : "");
     limits lim = {.env = {asan, tsan}};
 #else
     limits lim = {.as = (rlim_t)2 << 30};
@@ -562,8 +576,8 @@ TEST(cli_train_nonfinite_names_step_and_keeps_checkpoint) {
     run_paths rp = run_setup(&td);
     const char *data = rp.data, *run = rp.run, *ck = rp.ck;
     char out[16384], err[512];
-    const char *argv[] = {"rin", "train", "--run", run, "--data", data, TINY_RUN,
-                          "--set", "self_cond=none", "--steps", "2", NULL};
+    const char *argv[] = {"rin",    "train", "--run",          run,       "--data", data,
+                          TINY_RUN, "--set", "self_cond=none", "--steps", "2",      NULL};
     CHECK(spawn(out, sizeof out, NULL, argv) == 0);
     /* poison the checkpoint's blocks.0.process.0.mlp_w1 row 0 (the bad state a diverging run
      * would reach), then resume: step 3 overflows */
@@ -587,11 +601,10 @@ TEST(cli_train_nonfinite_names_step_and_keeps_checkpoint) {
     const char *resume[] = {"rin", "train", "--resume", run, "--set", "total_steps=5", NULL};
     CHECK(spawn(out, sizeof out, NULL, resume) == 1);
     printf("  %s", out);
-    CHECK_MSG(strstr(out, "step 3: the loss is") && strstr(out, "--check-numerics names"),
-              "%s", out);
-    const char *resume_checked[] = {"rin",           "train", "--resume", run,
-                                    "--set",         "total_steps=5",     "--check-numerics",
-                                    NULL};
+    CHECK_MSG(strstr(out, "step 3: the loss is") && strstr(out, "--check-numerics names"), "%s",
+              out);
+    const char *resume_checked[] = {"rin",   "train",         "--resume",         run,
+                                    "--set", "total_steps=5", "--check-numerics", NULL};
     CHECK(spawn(out, sizeof out, NULL, resume_checked) == 1);
     printf("  %s", out);
     CHECK_MSG(strstr(out, "step 3: the forward pass is not finite") &&
@@ -604,7 +617,8 @@ TEST(cli_train_nonfinite_names_step_and_keeps_checkpoint) {
     test_dir_remove(&td);
 }
 
-/* ---- SIGKILL at random moments ---------------------------------------------------------------- */
+/* ---- SIGKILL at random moments ----------------------------------------------------------------
+ */
 
 /* Starts `rin argv...` with output discarded; returns its pid. */
 static pid_t start(const char *const *argv) {
@@ -686,8 +700,9 @@ TEST(cli_train_sigkill_trials) {
     CHECK(mkdir(run, 0755) == 0);
     int ifd = inotify_init1(IN_NONBLOCK);
     CHECK(ifd >= 0 && inotify_add_watch(ifd, run, IN_CREATE) >= 0);
-    const char *fresh[] = {"rin", "train", "--run", run, TINY_RUN, "--set", dset, "--set",
-                           "ckpt_every=1", "--set", "log_every=1", "--steps", "100000", NULL};
+    const char *fresh[] = {"rin",    "train", "--run",        run,     TINY_RUN,      "--set",
+                           dset,     "--set", "ckpt_every=1", "--set", "log_every=1", "--steps",
+                           "100000", NULL};
     const char *resume[] = {"rin", "train", "--resume", run, NULL};
     rin_rng rng;
     rin_rng_seed(&rng, 2024);
@@ -703,7 +718,8 @@ TEST(cli_train_sigkill_trials) {
             struct timespec ts = {0, (long)(1e6 * (20 + 280 * rin_rng_uniform(&rng)))};
             nanosleep(&ts, NULL);
         } else {
-            const char *which = trial % 4 == 1 ? "checkpoint.safetensors.tmp." : "model.safetensors.tmp.";
+            const char *which =
+                trial % 4 == 1 ? "checkpoint.safetensors.tmp." : "model.safetensors.tmp.";
             wait_created(ifd, which, 1 + (int)(4 * rin_rng_uniform(&rng)));
         }
         kill(pid, SIGKILL);

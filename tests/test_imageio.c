@@ -101,8 +101,8 @@ static size_t b64_decode(uint8_t *out, const char *in, const char **end) {
 
 TEST(imageio_float_to_u8) {
     /* b = 1: 255 (x/2 + 0.5); 0 -> 127.5 rounds to even 128 */
-    const float x1[] = {-1.0f, 0.0f, 1.0f, -2.0f, 3.0f, -1e30f, 1e30f, NAN, -INFINITY, INFINITY,
-                        0.5f,  -0.5f, 0.25f};
+    const float x1[] = {-1.0f, 0.0f,      1.0f,     -2.0f, 3.0f,  -1e30f, 1e30f,
+                        NAN,   -INFINITY, INFINITY, 0.5f,  -0.5f, 0.25f};
     const uint8_t e1[] = {0, 128, 255, 0, 255, 0, 255, 0, 0, 255, 191, 64, 159};
     /* 0.5: 191.25 -> 191; -0.5: 63.75 -> 64; 0.25: 159.375 -> 159 */
     uint8_t got[13];
@@ -119,8 +119,8 @@ TEST(imageio_float_to_u8) {
     memset(got, 0xAA, sizeof got);
     rin_float_to_u8(got, x2, 9, 0.5f);
     for (int i = 0; i < 9; i++)
-        CHECK_MSG(got[i] == e2[i], "b=0.5 x[%d]=%g: got %d, expected %d", i, (double)x2[i],
-                  got[i], e2[i]);
+        CHECK_MSG(got[i] == e2[i], "b=0.5 x[%d]=%g: got %d, expected %d", i, (double)x2[i], got[i],
+                  e2[i]);
 
     /* every byte k survives the round trip k -> (k/255 - 0.5) 2b -> byte */
     float x3[256];
@@ -161,8 +161,7 @@ static void png_roundtrip(const test_dir *d, int H, int W, int C) {
     int h = 0, w = 0, c = 0;
     s = rin_png_read(path, &back, &h, &w, &c, err, sizeof err);
     CHECK_MSG(s == RIN_STATUS_OK, "read %s: %s", path, err);
-    CHECK_MSG(h == H && w == W && c == C, "read back %dx%dx%d, wrote %dx%dx%d", h, w, c, H, W,
-              C);
+    CHECK_MSG(h == H && w == W && c == C, "read back %dx%dx%d, wrote %dx%dx%d", h, w, c, H, W, C);
     CHECK(back && h == H && w == W && c == C && memcmp(back, px, n) == 0);
     free(back);
     free(mem);
@@ -318,12 +317,12 @@ TEST(imageio_grid_layout) {
                 if (tile >= 0 && tile < N) {
                     uint8_t e = expect[(((size_t)tile * H + iy) * W + ix) * C + k];
                     if (v != e && bad_tile++ < 5)
-                        test_fail(__FILE__, __LINE__, "tile %d (%d,%d,%d): %d vs %d", tile, iy,
-                                  ix, k, v, e);
+                        test_fail(__FILE__, __LINE__, "tile %d (%d,%d,%d): %d vs %d", tile, iy, ix,
+                                  k, v, e);
                 } else if (v != 128 && bad_pad++ < 5) {
                     /* padding, and the unused 6th tile */
-                    test_fail(__FILE__, __LINE__, "grid (%d,%d,%d) = %d, expected grey 128", y,
-                              x, k, v);
+                    test_fail(__FILE__, __LINE__, "grid (%d,%d,%d) = %d, expected grey 128", y, x,
+                              k, v);
                 }
             }
         }
@@ -357,8 +356,7 @@ TEST(imageio_grid_write) {
     test_fill_uniform(imgs, N * H * W * C, 7, -1.0f, 1.0f);
     char path[128], err[256] = "";
     test_dir_file(path, sizeof path, &d, "grid.png");
-    CHECK_MSG(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) ==
-                  RIN_STATUS_OK,
+    CHECK_MSG(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) == RIN_STATUS_OK,
               "%s", err);
     uint8_t *g = NULL, *px = NULL;
     int gh, gw, h, w, c;
@@ -499,8 +497,14 @@ TEST(imageio_report_small) {
     /* n = 1; a missing grid file is reported on the page, not an error */
     long s1 = 0;
     double l1 = 0.75, r1 = 1e-4;
-    rin_report r = {.title = "one", .steps = &s1, .loss = &l1, .lr = &r1, .n = 1,
-                    .grid_png = "/nonexistent/grid.png", .config_text = "", .notes = ""};
+    rin_report r = {.title = "one",
+                    .steps = &s1,
+                    .loss = &l1,
+                    .lr = &r1,
+                    .n = 1,
+                    .grid_png = "/nonexistent/grid.png",
+                    .config_text = "",
+                    .notes = ""};
     CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && count_substr(html, "<polyline") == 2);

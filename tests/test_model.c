@@ -34,7 +34,6 @@ static void set_threads(int n) {
 #endif
 }
 
-
 typedef struct problem {
     rin_config c;
     rin_model *m;
@@ -67,8 +66,7 @@ static void problem_init(problem *p, const rin_config *c, int B, uint64_t seed) 
             for (size_t i = 0; i < ti->numel; i++)
                 w[ti->offset + i] += 1.0f;
     }
-    RIN_ASSERT(rin_ctx_create(&p->ctx, p->m, B, RIN_CTX_TRAIN, err, sizeof err) ==
-               RIN_STATUS_OK);
+    RIN_ASSERT(rin_ctx_create(&p->ctx, p->m, B, RIN_CTX_TRAIN, err, sizeof err) == RIN_STATUS_OK);
     p->npix = (size_t)B * rin_config_input_floats(c);
     p->cond = gc_uniform((size_t)B * rin_config_cond_floats(c) + 1, seed + 6, -1, 1);
     rin_ctx_set_cond(p->ctx, p->cond);
@@ -98,9 +96,12 @@ static void problem_free(problem *p) {
 }
 
 static rin_batch problem_batch(const problem *p) {
-    rin_batch in = {.B = p->B, .x_t = p->x, .gamma = p->gamma,
+    rin_batch in = {.B = p->B,
+                    .x_t = p->x,
+                    .gamma = p->gamma,
                     .labels = p->c.num_classes > 0 ? p->labels : NULL,
-                    .z_prev = p->c.self_cond ? p->zprev : NULL, .training = p->training,
+                    .z_prev = p->c.self_cond ? p->zprev : NULL,
+                    .training = p->training,
                     .seed = p->seed};
     return in;
 }
@@ -128,13 +129,12 @@ static void problem_grad(problem *p) {
 static rin_config micro_config(void) {
     rin_config c;
     RIN_ASSERT(rin_config_preset(&c, "tiny", NULL, 0) == RIN_STATUS_OK);
-    const char *sets[][2] = {{"image_height", "4"},  {"image_width", "6"},
-                             {"image_channels", "1"}, {"patch_size", "2"},
-                             {"tape_dim", "8"},      {"latent_dim", "8"},
-                             {"latent_slots", "5"},  {"num_layers", "1,0"},
-                             {"latent_num_heads", "2"}, {"rw_num_heads", "2"},
-                             {"latent_mlp_ratio", "2"}, {"tape_mlp_ratio", "1"},
-                             {"num_classes", "3"}};
+    const char *sets[][2] = {
+        {"image_height", "4"}, {"image_width", "6"},      {"image_channels", "1"},
+        {"patch_size", "2"},   {"tape_dim", "8"},         {"latent_dim", "8"},
+        {"latent_slots", "5"}, {"num_layers", "1,0"},     {"latent_num_heads", "2"},
+        {"rw_num_heads", "2"}, {"latent_mlp_ratio", "2"}, {"tape_mlp_ratio", "1"},
+        {"num_classes", "3"}};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
     return c;
@@ -146,7 +146,7 @@ static rin_config micro_video_config(const char *T, const char *Nc, const char *
                                      size_t n_extra) {
     rin_config c = micro_config();
     const char *sets[][2] = {{"image_height", "4"}, {"image_width", "4"}, {"num_classes", "0"},
-                             {"seq_len", T},        {"seq_stride", "2"}, {"cond_frames", Nc},
+                             {"seq_len", T},        {"seq_stride", "2"},  {"cond_frames", Nc},
                              {"num_layers", "1"}};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
@@ -388,8 +388,8 @@ TEST(model_fd_video) {
     rin_config c = micro_video_config("6", "3", NULL, 0);
     problem p;
     problem_init(&p, &c, 2, 14);
-    printf("  micro video model: %d tokens (%d noisy), %zu parameters\n",
-           rin_config_num_tokens(&c), p.m->dims.nx, rin_config_num_params(&c));
+    printf("  micro video model: %d tokens (%d noisy), %zu parameters\n", rin_config_num_tokens(&c),
+           p.m->dims.nx, rin_config_num_params(&c));
     CHECK(rin_config_num_tokens(&c) == 16 && p.m->dims.nx == 8 && p.m->dims.P == 8);
     fd_whole_model(&p);
     /* the conditioning frames matter, and the prediction ignores nothing of x_t */
@@ -425,8 +425,8 @@ TEST(tape_pos_codes_are_the_official_sin_cos) {
     double worst = 0;
     for (int g = 0; g < 6; g++)
         for (int f = 0; f < 16; f++)
-            worst = fmax(worst, fabs((double)codes[g * 16 + f] -
-                                     pos_code_2d(g / 3, 2, g % 3, 3, 16, f)));
+            worst = fmax(worst,
+                         fabs((double)codes[g * 16 + f] - pos_code_2d(g / 3, 2, g % 3, 3, 16, f)));
     CHECK_MSG(worst < 1e-6, "worst difference %g", worst);
     /* by hand: the last row (y = 1000) has sin(1000) first and cos(1000) at E/4 */
     CHECK(fabs((double)codes[3 * 16 + 0] - 0.8268795405) < 1e-6);
@@ -487,8 +487,8 @@ TEST(tape_pos_sin_cos_plus_learned_forward_and_backward) {
     problem_grad(&q);
     tensor_err e = tensor_compare_f32(p.pred, q.pred, p.npix, 1e-6, 1e-5);
     CHECK(e.n_bad == 0);
-    e = tensor_compare_f32(rin_ctx_grads(p.ctx), rin_ctx_grads(q.ctx),
-                           rin_model_buffer_floats(p.m), 1e-6, 1e-5);
+    e = tensor_compare_f32(rin_ctx_grads(p.ctx), rin_ctx_grads(q.ctx), rin_model_buffer_floats(p.m),
+                           1e-6, 1e-5);
     CHECK(e.n_bad == 0);
     /* and the positions matter: without the codes the output changes */
     for (size_t i = 0; i < tp->numel; i++)
@@ -724,8 +724,7 @@ TEST(config_rejects_impossible) {
         char err[256] = "";
         rin_config_preset(&c, "tiny", NULL, 0);
         c.tape_pos_encoding = 1; /* no other case depends on it */
-        CHECK(rin_config_set(&c, cases[i].key, cases[i].value, err, sizeof err) ==
-              RIN_STATUS_OK);
+        CHECK(rin_config_set(&c, cases[i].key, cases[i].value, err, sizeof err) == RIN_STATUS_OK);
         CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_CONFIG);
         CHECK_MSG(strstr(err, cases[i].msg), "message '%s' lacks '%s'", err, cases[i].msg);
     }
@@ -879,8 +878,8 @@ TEST(checkpoint_rejects_mismatches) {
  * self-conditioning on and off, non-square images. */
 TEST(model_flops_match_the_ops) {
     static const char *const variants[][2] = {
-        {"num_layers", "2,0"}, {"time_on_latent", "0"}, {"cond_on_latent", "0"},
-        {"tape_mlp_ratio", "0"}, {"self_cond", "none"}, {"image_width", "12"},
+        {"num_layers", "2,0"},   {"time_on_latent", "0"}, {"cond_on_latent", "0"},
+        {"tape_mlp_ratio", "0"}, {"self_cond", "none"},   {"image_width", "12"},
     };
     int nv = (int)(sizeof variants / sizeof variants[0]);
     for (int v = -1; v <= nv; v++) { /* v == nv: the video preset (3-D patches, cond frames) */
@@ -904,8 +903,8 @@ TEST(model_flops_match_the_ops) {
         rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = c.num_classes ? lab : NULL};
         rin_profile_enable(1);
         CHECK(rin_forward(ctx, &in, pred, NULL) == RIN_STATUS_OK);
-        double ops = rin_profile_get(RIN_PROF_LINEAR_FWD)->flops +
-                     rin_profile_get(RIN_PROF_ATTN_FWD)->flops;
+        double ops =
+            rin_profile_get(RIN_PROF_LINEAR_FWD)->flops + rin_profile_get(RIN_PROF_ATTN_FWD)->flops;
         rin_profile_enable(0);
         double want = B * rin_config_flops(&c);
         printf("  %s%s%s: %.0f FLOPs per example (formula) vs %.0f (ops)\n",

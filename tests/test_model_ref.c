@@ -108,8 +108,8 @@ static void run_fixture(const char *fname) {
     CHECK(rin_ctx_create(&ctx, m, B, RIN_CTX_TRAIN, err, sizeof err) == RIN_STATUS_OK);
 
     size_t npix = (size_t)B * rin_config_input_floats(&c), nz = (size_t)B * c.L * c.D;
-    float *cond = c.seq_len > 0 ? get32(f, "in.cond", (size_t)B * rin_config_cond_floats(&c))
-                                : NULL;
+    float *cond =
+        c.seq_len > 0 ? get32(f, "in.cond", (size_t)B * rin_config_cond_floats(&c)) : NULL;
     rin_ctx_set_cond(ctx, cond);
     float *x = get32(f, "in.x_t", npix), *gam = get32(f, "in.gamma", (size_t)B);
     float *target = get32(f, "in.target", npix), *dz = get32(f, "in.dz", nz);
@@ -125,8 +125,13 @@ static void run_fixture(const char *fname) {
     float *dpred = malloc(npix * sizeof *dpred), *dx = malloc(npix * sizeof *dx);
     float *dzp = malloc(nz * sizeof *dzp);
 
-    rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = labels, .z_prev = zprev,
-                    .training = training, .seed = seed};
+    rin_batch in = {.B = B,
+                    .x_t = x,
+                    .gamma = gam,
+                    .labels = labels,
+                    .z_prev = zprev,
+                    .training = training,
+                    .seed = seed};
     printf("  %s: B=%d training=%d seed=%llu, %zu parameters\n", fname, B, training,
            (unsigned long long)seed, rin_config_num_params(&c));
     CHECK(rin_forward(ctx, &in, pred, zout) == RIN_STATUS_OK);
@@ -172,8 +177,18 @@ static void run_fixture(const char *fname) {
     rin_st_free(f);
 }
 
-TEST(model_ref_cond) { run_fixture("model_cond.safetensors"); }
-TEST(model_ref_uncond) { run_fixture("model_uncond.safetensors"); }
-TEST(model_ref_readonly) { run_fixture("model_readonly.safetensors"); }
-TEST(model_ref_video) { run_fixture("model_video.safetensors"); }
-TEST(model_ref_video_sin_cos_positions) { run_fixture("model_video_sincos.safetensors"); }
+TEST(model_ref_cond) {
+    run_fixture("model_cond.safetensors");
+}
+TEST(model_ref_uncond) {
+    run_fixture("model_uncond.safetensors");
+}
+TEST(model_ref_readonly) {
+    run_fixture("model_readonly.safetensors");
+}
+TEST(model_ref_video) {
+    run_fixture("model_video.safetensors");
+}
+TEST(model_ref_video_sin_cos_positions) {
+    run_fixture("model_video_sincos.safetensors");
+}

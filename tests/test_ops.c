@@ -556,9 +556,9 @@ static void attention_parity_case(int B, int Nq, int Nk, int A, int NH, unsigned
 }
 
 TEST(ops_attention_fast_vs_naive) {
-    attention_parity_case(2, 37, 37, 48, 3, 700u);  /* self, hs 16 */
-    attention_parity_case(3, 19, 53, 20, 4, 710u);  /* cross, hs 5 */
-    attention_parity_case(1, 64, 9, 64, 2, 720u);   /* write-like: many queries, few keys */
+    attention_parity_case(2, 37, 37, 48, 3, 700u); /* self, hs 16 */
+    attention_parity_case(3, 19, 53, 20, 4, 710u); /* cross, hs 5 */
+    attention_parity_case(1, 64, 9, 64, 2, 720u);  /* write-like: many queries, few keys */
 }
 
 /* ---- patchify / unpatchify ------------------------------------------------------------------- */
@@ -755,8 +755,7 @@ TEST(ops_dropout) {
          * elements differ for independent masks; require at least half of that) */
         for (int which = 0; which < 2; which++) {
             memcpy(a2, x, n * sizeof *a2);
-            rin_dropout_apply(a2, which ? seed : seed + 1, which ? stream + 1 : stream, rate, 0,
-                              n);
+            rin_dropout_apply(a2, which ? seed : seed + 1, which ? stream + 1 : stream, rate, 0, n);
             size_t diff = 0;
             for (size_t i = 0; i < n; i++)
                 diff += (a[i] != 0.0f) != (a2[i] != 0.0f);

@@ -26,7 +26,9 @@ static void set_threads(int n) {
 #endif
 }
 
-static int threads_now(void) { return rin_max_threads(); }
+static int threads_now(void) {
+    return rin_max_threads();
+}
 
 static rin_optim_config optim_config(rin_optimizer_kind kind) {
     rin_optim_config o;
@@ -148,8 +150,8 @@ static void fixture_close(optim_fixture *fx) {
 
 /* Compares buf (model layout) with the fixture's F64 tensors "<role>.<name>", all tensors as
  * one array; prints the statistics and names the worst tensor. Returns the max abs error. */
-static double compare_role(const optim_fixture *fx, const float *buf, const char *role,
-                           double atol, double rtol) {
+static double compare_role(const optim_fixture *fx, const float *buf, const char *role, double atol,
+                           double rtol) {
     int nt = rin_model_num_tensors(fx->m);
     size_t total = 0;
     for (int t = 0; t < nt; t++)

@@ -132,8 +132,8 @@ TEST(train_resume_is_bit_exact) {
 }
 
 /* The sampler's first two steps written out by hand with the library's pieces. */
-static void manual_two_steps(rin_ctx *ctx, const rin_config *c, int B, const int *labels,
-                             int carry, uint64_t seed, float *out) {
+static void manual_two_steps(rin_ctx *ctx, const rin_config *c, int B, const int *labels, int carry,
+                             uint64_t seed, float *out) {
     size_t per = (size_t)c->H * c->W * c->C, n = B * per, nz = (size_t)B * c->L * c->D;
     float *x = malloc(n * 4), *net = malloc(n * 4), *x0 = malloc(n * 4), *eps = malloc(n * 4);
     float *z = malloc(n * 4), *lat = malloc(nz * 4), gam[16];
@@ -149,7 +149,10 @@ static void manual_two_steps(rin_ctx *ctx, const rin_config *c, int B, const int
         double gn = rin_schedule_gamma(&sched, tn), gx = rin_schedule_gamma(&sched, tx);
         for (int b = 0; b < B; b++)
             gam[b] = (float)gn;
-        rin_batch in = {.B = B, .x_t = x, .gamma = gam, .labels = labels,
+        rin_batch in = {.B = B,
+                        .x_t = x,
+                        .gamma = gam,
+                        .labels = labels,
                         .z_prev = (carry && i == 1) ? lat : NULL};
         RIN_ASSERT(rin_forward(ctx, &in, net, lat) == RIN_STATUS_OK);
         rin_diffusion_x0_eps(x0, eps, net, x, gam, B, per, RIN_PRED_EPS, 1.0f);
@@ -236,8 +239,7 @@ TEST(train_config_errors) {
     CHECK(strstr(err, "unknown config key 'optimiser'") != NULL);
     CHECK(rin_train_config_set(&t, "lr", "fast", err, sizeof err) == RIN_STATUS_CONFIG);
     CHECK(strstr(err, "lr: 'fast' is not a number") != NULL);
-    CHECK(rin_train_config_set(&t, "self_cond_rate", "1.5", err, sizeof err) ==
-          RIN_STATUS_CONFIG);
+    CHECK(rin_train_config_set(&t, "self_cond_rate", "1.5", err, sizeof err) == RIN_STATUS_CONFIG);
     CHECK(rin_train_config_set(&t, "optimizer", "sgd", err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_train_config_validate(&t, err, sizeof err) == RIN_STATUS_CONFIG);
     CHECK(strstr(err, "optimizer: 'sgd' is not supported") != NULL);

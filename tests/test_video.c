@@ -236,8 +236,8 @@ TEST(video_gif_round_trip) {
         int bad = 0;
         for (int f = 0; f < F; f++) {
             const SavedImage *im = &g->SavedImages[f];
-            const ColorMapObject *cm = im->ImageDesc.ColorMap ? im->ImageDesc.ColorMap
-                                                               : g->SColorMap;
+            const ColorMapObject *cm =
+                im->ImageDesc.ColorMap ? im->ImageDesc.ColorMap : g->SColorMap;
             GraphicsControlBlock gcb;
             DGifSavedExtensionToGCB(g, f, &gcb);
             bad += gcb.DelayTime != 20;
@@ -261,7 +261,8 @@ TEST(video_config_keys) {
     /* 6 + 3 time slots of 4x4 tokens; 11 predicted frames of 32x32 */
     CHECK(rin_config_num_tokens(&c) == 144);
     CHECK(rin_config_input_floats(&c) == 11 * 32 * 32 && rin_config_cond_floats(&c) == 5 * 1024);
-    CHECK(c.tape_pos_encoding == 1); /* sin_cos_plus_learned: the one recipe that reads its frames */
+    CHECK(c.tape_pos_encoding ==
+          1); /* sin_cos_plus_learned: the one recipe that reads its frames */
     rin_config b = c;
     b.cond_frames = 16;
     CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
@@ -314,8 +315,8 @@ TEST(video_patch3d_inverse_and_adjoint) {
                         int tok = (f / s) * grid + (r / p) * (W / p) + q / p;
                         int e = (((f % s) * p + r % p) * p + q % p) * C + ch;
                         float got = pat[((size_t)b * n + tok) * P + e];
-                        float want = f < F ? x[(((size_t)b * F + f) * H + r) * W * C + q * C + ch]
-                                           : 0.0f;
+                        float want =
+                            f < F ? x[(((size_t)b * F + f) * H + r) * W * C + q * C + ch] : 0.0f;
                         bad += got != want;
                     }
     CHECK_MSG(bad == 0, "%d entries misplaced", bad);
