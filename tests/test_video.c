@@ -258,11 +258,11 @@ TEST(video_config_keys) {
     char err[256];
     CHECK(rin_config_preset(&c, "video", err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_OK);
-    /* 6 + 3 time slots of 4x4 tokens; 11 predicted frames of 32x32 */
-    CHECK(rin_config_num_tokens(&c) == 144);
+    /* 11 + 5 time slots (one frame each) of 4x4 tokens; 11 predicted frames of 32x32 */
+    CHECK(c.seq_stride == 1 && rin_config_num_tokens(&c) == 256);
     CHECK(rin_config_input_floats(&c) == 11 * 32 * 32 && rin_config_cond_floats(&c) == 5 * 1024);
-    CHECK(c.tape_pos_encoding ==
-          1); /* sin_cos_plus_learned: the one recipe that reads its frames */
+    /* sin_cos_plus_learned: the recipe that reads its conditioning frames */
+    CHECK(c.tape_pos_encoding == 1);
     rin_config b = c;
     b.cond_frames = 16;
     CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
@@ -277,6 +277,11 @@ TEST(video_config_keys) {
     b.seq_len = 0; /* an image model with video keys left over */
     CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
     CHECK_MSG(strstr(err, "video only") != NULL, "%s", err);
+    /* the spec's s = 2: the 11 and 5 frames are padded to 6 + 3 slots */
+    b = c;
+    b.seq_stride = 2;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_num_tokens(&b) == (6 + 3) * 16);
     /* odd parts with s = 4: 12/4 + 8/4 slots */
     b = c;
     b.seq_stride = 4;
@@ -285,7 +290,7 @@ TEST(video_config_keys) {
     /* the keys round-trip as text */
     char buf[4096];
     rin_config_format(&c, buf, sizeof buf);
-    CHECK(strstr(buf, "seq_len=16\nseq_stride=2\ncond_frames=5\n") != NULL);
+    CHECK(strstr(buf, "seq_len=16\nseq_stride=1\ncond_frames=5\n") != NULL);
     /* an image preset has none of it */
     CHECK(rin_config_preset(&b, "fmnist", err, sizeof err) == RIN_STATUS_OK);
     CHECK(b.seq_len == 0 && rin_config_input_floats(&b) == 28 * 28 && !rin_config_cond_floats(&b));
