@@ -90,7 +90,8 @@ typedef struct rin_config {
     /* Interface positions (spec 1.1 step 4): 0 = 'learned' (the table alone, truncated-normal
      * initialised; every released config); 1 = 'sin_cos_plus_learned' (fixed 2-D sin/cos codes
      * of the patch row and column, the same in every time slot, plus the table as a
-     * zero-initialised learned residual). */
+     * zero-initialised learned residual); 2 = 'sin_cos_3d_plus_learned' (video only: the codes
+     * also carry each slot's frame time, so slots differ from step 0; not in the spec). */
     int tape_pos_encoding;
 } rin_config;
 

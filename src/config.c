@@ -15,7 +15,8 @@
 enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND, KEY_POS_ENC };
 
 /* tape_pos_encoding values, indexed by rin_config.tape_pos_encoding */
-static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned"};
+static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned",
+                                            "sin_cos_3d_plus_learned"};
 
 typedef struct config_key {
     const char *name;
@@ -49,7 +50,7 @@ static const config_key keys[] = {
     {"seq_len",          KEY_INT,       OFF(seq_len),        0, 4096,  "video: frames per clip (0 = images)"},
     {"seq_stride",       KEY_INT,       OFF(seq_stride),     0, 4096,  "video: frames per token"},
     {"cond_frames",      KEY_INT,       OFF(cond_frames),    0, 4095,  "video: conditioning frames"},
-    {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 1,  "learned or sin_cos_plus_learned"},
+    {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 2,  "learned, sin_cos_plus_learned or sin_cos_3d_plus_learned"},
 };
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -206,8 +207,8 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
                     return RIN_STATUS_OK;
                 }
             return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                              "%s: '%s' is not supported (expected learned or "
-                              "sin_cos_plus_learned)",
+                              "%s: '%s' is not supported (expected learned, "
+                              "sin_cos_plus_learned or sin_cos_3d_plus_learned)",
                               key, value);
         case KEY_LAYERS: {
             int K[RIN_MAX_BLOCKS], S = 0;
@@ -263,7 +264,7 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     case KEY_SELF_COND: return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
     case KEY_POS_ENC: {
         int e = *(const int *)field;
-        return snprintf(buf, buflen, "%s", e == 0 || e == 1 ? pos_encodings[e] : "?");
+        return snprintf(buf, buflen, "%s", e >= 0 && e <= 2 ? pos_encodings[e] : "?");
     }
     case KEY_LAYERS: {
         int w = 0;
@@ -391,6 +392,12 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
                           "tape_pos_encoding: sin_cos_plus_learned needs tape_dim divisible by 4 "
                           "(a sin and a cos half for the row and for the column), not %d",
                           c->E);
+    if (c->tape_pos_encoding == 2 && (c->seq_len == 0 || c->E % 16))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "tape_pos_encoding: sin_cos_3d_plus_learned is for video models "
+                          "(seq_len > 0) with tape_dim divisible by 16 (E/4 features for the "
+                          "time, 3E/8 for the row and for the column); got seq_len %d, tape_dim %d",
+                          c->seq_len, c->E);
     rin_dims d;
     rin_dims_compute(&d, c);
     if (c->D % c->lat_heads)

@@ -193,7 +193,9 @@ struct rin_model {
  * official code's 2-D sin/cos codes (transformers.py get_2d_position_codes, coordinates
  * normalised to [0, 1000] = time_scaling) of each token's patch row (first E/2 features) and
  * column (last E/2); a 1-D code over all patches when the grid has one row or column. A video's
- * time slots, the conditioning frames' included, all repeat the same spatial codes. */
+ * time slots, the conditioning frames' included, all repeat the same spatial codes.
+ * sin_cos_3d_plus_learned (video): [time E/4 | row 3E/8 | column 3E/8], the time being the clip
+ * frame that starts the token's slot. */
 void rin_tape_pos_codes(float *out, const rin_config *c);
 
 /* Lays out the table over base (NULL: count only) and fills view and recs when not NULL.

@@ -456,6 +456,59 @@ TEST(tape_pos_codes_are_the_official_sin_cos) {
     free(vc);
 }
 
+/* One coordinate's code over dim features written out: sines of x 10000^(-2j/dim) for
+ * j < dim/2, then the cosines. */
+static double code_1d(double x, int dim, int f) {
+    int half = dim / 2, j = f % half;
+    double a = x * pow(10000.0, -2.0 * j / dim);
+    return f < half ? sin(a) : cos(a);
+}
+
+/* sin_cos_3d_plus_learned: [time | row | column] codes, the time being each slot's first clip
+ * frame, so the conditioning slots and every noisy slot have codes of their own. */
+TEST(tape_pos_codes_space_time) {
+    /* T = 6, Nc = 3, s = 2: noisy slots start at frames 3 and 5, conditioning slots at 0 and 2;
+     * a 2 x 2 grid; E = 16: 4 time features, 6 row, 6 column */
+    const char *const extra[][2] = {{"tape_dim", "16"},
+                                    {"tape_pos_encoding", "sin_cos_3d_plus_learned"}};
+    rin_config v = micro_video_config("6", "3", extra, 2);
+    char err[256];
+    CHECK(rin_config_validate(&v, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_num_tokens(&v) == 16);
+    float codes[16 * 16];
+    rin_tape_pos_codes(codes, &v);
+    const int frame[4] = {3, 5, 0, 2};
+    double worst = 0;
+    for (int u = 0; u < 4; u++)
+        for (int g = 0; g < 4; g++)
+            for (int f = 0; f < 16; f++) {
+                double want = f < 4    ? code_1d(1000.0 * frame[u] / 5, 4, f)
+                              : f < 10 ? code_1d(1000.0 * (g / 2), 6, f - 4)
+                                       : code_1d(1000.0 * (g % 2), 6, f - 10);
+                worst = fmax(worst, fabs((double)codes[(u * 4 + g) * 16 + f] - want));
+            }
+    CHECK_MSG(worst < 1e-6, "worst difference %g", worst);
+    /* by hand: frame 5 of 6 is time 1000, sin(1000) = 0.8268795405; frame 0 is sin 0, cos 1 */
+    CHECK(fabs((double)codes[1 * 4 * 16] - 0.8268795405) < 1e-6);
+    CHECK(codes[2 * 4 * 16] == 0.0f && codes[2 * 4 * 16 + 2] == 1.0f);
+    /* the same place in two slots differs only in the time features */
+    for (int f = 4; f < 16; f++)
+        CHECK(codes[(0 * 4 + 3) * 16 + f] == codes[(2 * 4 + 3) * 16 + f]);
+    /* the name round-trips; images and widths that do not split are refused */
+    char buf[4096];
+    rin_config_format(&v, buf, sizeof buf);
+    CHECK(strstr(buf, "tape_pos_encoding=sin_cos_3d_plus_learned\n") != NULL);
+    rin_config b = v;
+    b.E = 24;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "divisible by 16") != NULL, "%s", err);
+    b = micro_config();
+    b.E = 16;
+    b.tape_pos_encoding = 2;
+    CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "video") != NULL, "%s", err);
+}
+
 /* The fixed codes enter the forward pass exactly as a learned table holding them would: a
  * sin_cos_plus_learned model equals a 'learned' model whose tape_pos = codes + residual, in the
  * outputs and in every gradient (the codes are constants); the residual starts at zero. */
