@@ -129,8 +129,8 @@ rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t 
         /* Moving Fashion-MNIST prediction sized for 2 CPU cores (docs/video.md): 16 frames of
          * 32x32 greyscale, the first 5 clean. 1x8x8 patches give 11 + 5 time slots of 4x4
          * tokens = 256 interface tokens: 2x8x8 ones (the spec's s = 2) pack 128 pixels into a
-         * 128-wide token, and the model then denoises the second frame of each token far worse
-         * than the first and trains about 3x slower for the same loss. Fixed sin/cos
+         * 128-wide token, and the model then denoises the second frame of each token about 30%
+         * worse than the first and trains about 3x slower for the same loss. Fixed sin/cos
          * positions: with learned ones (std 0.02 under LAMB's trust ratio) the model barely
          * reads its conditioning frames. Both measured in docs/quality.md. */
         *c = (rin_config){.H = 32, .W = 32, .C = 1, .patch = 8, .E = 128, .D = 128, .L = 32,
