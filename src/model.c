@@ -183,11 +183,14 @@ static void sincos_code(float *out, double x, int dim) {
     }
 }
 
+/* Coordinates of the fixed codes run over [0, POS_NORM_MAX]: the time_scaling of every diffusion
+ * config (spec 1.2). */
+#define POS_NORM_MAX 1000.0
+
 /* sin_cos_3d_plus_learned: per token [time code (E/4) | row code (3E/8) | column code (3E/8)].
  * The time of a slot is the clip frame of its first frame (noisy slot u: Nc + u s; conditioning
  * slot u: u s), normalised as 1000 t / (T - 1); rows and columns as in the 2-D codes. */
 static void space_time_codes(float *out, const rin_config *c) {
-    const double norm_max = 1000.0;
     int rows = c->H / c->patch, cols = c->W / c->patch, grid = rows * cols, E = c->E;
     int s = c->seq_stride, Nc = c->cond_frames, T = c->seq_len;
     int noisy_slots = (T - Nc + s - 1) / s, slots = rin_config_num_tokens(c) / grid;
@@ -196,10 +199,11 @@ static void space_time_codes(float *out, const rin_config *c) {
         int frame = u < noisy_slots ? Nc + u * s : (u - noisy_slots) * s;
         for (int g = 0; g < grid; g++) {
             float *o = out + ((size_t)u * grid + g) * E;
-            sincos_code(o, T > 1 ? (double)frame / (T - 1) * norm_max : 0.0, Et);
-            sincos_code(o + Et, rows > 1 ? (double)(g / cols) / (rows - 1) * norm_max : 0.0, Es);
-            sincos_code(o + Et + Es, cols > 1 ? (double)(g % cols) / (cols - 1) * norm_max : 0.0,
+            sincos_code(o, T > 1 ? (double)frame / (T - 1) * POS_NORM_MAX : 0.0, Et);
+            sincos_code(o + Et, rows > 1 ? (double)(g / cols) / (rows - 1) * POS_NORM_MAX : 0.0,
                         Es);
+            sincos_code(o + Et + Es,
+                        cols > 1 ? (double)(g % cols) / (cols - 1) * POS_NORM_MAX : 0.0, Es);
         }
     }
 }
@@ -209,16 +213,15 @@ void rin_tape_pos_codes(float *out, const rin_config *c) {
         space_time_codes(out, c);
         return;
     }
-    const double norm_max = 1000.0; /* time_scaling of every diffusion config (spec 1.2) */
     int rows = c->H / c->patch, cols = c->W / c->patch, grid = rows * cols, E = c->E;
     int n = rin_config_num_tokens(c);
     for (int g = 0; g < grid; g++) {
         float *o = out + (size_t)g * E;
         if (rows > 1 && cols > 1) {
-            sincos_code(o, (double)(g / cols) / (rows - 1) * norm_max, E / 2);
-            sincos_code(o + E / 2, (double)(g % cols) / (cols - 1) * norm_max, E / 2);
+            sincos_code(o, (double)(g / cols) / (rows - 1) * POS_NORM_MAX, E / 2);
+            sincos_code(o + E / 2, (double)(g % cols) / (cols - 1) * POS_NORM_MAX, E / 2);
         } else {
-            sincos_code(o, grid > 1 ? (double)g / (grid - 1) * norm_max : 0.0, E);
+            sincos_code(o, grid > 1 ? (double)g / (grid - 1) * POS_NORM_MAX : 0.0, E);
         }
     }
     for (int t = 1; t < n / grid; t++)
