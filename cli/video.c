@@ -409,9 +409,12 @@ int cmd_eval_video(int argc, char **argv) {
     }
     for (int j = 0; j < 9 * F; j++)
         acc[j] /= N;
-    FILE *csv = o.csv ? fopen(o.csv, "w") : NULL;
+    /* the table is built in memory and written atomically at the end */
+    char *csv_text = NULL;
+    size_t csv_len = 0;
+    FILE *csv = o.csv ? open_memstream(&csv_text, &csv_len) : NULL;
     if (o.csv && !csv)
-        die("%s: cannot open", o.csv);
+        die("out of memory (--csv %s)", o.csv);
     printf("video prediction: %s, %d clips of %s (data seed %llu, from %ld), %d conditioning "
            "frames, %d predicted; %s %d steps, K = %d\n",
            o.model, N, o.data, (unsigned long long)o.data_seed, o.first, c->cond_frames, F,
@@ -467,8 +470,13 @@ int cmd_eval_video(int argc, char **argv) {
                mean_of(acc + 5 * F, F));
         free(other);
     }
-    if (csv)
+    if (csv) {
+        char err[1024];
         fclose(csv);
+        if (rin_write_file_atomic(o.csv, csv_text, csv_len, err, sizeof err))
+            die("--csv: %s", err);
+        free(csv_text);
+    }
     free(acc), free(sse), free(copy), free(preds), free(all);
     video_run_close(&r);
     return 0;

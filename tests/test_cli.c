@@ -504,10 +504,16 @@ TEST(cli_video_train_sample_eval) {
     CHECK(rin_png_read(strip, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
     CHECK_MSG(H == 4 * 18 + 2 && W == 6 * 18 + 2 && C == 1, "strip %dx%dx%d", H, W, C);
     free(px);
-    st =
-        run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2", mo, img);
+    char csv[600], text[4096];
+    snprintf(csv, sizeof csv, "%s/frames.csv", dir);
+    st = run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2 --csv %s",
+             mo, img, csv);
     printf("%s", out);
     CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "mean "));
+    /* --csv: a header and one row per predicted frame (6 - 2), the first row frame 3 */
+    read_text(csv, text, sizeof text);
+    CHECK(!strncmp(text, "frame,best_mse,", 15) && strstr(text, "\n3,") != NULL);
+    CHECK(count_lines(csv) == 1 + 4);
     /* the conditioning check: the first sample's scores again with the next clip's
      * conditioning frames; its "own" figures are the mean row's 1-sample column, and an
      * untrained network's output still depends on its conditioning tokens */
