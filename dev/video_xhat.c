@@ -3,6 +3,11 @@
  * next clip's. It shows what a video model has learned where `rin eval` shows only samples:
  *   - error that does not depend on the conditioning at small gamma: it does not read it;
  *   - error that alternates over the frames: its tokens treat their frames unequally (s > 1).
+ * With each clip's own conditioning it also prints where the attention goes, per block: the
+ * read's mass on every conditioning time slot (averaged over clips, heads and latents; a
+ * uniform read puts 1/slots of it on each) and how peaked the write is (the largest of a noisy
+ * token's L weights, averaged; uniform is 1/L). A model that routes reads the last
+ * conditioning frames from pure noise and writes from a few latents.
  * The clips are the test set of `rin eval` (data seed 1, clips 0..n-1); every frame of a clip
  * is noised to the same gamma. Errors are squared errors summed over a frame, pixels in [0, 1].
  *
@@ -44,6 +49,40 @@ static void frame_errors(double *err, const float *x0_hat, const float *x0, int 
             }
 }
 
+/* Where block i's read and write attention went in the last forward of ctx (see the top). */
+static void attention_summary(const rin_ctx *ctx, int B) {
+    const rin_config *c = &ctx->model->cfg;
+    int s = c->seq_stride, hw = (c->H / c->patch) * (c->W / c->patch), n = rin_config_num_tokens(c);
+    int cs = (c->cond_frames + s - 1) / s, nx = n - cs * hw, L = c->L, NH = c->rw_heads;
+    if (!c->time_on_latent || (c->num_classes > 0 && !c->cond_on_latent))
+        return; /* read-only tokens would widen the read's keys */
+    for (int bi = 0; bi < c->num_blocks; bi++) {
+        const rin_block_acts *ba = &ctx->acts.blocks[bi];
+        double slot[64] = {0}, peak = 0;
+        for (size_t r = 0; r < (size_t)B * NH * L; r++) /* rows of (B,NH,L,n) */
+            for (int j = nx; j < n; j++)
+                slot[(j - nx) / hw < 64 ? (j - nx) / hw : 63] +=
+                    ba->read_attn.att[r * n + j] / ((double)B * NH * L);
+        printf("    block %d read, mass per conditioning slot (uniform %.3f):", bi + 1,
+               (double)hw / n);
+        for (int u = 0; u < cs && u < 64; u++)
+            printf(" %.3f", slot[u]);
+        if (c->K[bi] > 0) {
+            for (int b = 0; b < B; b++) /* rows of (B,NH,n,L), noisy tokens only */
+                for (int h = 0; h < NH; h++)
+                    for (int q = 0; q < nx; q++) {
+                        const float *row = ba->write_attn.att + (((size_t)b * NH + h) * n + q) * L;
+                        float mx = 0;
+                        for (int k = 0; k < L; k++)
+                            mx = row[k] > mx ? row[k] : mx;
+                        peak += mx / ((double)B * NH * nx);
+                    }
+            printf("; write, largest weight %.3f (uniform %.3f)", peak, 1.0 / L);
+        }
+        printf("\n");
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2)
         die("usage: video_xhat CKPT [ema|raw] [data] [clips]");
@@ -74,7 +113,8 @@ int main(int argc, char **argv) {
           *xh = falloc((size_t)B * nx);
     float *g = falloc((size_t)B);
     rin_ctx *ctx;
-    if (rin_ctx_create(&ctx, m, B, RIN_CTX_INFER, err, sizeof err))
+    /* a training context keeps every attention matrix of the forward */
+    if (rin_ctx_create(&ctx, m, B, RIN_CTX_TRAIN, err, sizeof err))
         die(err);
     rin_video_batch(v, 0, B, c->cond_frames, b, cond, x0);
     for (int i = 0; i < B; i++) /* clip i gets clip i+1's conditioning frames */
@@ -105,6 +145,8 @@ int main(int argc, char **argv) {
             for (int f = 0; f < F && f < 256; f++)
                 printf(" %6.1f", e[f]), mean += e[f] / F;
             printf("  | mean %6.2f\n", mean);
+            if (!which_cond)
+                attention_summary(ctx, B);
         }
     }
     free(cond), free(other), free(x0), free(eps), free(xt), free(xin), free(out), free(xh), free(g);
