@@ -484,7 +484,7 @@ TEST(cli_video_train_sample_eval) {
     snprintf(p, sizeof p, "%s/config.txt", run_dir); /* the preset's positions */
     char cfg[4096];
     read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "tape_pos_encoding=sin_cos_plus_learned\n") != NULL);
+    CHECK(strstr(cfg, "tape_pos_encoding=sin_cos_3d_plus_learned\n") != NULL);
     st = run(out, sizeof out, "train --resume %s --set total_steps=3", run_dir);
     CHECK(st == 0 && strstr(out, "steps 2 -> 3") != NULL);
     char mo[600], strip[600], gif[600];

@@ -261,8 +261,8 @@ TEST(video_config_keys) {
     /* 11 + 5 time slots (one frame each) of 4x4 tokens; 11 predicted frames of 32x32 */
     CHECK(c.seq_stride == 1 && rin_config_num_tokens(&c) == 256);
     CHECK(rin_config_input_floats(&c) == 11 * 32 * 32 && rin_config_cond_floats(&c) == 5 * 1024);
-    /* sin_cos_plus_learned: the recipe that reads its conditioning frames */
-    CHECK(c.tape_pos_encoding == 1);
+    /* sin_cos_3d_plus_learned: the recipe that reads its conditioning frames most */
+    CHECK(c.tape_pos_encoding == 2);
     rin_config b = c;
     b.cond_frames = 16;
     CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
