@@ -52,19 +52,18 @@ static void frame_errors(double *err, const float *x0_hat, const float *x0, int 
 /* Where block i's read and write attention went in the last forward of ctx (see the top). */
 static void attention_summary(const rin_ctx *ctx, int B) {
     const rin_config *c = &ctx->model->cfg;
-    int s = c->seq_stride, hw = (c->H / c->patch) * (c->W / c->patch), n = rin_config_num_tokens(c);
-    int cs = (c->cond_frames + s - 1) / s, nx = n - cs * hw, L = c->L, NH = c->rw_heads;
-    if (!c->time_on_latent || (c->num_classes > 0 && !c->cond_on_latent))
-        return; /* read-only tokens would widen the read's keys */
+    const rin_dims *d = &ctx->model->dims;
+    int hw = (c->H / c->patch) * (c->W / c->patch), n = d->n, nx = d->nx, cs = (n - nx) / hw;
+    int nk = n + d->nr, L = c->L, NH = c->rw_heads; /* the read's keys: interface, read-only */
     for (int bi = 0; bi < c->num_blocks; bi++) {
         const rin_block_acts *ba = &ctx->acts.blocks[bi];
         double slot[64] = {0}, peak = 0;
-        for (size_t r = 0; r < (size_t)B * NH * L; r++) /* rows of (B,NH,L,n) */
+        for (size_t r = 0; r < (size_t)B * NH * L; r++) /* rows of (B,NH,L,nk) */
             for (int j = nx; j < n; j++)
                 slot[(j - nx) / hw < 64 ? (j - nx) / hw : 63] +=
-                    ba->read_attn.att[r * n + j] / ((double)B * NH * L);
+                    ba->read_attn.att[r * nk + j] / ((double)B * NH * L);
         printf("    block %d read, mass per conditioning slot (uniform %.3f):", bi + 1,
-               (double)hw / n);
+               (double)hw / nk);
         for (int u = 0; u < cs && u < 64; u++)
             printf(" %.3f", slot[u]);
         if (c->K[bi] > 0) {

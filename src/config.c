@@ -17,6 +17,7 @@ enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND, KEY_POS_
 /* tape_pos_encoding values, indexed by rin_config.tape_pos_encoding */
 static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned",
                                             "sin_cos_3d_plus_learned"};
+#define NPOS_ENC ((int)(sizeof pos_encodings / sizeof pos_encodings[0]))
 
 typedef struct config_key {
     const char *name;
@@ -267,7 +268,7 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     case KEY_SELF_COND: return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
     case KEY_POS_ENC: {
         int e = *(const int *)field;
-        return snprintf(buf, buflen, "%s", e >= 0 && e <= 2 ? pos_encodings[e] : "?");
+        return snprintf(buf, buflen, "%s", e >= 0 && e < NPOS_ENC ? pos_encodings[e] : "?");
     }
     case KEY_LAYERS: {
         int w = 0;

@@ -187,23 +187,27 @@ static void sincos_code(float *out, double x, int dim) {
  * config (spec 1.2). */
 #define POS_NORM_MAX 1000.0
 
+/* Index i of n equally spaced coordinates, 0 ... POS_NORM_MAX (0 when n = 1). */
+static double pos_coord(int i, int n) {
+    return n > 1 ? (double)i / (n - 1) * POS_NORM_MAX : 0.0;
+}
+
 /* sin_cos_3d_plus_learned: per token [time code (E/4) | row code (3E/8) | column code (3E/8)].
  * The time of a slot is the clip frame of its first frame (noisy slot u: Nc + u s; conditioning
  * slot u: u s), normalised as 1000 t / (T - 1); rows and columns as in the 2-D codes. */
 static void space_time_codes(float *out, const rin_config *c) {
     int rows = c->H / c->patch, cols = c->W / c->patch, grid = rows * cols, E = c->E;
     int s = c->seq_stride, Nc = c->cond_frames, T = c->seq_len;
-    int noisy_slots = (T - Nc + s - 1) / s, slots = rin_config_num_tokens(c) / grid;
-    int Et = E / 4, Es = 3 * E / 8;
+    rin_dims d;
+    rin_dims_compute(&d, c);
+    int noisy_slots = d.nx / grid, slots = d.n / grid, Et = E / 4, Es = 3 * E / 8;
     for (int u = 0; u < slots; u++) {
         int frame = u < noisy_slots ? Nc + u * s : (u - noisy_slots) * s;
         for (int g = 0; g < grid; g++) {
             float *o = out + ((size_t)u * grid + g) * E;
-            sincos_code(o, T > 1 ? (double)frame / (T - 1) * POS_NORM_MAX : 0.0, Et);
-            sincos_code(o + Et, rows > 1 ? (double)(g / cols) / (rows - 1) * POS_NORM_MAX : 0.0,
-                        Es);
-            sincos_code(o + Et + Es,
-                        cols > 1 ? (double)(g % cols) / (cols - 1) * POS_NORM_MAX : 0.0, Es);
+            sincos_code(o, pos_coord(frame, T), Et);
+            sincos_code(o + Et, pos_coord(g / cols, rows), Es);
+            sincos_code(o + Et + Es, pos_coord(g % cols, cols), Es);
         }
     }
 }
@@ -218,10 +222,10 @@ void rin_tape_pos_codes(float *out, const rin_config *c) {
     for (int g = 0; g < grid; g++) {
         float *o = out + (size_t)g * E;
         if (rows > 1 && cols > 1) {
-            sincos_code(o, (double)(g / cols) / (rows - 1) * POS_NORM_MAX, E / 2);
-            sincos_code(o + E / 2, (double)(g % cols) / (cols - 1) * POS_NORM_MAX, E / 2);
+            sincos_code(o, pos_coord(g / cols, rows), E / 2);
+            sincos_code(o + E / 2, pos_coord(g % cols, cols), E / 2);
         } else {
-            sincos_code(o, grid > 1 ? (double)g / (grid - 1) * POS_NORM_MAX : 0.0, E);
+            sincos_code(o, pos_coord(g, grid), E);
         }
     }
     for (int t = 1; t < n / grid; t++)
