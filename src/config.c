@@ -205,7 +205,7 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
                                   value);
             return RIN_STATUS_OK;
         case KEY_POS_ENC:
-            for (int e = 0; e < (int)(sizeof pos_encodings / sizeof *pos_encodings); e++)
+            for (int e = 0; e < NPOS_ENC; e++)
                 if (!strcmp(value, pos_encodings[e])) {
                     *(int *)field = e;
                     return RIN_STATUS_OK;
