@@ -3,10 +3,12 @@
  * next clip's. It shows what a video model has learned where `rin eval` shows only samples:
  *   - error that does not depend on the conditioning at small gamma: it does not read it;
  *   - error that alternates over the frames: its tokens treat their frames unequally (s > 1).
- * With each clip's own conditioning it also prints where the attention goes, per block: the
- * read's mass on every conditioning time slot (averaged over clips, heads and latents; a
- * uniform read puts 1/slots of it on each) and how peaked the write is (the largest of a noisy
- * token's L weights, averaged; uniform is 1/L). A model that routes reads the last
+ * Each is measured twice: from zero latents (the first sampling step) and self-conditioned on
+ * that pass's latents ("sc", as training's second pass is). With each clip's own conditioning
+ * it also prints where the attention goes, per block and pass: the read's mass on every
+ * conditioning time slot (averaged over clips, heads and latents; a uniform read puts 1/slots of
+ * it on each) and how peaked the write is (the largest of a noisy token's L weights, averaged;
+ * uniform is 1/L). A model that routes reads the last
  * conditioning frames from pure noise and writes from a few latents.
  * The clips are the test set of `rin eval` (data seed 1, clips 0..n-1); every frame of a clip
  * is noised to the same gamma. Errors are squared errors summed over a frame, pixels in [0, 1].
@@ -110,7 +112,7 @@ int main(int argc, char **argv) {
     float *x0 = falloc((size_t)B * nx), *eps = falloc((size_t)B * nx), *xt = falloc((size_t)B * nx);
     float *xin = falloc((size_t)B * nx), *out = falloc((size_t)B * nx),
           *xh = falloc((size_t)B * nx);
-    float *g = falloc((size_t)B);
+    float *g = falloc((size_t)B), *z = falloc((size_t)B * c->L * c->D);
     rin_ctx *ctx;
     /* a training context keeps every attention matrix of the forward */
     if (rin_ctx_create(&ctx, m, B, RIN_CTX_TRAIN, err, sizeof err))
@@ -134,21 +136,27 @@ int main(int argc, char **argv) {
             if (tc.normalize_noisy_input)
                 rin_diffusion_normalize(xin, B, nx);
             rin_ctx_set_cond(ctx, which_cond ? other : cond);
-            rin_batch in = {.B = B, .x_t = xin, .gamma = g};
-            if (rin_forward(ctx, &in, out, NULL))
-                die("forward failed");
-            rin_diffusion_x0_eps(xh, NULL, out, xt, g, B, nx, pt, b);
-            double e[256] = {0}, mean = 0;
-            frame_errors(e, xh, x0, B, F < 256 ? F : 256, frame, b);
-            printf("gamma %-6g %-16s", gammas[gi], which_cond ? "next clip's cond" : "own cond");
-            for (int f = 0; f < F && f < 256; f++)
-                printf(" %6.1f", e[f]), mean += e[f] / F;
-            printf("  | mean %6.2f\n", mean);
-            if (!which_cond)
-                attention_summary(ctx, B);
+            /* pass 0 from zero latents; pass 1 self-conditioned on pass 0's latents, as
+             * training's second pass is for self_cond_rate of its examples */
+            for (int pass = 0; pass < (c->self_cond ? 2 : 1); pass++) {
+                rin_batch in = {.B = B, .x_t = xin, .gamma = g, .z_prev = pass ? z : NULL};
+                if (rin_forward(ctx, &in, out, pass ? NULL : z))
+                    die("forward failed");
+                rin_diffusion_x0_eps(xh, NULL, out, xt, g, B, nx, pt, b);
+                double e[256] = {0}, mean = 0;
+                frame_errors(e, xh, x0, B, F < 256 ? F : 256, frame, b);
+                printf("gamma %-6g %-16s %s", gammas[gi],
+                       which_cond ? "next clip's cond" : "own cond", pass ? "sc" : "  ");
+                for (int f = 0; f < F && f < 256; f++)
+                    printf(" %6.1f", e[f]), mean += e[f] / F;
+                printf("  | mean %6.2f\n", mean);
+                if (!which_cond)
+                    attention_summary(ctx, B);
+            }
         }
     }
-    free(cond), free(other), free(x0), free(eps), free(xt), free(xin), free(out), free(xh), free(g);
+    free(cond), free(other), free(x0), free(eps), free(xt), free(xin), free(out), free(xh), free(g),
+        free(z);
     rin_ctx_free(ctx);
     rin_model_free(m);
     rin_video_free(v);
