@@ -8,8 +8,8 @@
  * it also prints where the attention goes, per block and pass: the read's mass on every
  * conditioning time slot (averaged over clips, heads and latents; a uniform read puts 1/slots of
  * it on each) and how peaked the write is (the largest of a noisy token's L weights, averaged;
- * uniform is 1/L). A model that routes reads the last
- * conditioning frames from pure noise and writes from a few latents.
+ * uniform is 1/L). A model that routes reads the last conditioning frames from pure noise and
+ * writes from a few latents.
  * The clips are the test set of `rin eval` (data seed 1, clips 0..n-1); every frame of a clip
  * is noised to the same gamma. Errors are squared errors summed over a frame, pixels in [0, 1].
  *
@@ -155,8 +155,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    free(cond), free(other), free(x0), free(eps), free(xt), free(xin), free(out), free(xh), free(g),
-        free(z);
+    free(cond), free(other), free(x0), free(eps), free(xt), free(xin), free(out), free(xh), free(g);
+    free(z);
     rin_ctx_free(ctx);
     rin_model_free(m);
     rin_video_free(v);
