@@ -76,7 +76,7 @@ static int run_get(const run_config *r, int i, char *buf, size_t len) {
     case 5: return snprintf(buf, len, "%d", r->sample_count);
     case 6: return snprintf(buf, len, "%d", r->sample_steps);
     case 7: return snprintf(buf, len, "%s", r->sample_sampler);
-    case 8: return snprintf(buf, len, "%g", r->time_limit);
+    case 8: return rin_format_double(buf, len, r->time_limit);
     }
     return -1;
 }

@@ -254,17 +254,7 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     switch (k->kind) {
     case KEY_INT:
     case KEY_BOOL: return snprintf(buf, buflen, "%d", *(const int *)field);
-    case KEY_RATE: {
-        /* the shortest decimal that reads back as the same float ("0.1", not "0.100000001") */
-        float v = *(const float *)field;
-        int r = 0;
-        for (int prec = 1; prec <= 9; prec++) {
-            r = snprintf(buf, buflen, "%.*g", prec, (double)v);
-            if (strtof(buf, NULL) == v)
-                break;
-        }
-        return r;
-    }
+    case KEY_RATE: return rin_format_float(buf, buflen, *(const float *)field);
     case KEY_SELF_COND: return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
     case KEY_POS_ENC: {
         int e = *(const int *)field;

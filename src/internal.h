@@ -44,6 +44,11 @@ rin_status rin_write_file_atomic(const char *path, const void *data, size_t len,
 void rin_fsync_parent_dir(const char *path); /* best effort */
 /* "1"/"true" -> 1, "0"/"false" -> 0; returns 0 for anything else. */
 int rin_parse_bool(const char *v, int *out);
+/* The shortest decimal that reads back (strtod) as exactly v: "0.003", not
+ * "0.0030000000000000001". Returns snprintf's count. */
+int rin_format_double(char *buf, size_t buflen, double v);
+/* The same for a float read back with strtof: "0.1", not "0.100000001". */
+int rin_format_float(char *buf, size_t buflen, float v);
 
 /* ---- config text (config.c) -----------------------------------------------------------------
  * "key = value" lines; '#' starts a comment; blank lines are skipped. For each setting fn gets

@@ -1,6 +1,7 @@
 /* util.c -- status strings, errors, aligned allocation, clock, atomic file writes, the SIMD
  * path choice. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,4 +144,24 @@ int rin_parse_bool(const char *v, int *out) {
     else
         return 0;
     return 1;
+}
+
+int rin_format_double(char *buf, size_t buflen, double v) {
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v || !isfinite(v))
+            break;
+    }
+    return snprintf(buf, buflen, "%s", tmp);
+}
+
+int rin_format_float(char *buf, size_t buflen, float v) {
+    char tmp[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        if (strtof(tmp, NULL) == v || !isfinite(v))
+            break;
+    }
+    return snprintf(buf, buflen, "%s", tmp);
 }
