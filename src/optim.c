@@ -156,6 +156,15 @@ void rin_scale(float *g, size_t n, float scale) {
         g[i] *= scale;
 }
 
+double rin_ema_decay_at(const rin_optim_config *o, long step) {
+    if (!(o->ema_decay > 0))
+        return 0;
+    if (!o->ema_warmup)
+        return o->ema_decay;
+    double ramp = (1.0 + (double)step) / (10.0 + (double)step);
+    return ramp < o->ema_decay ? ramp : o->ema_decay;
+}
+
 /* ema = decay ema + (1 - decay) w, in double per element. */
 void rin_ema_update(float *ema, const float *w, size_t n, double decay) {
     double c = 1.0 - decay, prof_t0 = RIN_PROF_BEGIN();

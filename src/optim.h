@@ -26,6 +26,7 @@ typedef struct rin_optim_config {
     double clip_norm;    /* global-norm clipping of gradients; <= 0: off (LAMB never clips in
                             the official code) */
     double ema_decay;    /* 0.9999; <= 0: no EMA */
+    int ema_warmup;      /* 1: the decay ramps up as min(ema_decay, (1 + k) / (10 + k)) */
 } rin_optim_config;
 
 /* The learning rate at 0-based step `step` (WarmUpAndDecay of the official code):
@@ -44,6 +45,12 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
 double rin_global_norm(const float *g, const rin_model *model);
 /* g *= scale over the whole buffer. */
 void rin_scale(float *g, size_t n, float scale);
+/* The EMA decay of the update that follows optimizer step `step` (0-based: the number of
+ * updates done before it). Without warm-up, ema_decay (spec 4). With warm-up (rin's own
+ * option), min(ema_decay, (1 + step) / (10 + step)): the form of TensorFlow's
+ * ExponentialMovingAverage with num_updates, so the average forgets the random
+ * initialisation within a few hundred steps instead of ~1 / (1 - ema_decay). */
+double rin_ema_decay_at(const rin_optim_config *o, long step);
 /* ema = decay ema + (1 - decay) w. */
 void rin_ema_update(float *ema, const float *w, size_t n, double decay);
 

@@ -65,6 +65,7 @@ static const tkey tkeys[] = {
     {"lr_schedule",           T_STRING, TOFF(lr_schedule),           0, 0},
     {"clip_norm",             T_DOUBLE, TOFF(clip_norm),             0, 1e30},
     {"ema_decay",             T_DOUBLE, TOFF(ema_decay),             0, 0.99999999},
+    {"ema_warmup",            T_BOOL,   TOFF(ema_warmup),            0, 1},
     {"train_schedule",        T_STRING, TOFF(train_schedule),        0, 0},
     {"pred_type",             T_STRING, TOFF(pred_type),             0, 0},
     {"b_scale",               T_DOUBLE, TOFF(b_scale),               1e-6, 1e6},
@@ -177,7 +178,7 @@ int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buf
     case T_INT: return snprintf(buf, buflen, "%d", *(const int *)f);
     case T_LONG: return snprintf(buf, buflen, "%ld", *(const long *)f);
     case T_U64: return snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)f);
-    case T_DOUBLE: return snprintf(buf, buflen, "%.17g", *(const double *)f);
+    case T_DOUBLE: return rin_format_double(buf, buflen, *(const double *)f);
     }
     return -1;
 }
@@ -226,6 +227,7 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
     o->total_steps = t->total_steps;
     o->clip_norm = t->clip_norm;
     o->ema_decay = t->ema_decay;
+    o->ema_warmup = t->ema_warmup;
     rin_status s = parse_lr_schedule(t->lr_schedule, &o->cosine_frac, err, errlen);
     char e2[200];
     if (!s && rin_schedule_parse(sched, t->train_schedule, e2, sizeof e2))
@@ -511,7 +513,7 @@ rin_status rin_trainer_apply(rin_trainer *t, double loss, rin_step_stats *stats)
     double lr = rin_lr_at(&t->oc, t->step);
     rin_optim_update(t->m->params, g, t->m1, t->v1, t->m, &t->oc, lr, t->step);
     if (t->oc.ema_decay > 0)
-        rin_ema_update(t->ema, t->m->params, t->m->nfloats, t->oc.ema_decay);
+        rin_ema_update(t->ema, t->m->params, t->m->nfloats, rin_ema_decay_at(&t->oc, t->step));
     else
         memcpy(t->ema, t->m->params, t->m->nfloats * sizeof(float));
     t->step++;
@@ -672,6 +674,10 @@ rin_status rin_train_config_from_file(rin_train_config *t, const char *path, cha
         if (v && rin_train_config_set(t, tkeys[i].name, v, e2, sizeof e2))
             s = rin_errorf(err, errlen, RIN_STATUS_FORMAT, "%s: __metadata__: %s", path, e2);
     }
+    /* A key newer than the file takes the value that keeps the file's behaviour: checkpoints
+     * written before ema_warmup existed trained without it, and resume must repeat them. */
+    if (!s && !rin_st_meta(f, "ema_warmup"))
+        t->ema_warmup = 0;
     rin_st_free(f);
     return s;
 }

@@ -375,6 +375,21 @@ TEST(optim_ema_one_step) {
     CHECK(!memcmp(e2, w, sizeof e2));
 }
 
+/* The warm-up ramp min(decay, (1 + k) / (10 + k)) at hand-computed points. */
+TEST(optim_ema_warmup_decay) {
+    rin_optim_config o = {.ema_decay = 0.999, .ema_warmup = 1};
+    CHECK(rin_ema_decay_at(&o, 0) == 0.1);              /* 1 / 10 */
+    CHECK(rin_ema_decay_at(&o, 10) == 11.0 / 20.0);     /* 0.55 */
+    CHECK(rin_ema_decay_at(&o, 990) == 991.0 / 1000.0); /* still on the ramp */
+    CHECK(rin_ema_decay_at(&o, 8990) == 0.999);         /* ramp 0.999 exactly: the cap */
+    CHECK(rin_ema_decay_at(&o, 1000000) == 0.999);
+    o.ema_warmup = 0; /* the spec's constant decay */
+    CHECK(rin_ema_decay_at(&o, 0) == 0.999 && rin_ema_decay_at(&o, 50) == 0.999);
+    o.ema_decay = 0; /* no EMA: decay 0 copies the weights */
+    o.ema_warmup = 1;
+    CHECK(rin_ema_decay_at(&o, 0) == 0 && rin_ema_decay_at(&o, 1000) == 0);
+}
+
 TEST(optim_global_norm_and_scale) {
     rin_model *m = tiny_model();
     size_t nf = rin_model_buffer_floats(m);

@@ -86,6 +86,7 @@ TEST(train_resume_is_bit_exact) {
     snprintf(tc.lr_schedule, sizeof tc.lr_schedule, "cosine@0.8");
     tc.warmup_steps = 3;
     tc.cond_dropout = 0.2;
+    tc.ema_warmup = 1; /* the decay depends on the step: restored with it */
     char err[512], path[256];
     snprintf(path, sizeof path, "/tmp/rin_resume_%d.safetensors", (int)getpid());
     float x0[4 * 64];
@@ -113,6 +114,7 @@ TEST(train_resume_is_bit_exact) {
     rin_train_config tc2;
     CHECK(rin_train_config_from_file(&tc2, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(tc2.total_steps == 12 && tc2.cond_dropout == 0.2 && !strcmp(tc2.optimizer, "lamb"));
+    CHECK(tc2.ema_warmup == 1);
     CHECK(rin_trainer_create(&tb, b, &tc2, err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_trainer_restore(tb, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_trainer_step_count(tb) == 6);
@@ -129,6 +131,83 @@ TEST(train_resume_is_bit_exact) {
     rin_model_free(a);
     rin_model_free(b);
     unlink(path);
+}
+
+/* With warm-up the first update's decay is 1/10: ema = 0.1 w_init + 0.9 w_1, and without it
+ * the spec's ema_decay; computed here from the weights before and after the step. */
+TEST(train_ema_warmup_first_step) {
+    rin_config c = small_config();
+    float x0[4 * 64];
+    int labels[4] = {0, 1, 2, 3};
+    make_images(x0, 4);
+    for (int warm = 0; warm <= 1; warm++) {
+        rin_train_config tc = train_config(4, 30);
+        tc.ema_warmup = warm;
+        tc.warmup_steps = 0; /* the first step moves the weights */
+        rin_model *m;
+        rin_trainer *tr;
+        char err[512];
+        CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+        rin_model_init_params(m, 3);
+        size_t nf = rin_model_buffer_floats(m);
+        float *w0 = malloc(nf * sizeof *w0);
+        memcpy(w0, rin_model_params(m), nf * sizeof *w0);
+        CHECK(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
+        CHECK(rin_trainer_step(tr, x0, labels, NULL) == RIN_STATUS_OK);
+        const float *w1 = rin_model_params(m), *ema = rin_trainer_ema(tr);
+        double d = warm ? 0.1 : tc.ema_decay;
+        size_t bad = 0, moved = 0;
+        for (size_t i = 0; i < nf; i++) {
+            bad += ema[i] != (float)(d * (double)w0[i] + (1.0 - d) * (double)w1[i]);
+            moved += w1[i] != w0[i];
+        }
+        printf("  ema_warmup=%d: decay %g at step 0, %zu of %zu EMA values differ from the "
+               "formula (%zu weights moved)\n",
+               warm, d, bad, nf, moved);
+        CHECK(bad == 0 && moved > nf / 2);
+        free(w0);
+        rin_trainer_free(tr);
+        rin_model_free(m);
+    }
+}
+
+/* A checkpoint written before ema_warmup existed has no such key: it reads back as 0 (how it
+ * was trained), whatever the current default. */
+TEST(train_config_file_without_ema_warmup) {
+    char path[256], err[512];
+    snprintf(path, sizeof path, "/tmp/rin_old_cfg_%d.safetensors", (int)getpid());
+    rin_st_writer *w = rin_st_writer_new();
+    CHECK(w != NULL);
+    CHECK(rin_st_writer_meta(w, "ema_decay", "0.999") == RIN_STATUS_OK);
+    CHECK(rin_st_writer_meta(w, "lr", "0.002") == RIN_STATUS_OK);
+    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    rin_train_config t;
+    CHECK(rin_train_config_from_file(&t, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(t.ema_warmup == 0 && t.ema_decay == 0.999 && t.lr == 0.002);
+    unlink(path);
+}
+
+/* Config values are printed in their shortest exact form and read back bit for bit. */
+TEST(train_config_prints_shortest_numbers) {
+    rin_train_config t;
+    rin_train_config_default(&t);
+    char buf[64], err[256];
+    const char *vals[] = {"0.003", "0.1", "1e-08", "0.99990000000000001", "3.0000000000000004"};
+    const char *want[] = {"0.003", "0.1", "1e-08", "0.9999", "3.0000000000000004"};
+    int lr_key = -1;
+    for (int i = 0; i < rin_train_config_num_keys(); i++)
+        if (!strcmp(rin_train_config_key(i), "lr"))
+            lr_key = i;
+    CHECK(lr_key >= 0);
+    for (int k = 0; k < 5; k++) {
+        CHECK(rin_train_config_set(&t, "lr", vals[k], err, sizeof err) == RIN_STATUS_OK);
+        double v = t.lr;
+        rin_train_config_get(&t, lr_key, buf, sizeof buf);
+        CHECK_MSG(!strcmp(buf, want[k]), "lr=%s printed as %s, want %s", vals[k], buf, want[k]);
+        CHECK(rin_train_config_set(&t, "lr", buf, err, sizeof err) == RIN_STATUS_OK);
+        CHECK(t.lr == v);
+    }
 }
 
 /* The sampler's first two steps written out by hand with the library's pieces. */
