@@ -57,12 +57,13 @@ typedef struct sample_opts {
     double guidance;
     uint64_t seed;
     int batch;
+    const char *weights; /* "ema" or "raw" (rin_model_load_weights) */
 } sample_opts;
 
 static void set_from_checkpoint(image_set *s, const char *path, long n, const sample_opts *o) {
     char err[1024];
     rin_model *m;
-    if (rin_model_load_weights(&m, path, "ema", err, sizeof err))
+    if (rin_model_load_weights(&m, path, o->weights, err, sizeof err))
         die("%s", err);
     const rin_config *c = rin_model_config(m);
     if (rin_featnet_check_size(c->H, c->W, c->C, err, sizeof err))
@@ -113,9 +114,9 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
         s->x[i] = 2.0f * u[i] / 255.0f - 1.0f;
     free(u);
     s->n = n;
-    snprintf(s->what, sizeof s->what, "%s: %ld samples, %s %d steps, schedule %s%s%s", path, n,
-             sc.sampler, sc.steps, sc.schedule, sc.self_cond ? "" : ", no self-conditioning",
-             sc.guidance != 0 ? ", guided" : "");
+    snprintf(s->what, sizeof s->what, "%s (%s weights): %ld samples, %s %d steps, schedule %s%s%s",
+             path, o->weights, n, sc.sampler, sc.steps, sc.schedule,
+             sc.self_cond ? "" : ", no self-conditioning", sc.guidance != 0 ? ", guided" : "");
     free(labels);
     rin_ctx_free(ctx);
     rin_model_free(m);
@@ -151,7 +152,9 @@ static void eval_usage(FILE *f) {
             "  --seed S          seed of subsets, splits, sampling noise and labels (default 0)\n"
             "sampling options for ckpt: sources:\n"
             "  --steps T (default 250), --sampler ddpm|ddpm@small|ddim (default ddpm),\n"
-            "  --schedule S (default cosine), --no-self-cond, --guidance W, --batch B (64)\n");
+            "  --schedule S (default cosine), --no-self-cond, --guidance W, --batch B (64),\n"
+            "  --weights ema|raw (default ema: a training checkpoint's EMA copy; raw: its\n"
+            "  optimised weights)\n");
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -173,6 +176,7 @@ int cmd_eval(int argc, char **argv) {
                                          {"no-self-cond", no_argument, 0, 'x'},
                                          {"guidance", required_argument, 0, 'g'},
                                          {"batch", required_argument, 0, 'b'},
+                                         {"weights", required_argument, 0, 'w'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *real = "fmnist:test", *fake = NULL, *netpath = "models/featnet-fmnist.safetensors";
@@ -180,7 +184,7 @@ int cmd_eval(int argc, char **argv) {
     long real_n = 0, fake_n = 0;
     int kid_subsets = 100, kid_size = 1000, splits = 10, o;
     uint64_t seed = 0;
-    sample_opts so = {.steps = 250, .self_cond = 1, .batch = 64};
+    sample_opts so = {.steps = 250, .self_cond = 1, .batch = 64, .weights = "ema"};
     snprintf(so.sampler, sizeof so.sampler, "ddpm");
     snprintf(so.schedule, sizeof so.schedule, "cosine");
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -209,6 +213,11 @@ int cmd_eval(int argc, char **argv) {
         case 'x': so.self_cond = 0; break;
         case 'g': so.guidance = parse_double("--guidance", optarg); break;
         case 'b': so.batch = (int)parse_long("--batch", optarg, 1, 4096); break;
+        case 'w':
+            if (strcmp(optarg, "ema") && strcmp(optarg, "raw"))
+                die("--weights: '%s' (expected ema or raw)", optarg);
+            so.weights = optarg;
+            break;
         case 'h': eval_usage(stdout); return 0;
         default: eval_usage(stderr); return 2;
         }
