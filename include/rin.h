@@ -231,8 +231,12 @@ typedef struct rin_train_config {
     long warmup_steps;
     char lr_schedule[32]; /* "cosine@R" (truncated cosine, spec 4) or "constant" */
     double clip_norm;     /* global gradient-norm clipping; 0 = off */
-    double ema_decay;     /* 0 = no EMA */
-    int ema_warmup;       /* rin's own: decay min(ema_decay, (1 + k) / (10 + k)) at step k */
+    /* "bias,beta,gamma" (the released config: biases and LayerNorm get no weight decay and no
+     * trust ratio) or "bias,beta,gamma,emb" (the official code's default: also the positional
+     * tables and the time and class embeddings) */
+    char exclude_from_weight_decay[32];
+    double ema_decay; /* 0 = no EMA */
+    int ema_warmup;   /* rin's own: decay min(ema_decay, (1 + k) / (10 + k)) at step k */
     /* diffusion */
     char train_schedule[64]; /* "cosine", "cosine@s,e,tau", "sigmoid@s,e,tau", "simple_linear" */
     char pred_type[8];       /* "eps", "x0" or "v" */

@@ -113,14 +113,23 @@ void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_mo
     for (int t = 0; t < nt; t++) {
         const rin_tensor_info *ti = rin_model_tensor(model, t);
         size_t off = ti->offset;
+        int decayed = ti->decayed && !(o->exclude_emb && rin_optim_is_emb(ti->name));
         if (lamb)
-            lamb_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed, o->weight_decay,
-                        lr, &a);
+            lamb_tensor(w + off, g + off, m + off, v + off, ti->numel, decayed, o->weight_decay, lr,
+                        &a);
         else
-            adamw_tensor(w + off, g + off, m + off, v + off, ti->numel, ti->decayed,
-                         o->weight_decay, lr, &a);
+            adamw_tensor(w + off, g + off, m + off, v + off, ti->numel, decayed, o->weight_decay,
+                         lr, &a);
     }
     RIN_PROF_END(OPTIM, prof_t0, 0);
+}
+
+int rin_optim_is_emb(const char *name) {
+    static const char *const prefix[] = {"tape_pos", "latent_pos", "time_", "cond_"};
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        if (!strncmp(name, prefix[i], strlen(prefix[i])))
+            return 1;
+    return 0;
 }
 
 /* sum g^2 over one tensor, double, in element order. */

@@ -27,7 +27,14 @@ typedef struct rin_optim_config {
                             the official code) */
     double ema_decay;    /* 0.9999; <= 0: no EMA */
     int ema_warmup;      /* 1: the decay ramps up as min(ema_decay, (1 + k) / (10 + k)) */
+    int exclude_emb;     /* 1: the embedding tables (rin_optim_is_emb) are excluded from weight
+                            decay and the trust ratio too: the official code's default list
+                            'bias,beta,gamma,emb'; 0: 'bias,beta,gamma', the released config */
 } rin_optim_config;
+
+/* 1 for the tensors the official code names *emb*: the positional tables (tape_pos,
+ * latent_pos), the time embedding MLP (time_*) and the class embedding (cond_*). */
+int rin_optim_is_emb(const char *name);
 
 /* The learning rate at 0-based step `step` (WarmUpAndDecay of the official code):
  * lr = base step/warmup during warm-up, then base (1 + cos(pi min(s, S)/S))/2 with
@@ -37,7 +44,8 @@ double rin_lr_at(const rin_optim_config *o, long step);
 /* One update of w from g with moments m, v (all in the layout of `model`'s parameter buffer;
  * only the tensors of the table are touched, never the alignment padding). step: the 0-based number
  * of updates done before this one (bias correction uses k = step + 1). Tensors with decayed == 0
- * (biases, LayerNorm) get no weight decay and, in LAMB, no trust ratio (spec 4). */
+ * (biases, LayerNorm), and the embeddings when o->exclude_emb, get no weight decay and, in LAMB,
+ * no trust ratio (spec 4). */
 void rin_optim_update(float *w, const float *g, float *m, float *v, const rin_model *model,
                       const rin_optim_config *o, double lr, long step);
 

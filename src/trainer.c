@@ -64,6 +64,7 @@ static const tkey tkeys[] = {
     {"warmup_steps",          T_LONG,   TOFF(warmup_steps),          0, 1e12},
     {"lr_schedule",           T_STRING, TOFF(lr_schedule),           0, 0},
     {"clip_norm",             T_DOUBLE, TOFF(clip_norm),             0, 1e30},
+    {"exclude_from_weight_decay", T_STRING, TOFF(exclude_from_weight_decay), 0, 0},
     {"ema_decay",             T_DOUBLE, TOFF(ema_decay),             0, 0.99999999},
     {"ema_warmup",            T_BOOL,   TOFF(ema_warmup),            0, 1},
     {"train_schedule",        T_STRING, TOFF(train_schedule),        0, 0},
@@ -97,6 +98,7 @@ void rin_train_config_default(rin_train_config *t) {
     t->warmup_steps = 10000;
     snprintf(t->lr_schedule, sizeof t->lr_schedule, "cosine@0.8");
     t->clip_norm = 0;
+    snprintf(t->exclude_from_weight_decay, sizeof t->exclude_from_weight_decay, "bias,beta,gamma");
     t->ema_decay = 0.9999;
     snprintf(t->train_schedule, sizeof t->train_schedule, "sigmoid@-3,3,0.9");
     snprintf(t->pred_type, sizeof t->pred_type, "eps");
@@ -228,6 +230,15 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
     o->clip_norm = t->clip_norm;
     o->ema_decay = t->ema_decay;
     o->ema_warmup = t->ema_warmup;
+    if (!strcmp(t->exclude_from_weight_decay, "bias,beta,gamma"))
+        o->exclude_emb = 0;
+    else if (!strcmp(t->exclude_from_weight_decay, "bias,beta,gamma,emb"))
+        o->exclude_emb = 1;
+    else
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "exclude_from_weight_decay: '%s' is not supported (expected "
+                          "bias,beta,gamma or bias,beta,gamma,emb)",
+                          t->exclude_from_weight_decay);
     rin_status s = parse_lr_schedule(t->lr_schedule, &o->cosine_frac, err, errlen);
     char e2[200];
     if (!s && rin_schedule_parse(sched, t->train_schedule, e2, sizeof e2))

@@ -312,6 +312,47 @@ TEST(optim_decay_exclusions) {
 
 /* ---- lr schedule ----------------------------------------------------------------------------- */
 
+/* exclude_emb: under a zero gradient the embedding tables keep their values (no decay) while
+ * the other decayed tensors shrink; without it they shrink too. */
+TEST(optim_exclude_emb) {
+    rin_config c;
+    rin_model *m = NULL;
+    char err[256];
+    CHECK(rin_config_preset(&c, "tiny", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(c.num_classes > 0);
+    CHECK(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
+    rin_model_init_params(m, 4);
+    size_t nf = rin_model_buffer_floats(m);
+    float *w = alloc_floats(nf), *g = alloc_floats(nf), *mm = alloc_floats(nf);
+    float *v = alloc_floats(nf);
+    const float *w0 = rin_model_params(m);
+    for (int ex = 0; ex <= 1; ex++) {
+        rin_optim_config o = optim_config(RIN_OPT_LAMB);
+        o.exclude_emb = ex;
+        memcpy(w, w0, nf * sizeof *w);
+        memset(mm, 0, nf * sizeof *mm);
+        memset(v, 0, nf * sizeof *v);
+        rin_optim_update(w, g, mm, v, m, &o, o.lr, 3);
+        int n_emb = 0;
+        for (int t = 0; t < rin_model_num_tensors(m); t++) {
+            const rin_tensor_info *ti = rin_model_tensor(m, t);
+            if (!ti->decayed)
+                continue;
+            int emb = rin_optim_is_emb(ti->name);
+            n_emb += emb;
+            int same = !memcmp(w0 + ti->offset, w + ti->offset, ti->numel * sizeof *w);
+            CHECK_MSG(same == (ex && emb), "exclude_emb=%d: %s %s", ex, ti->name,
+                      same ? "kept its values" : "was decayed");
+        }
+        /* tape_pos, latent_pos, time_w1, time_w2, cond_w */
+        CHECK(n_emb == 5);
+    }
+    CHECK(rin_optim_is_emb("latent_pos") && rin_optim_is_emb("time_b2") &&
+          !rin_optim_is_emb("blocks.0.read_wq") && !rin_optim_is_emb("stem_w"));
+    free(w), free(g), free(mm), free(v);
+    rin_model_free(m);
+}
+
 TEST(optim_lr_schedule) {
     rin_optim_config o = optim_config(RIN_OPT_LAMB);
     o.lr = 1e-3;

@@ -188,6 +188,22 @@ TEST(train_config_file_without_ema_warmup) {
     unlink(path);
 }
 
+/* The two exclusion lists of the official code are accepted, anything else is named. */
+TEST(train_config_exclude_from_weight_decay) {
+    rin_train_config t;
+    rin_train_config_default(&t);
+    char err[256];
+    CHECK(!strcmp(t.exclude_from_weight_decay, "bias,beta,gamma"));
+    CHECK(rin_train_config_set(&t, "exclude_from_weight_decay", "bias,beta,gamma,emb", err,
+                               sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_train_config_validate(&t, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_train_config_set(&t, "exclude_from_weight_decay", "bias", err, sizeof err) ==
+          RIN_STATUS_OK);
+    CHECK(rin_train_config_validate(&t, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "exclude_from_weight_decay") && strstr(err, "bias,beta,gamma,emb"),
+              "message: %s", err);
+}
+
 /* Config values are printed in their shortest exact form and read back bit for bit. */
 TEST(train_config_prints_shortest_numbers) {
     rin_train_config t;
