@@ -307,6 +307,12 @@ rin_status rin_trainer_export(const rin_trainer *t, const char *path, const char
                               char *err, size_t errlen);
 /* Restores parameters, EMA, moments and step from a training checkpoint of the same model. */
 rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen);
+/* Starts a trainer from weights in a file (rin train --init-from): a training checkpoint gives
+ * its parameters and EMA copy, a sampling export (model.safetensors) its EMA weights as both;
+ * the optimizer moments start at zero and the step counter continues from the file's "step"
+ * (0 if it has none), so the lr schedule and the per-step randomness go on where the file left
+ * them. The model config must be the file's. */
+rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err, size_t errlen);
 /* Reads the training config stored in a checkpoint's metadata (after rin_train_config_default
  * for keys an older file lacks). */
 rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,

@@ -672,6 +672,42 @@ rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size
     return s;
 }
 
+rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err, size_t errlen) {
+    rin_st_file *f;
+    rin_status s = rin_st_read(&f, path, err, errlen);
+    if (s)
+        return s;
+    rin_config c;
+    s = rin_config_from_meta(&c, f, path, err, errlen);
+    if (!s && memcmp(&c, &t->m->cfg, sizeof c))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "%s: the file's model config differs from the run's (the model keys of "
+                       "a run started from a file are the file's)",
+                       path);
+    const char *step = rin_st_meta(f, "step");
+    char *end = NULL;
+    long st = step ? strtol(step, &end, 10) : 0;
+    if (!s && step && (*end || st < 0))
+        s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                       "%s: __metadata__ 'step' is '%s', not a step count", path, step);
+    if (!s)
+        s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
+    /* a training checkpoint has its own EMA; a sampling export is the EMA */
+    char probe[128];
+    snprintf(probe, sizeof probe, "ema.%s", t->m->tensors[0].name);
+    if (!s && rin_st_find(f, probe))
+        s = rin_model_read_tensors(t->m, t->ema, f, "ema.", path, err, errlen);
+    else if (!s)
+        memcpy(t->ema, t->m->params, t->m->nfloats * sizeof(float));
+    if (!s) {
+        memset(t->m1, 0, t->m->nfloats * sizeof(float));
+        memset(t->v1, 0, t->m->nfloats * sizeof(float));
+        t->step = st;
+    }
+    rin_st_free(f);
+    return s;
+}
+
 rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,
                                       size_t errlen) {
     rin_st_file *f;

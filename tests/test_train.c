@@ -226,6 +226,60 @@ TEST(train_config_prints_shortest_numbers) {
     }
 }
 
+/* --init-from: a checkpoint gives its weights and EMA, an export its EMA as both; the step
+ * continues; a different model is refused by name. */
+TEST(train_init_from_file) {
+    rin_config c = small_config();
+    rin_train_config tc = train_config(4, 30);
+    tc.ema_warmup = 1;
+    char err[512], ckpt[256], export[256];
+    snprintf(ckpt, sizeof ckpt, "/tmp/rin_initfrom_ckpt_%d.safetensors", (int)getpid());
+    snprintf(export, sizeof export, "/tmp/rin_initfrom_model_%d.safetensors", (int)getpid());
+    float x0[4 * 64];
+    int labels[4] = {0, 1, 2, 3};
+    make_images(x0, 4);
+    rin_model *a, *b;
+    rin_trainer *ta, *tb;
+    CHECK(rin_model_create(&a, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(a, 2);
+    CHECK(rin_trainer_create(&ta, a, &tc, err, sizeof err) == RIN_STATUS_OK);
+    for (int s = 0; s < 25; s++)
+        CHECK(rin_trainer_step(ta, x0, labels, NULL) == RIN_STATUS_OK);
+    CHECK(rin_trainer_save(ta, ckpt, NULL, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_trainer_export(ta, export, NULL, err, sizeof err) == RIN_STATUS_OK);
+    size_t nf = rin_model_buffer_floats(a);
+    const float *wa = rin_model_params(a), *ea = rin_trainer_ema(ta);
+    CHECK(memcmp(wa, ea, nf * 4) != 0); /* the two copies differ, so the test can tell them apart */
+
+    for (int k = 0; k < 2; k++) {
+        CHECK(rin_model_create(&b, &c, NULL, 0) == RIN_STATUS_OK);
+        rin_model_init_params(b, 77); /* other weights, overwritten by the file */
+        CHECK(rin_trainer_create(&tb, b, &tc, err, sizeof err) == RIN_STATUS_OK);
+        CHECK_MSG(rin_trainer_init_from(tb, k ? export : ckpt, err, sizeof err) == RIN_STATUS_OK,
+                  "%s", err);
+        CHECK(rin_trainer_step_count(tb) == 25);
+        CHECK(!memcmp(rin_model_params(b), k ? ea : wa, nf * 4));
+        CHECK(!memcmp(rin_trainer_ema(tb), ea, nf * 4));
+        CHECK(rin_trainer_step(tb, x0, labels, NULL) == RIN_STATUS_OK);
+        CHECK(rin_trainer_step_count(tb) == 26);
+        rin_trainer_free(tb);
+        rin_model_free(b);
+    }
+    /* a model of another size: refused, naming the file */
+    rin_config c2 = c;
+    CHECK(rin_config_set(&c2, "latent_slots", "6", NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_model_create(&b, &c2, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_trainer_create(&tb, b, &tc, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_trainer_init_from(tb, ckpt, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, ckpt) && strstr(err, "model config"), "message: %s", err);
+    rin_trainer_free(tb);
+    rin_model_free(b);
+    rin_trainer_free(ta);
+    rin_model_free(a);
+    unlink(ckpt);
+    unlink(export);
+}
+
 /* The sampler's first two steps written out by hand with the library's pieces. */
 static void manual_two_steps(rin_ctx *ctx, const rin_config *c, int B, const int *labels, int carry,
                              uint64_t seed, float *out) {
