@@ -416,12 +416,17 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 static void train_usage(FILE *f) {
     fprintf(
         f,
-        "usage: rin train --run DIR [--preset NAME] [--config FILE] [--set key=value]...\n"
+        "usage: rin train --run DIR [--preset NAME | --init-from FILE] [--config FILE]\n"
+        "                 [--set key=value]...\n"
         "                 [--data SOURCE] [--steps N] [--check-numerics]\n"
         "       rin train --resume DIR [--set key=value]...\n"
         "\n"
         "  --run DIR        run directory (created; must not hold a checkpoint already)\n"
         "  --resume DIR     continue the run in DIR exactly where its checkpoint left off\n"
+        "  --init-from FILE start the new run from the weights of FILE (a checkpoint, or a\n"
+        "                   model.safetensors: its EMA weights as both copies): its model,\n"
+        "                   training and run settings; the step and data position continue;\n"
+        "                   fresh optimizer moments (--config and --set change settings)\n"
         "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default "
         "fmnist)\n"
         "  --config FILE    'key = value' lines ('#' comments)\n"
@@ -449,14 +454,48 @@ static void train_usage(FILE *f) {
                "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
 }
 
+/* The training and run settings and the data position stored in a file rin train wrote (a
+ * checkpoint or model.safetensors); the model config is read with the weights. Returns 1 when
+ * the file has no data position (not written by rin train). */
+static int settings_from_file(settings *st, const char *path, long *epoch, long *pos,
+                              double *elapsed) {
+    char err[1024];
+    if (rin_train_config_from_file(&st->train, path, err, sizeof err))
+        die("%s", err);
+    run_defaults(&st->run);
+    rin_st_file *f;
+    if (rin_st_read(&f, path, err, sizeof err))
+        die("%s", err);
+    for (int i = 0; i < NRUNKEYS; i++) {
+        const char *v = rin_st_meta(f, run_keys[i]);
+        if (v)
+            run_set(&st->run, run_keys[i], v, "checkpoint: ");
+    }
+    const char *e = rin_st_meta(f, "data_epoch"), *p = rin_st_meta(f, "data_pos");
+    const char *el = rin_st_meta(f, "elapsed_s");
+    int missing = !e || !p;
+    if (!missing) {
+        *epoch = parse_long("data_epoch", e, 0, 1L << 60);
+        *pos = parse_long("data_pos", p, 0, 1L << 60);
+    }
+    *elapsed = el ? atof(el) : 0;
+    rin_st_free(f);
+    return missing;
+}
+
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"run", required_argument, 0, 'r'},      {"resume", required_argument, 0, 'R'},
-        {"preset", required_argument, 0, 'p'},   {"config", required_argument, 0, 'c'},
-        {"set", required_argument, 0, 's'},      {"data", required_argument, 0, 'd'},
-        {"steps", required_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
-        {"check-numerics", no_argument, 0, 'N'}, {0, 0, 0, 0}};
-    const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL;
+    static const struct option opts[] = {{"run", required_argument, 0, 'r'},
+                                         {"resume", required_argument, 0, 'R'},
+                                         {"preset", required_argument, 0, 'p'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"steps", required_argument, 0, 'n'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"check-numerics", no_argument, 0, 'N'},
+                                         {"init-from", required_argument, 0, 'I'},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL, *init_from = NULL;
     const char *sets[256];
     int nsets = 0, o, check_numerics = 0;
     char steps_kv[64], data_kv[600];
@@ -482,6 +521,7 @@ int cmd_train(int argc, char **argv) {
             }
             break;
         case 'N': check_numerics = 1; break;
+        case 'I': init_from = optarg; break;
         case 'h': train_usage(stdout); return 0;
         default: train_usage(stderr); return 2;
         }
@@ -493,6 +533,8 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "rin train: give exactly one of --run DIR and --resume DIR\n");
         return 2;
     }
+    if (init_from && resume)
+        die("--init-from starts a new run (--run DIR); --resume continues one");
     char err[1024], path[1200];
     if (rin_dist_init(err, sizeof err))
         die("%s", err);
@@ -510,25 +552,8 @@ int cmd_train(int argc, char **argv) {
         if (rin_model_load(&r->model, path, err, sizeof err))
             die("cannot resume: %s", err);
         r->s.model = *rin_model_config(r->model);
-        if (rin_train_config_from_file(&r->s.train, path, err, sizeof err))
-            die("cannot resume: %s", err);
-        run_defaults(&r->s.run);
-        rin_st_file *f;
-        if (rin_st_read(&f, path, err, sizeof err))
-            die("%s", err);
-        for (int i = 0; i < NRUNKEYS; i++) {
-            const char *v = rin_st_meta(f, run_keys[i]);
-            if (v)
-                run_set(&r->s.run, run_keys[i], v, "checkpoint: ");
-        }
-        const char *e = rin_st_meta(f, "data_epoch"), *p = rin_st_meta(f, "data_pos");
-        const char *el = rin_st_meta(f, "elapsed_s");
-        if (!e || !p)
+        if (settings_from_file(&r->s, path, &epoch, &pos, &r->elapsed))
             die("%s: __metadata__ lacks data_epoch/data_pos (not a rin train checkpoint?)", path);
-        epoch = parse_long("data_epoch", e, 0, 1L << 60);
-        pos = parse_long("data_pos", p, 0, 1L << 60);
-        r->elapsed = el ? atof(el) : 0;
-        rin_st_free(f);
         for (int i = 0; i < nsets; i++) {
             char key[128];
             const char *v = split_kv(sets[i], key, sizeof key, "--set");
@@ -538,10 +563,22 @@ int cmd_train(int argc, char **argv) {
             settings_set(&r->s, key, v, "--set: ");
         }
     } else {
-        if (rin_config_preset(&r->s.model, preset, err, sizeof err))
-            die("%s", err);
-        rin_train_config_default(&r->s.train);
-        run_defaults(&r->s.run);
+        if (init_from) { /* the file's model, settings and data position; the weights below */
+            rin_model *fm;
+            if (rin_model_load(&fm, init_from, err, sizeof err))
+                die("--init-from: %s", err);
+            r->s.model = *rin_model_config(fm);
+            rin_model_free(fm);
+            double el;
+            if (settings_from_file(&r->s, init_from, &epoch, &pos, &el))
+                epoch = pos = 0;
+        } else {
+            if (rin_config_preset(&r->s.model, preset, err, sizeof err))
+                die("%s", err);
+            rin_train_config_default(&r->s.train);
+            run_defaults(&r->s.run);
+        }
+        rin_config file_model = r->s.model;
         if (cfgfile)
             read_settings_file(cfgfile, settings_set_cb, &r->s);
         for (int i = 0; i < nsets; i++) {
@@ -549,6 +586,10 @@ int cmd_train(int argc, char **argv) {
             const char *v = split_kv(sets[i], key, sizeof key, "--set");
             settings_set(&r->s, key, v, "--set: ");
         }
+        if (init_from && memcmp(&file_model, &r->s.model, sizeof file_model))
+            die("--init-from %s: the model keys come from the file; --config and --set may "
+                "change only training and run keys",
+                init_from);
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
         if (access(path, F_OK) == 0)
             die("%s already holds a checkpoint: continue it with `rin train --resume %s`, or "
@@ -582,6 +623,8 @@ int cmd_train(int argc, char **argv) {
     if (rin_trainer_create_shard(&r->tr, r->model, tc, r->rank, r->nranks, err, sizeof err))
         die("%s", err);
     rin_trainer_set_check_numerics(r->tr, check_numerics);
+    if (init_from && rin_trainer_init_from(r->tr, init_from, err, sizeof err))
+        die("--init-from: %s", err);
     if (resume) {
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         if (rin_trainer_restore(r->tr, path, err, sizeof err))

@@ -291,6 +291,48 @@ TEST(cli_train_resume_sample) {
     CHECK(system(p) == 0);
 }
 
+/* --init-from: a new run from a run's exported weights continues its step and settings, and
+ * the model keys cannot change. */
+TEST(cli_train_init_from) {
+    char dir[256], img[300], lab[300], a[300], b[300], p[900], out[16384];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_initfrom_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 24);
+    int st = run(out, sizeof out,
+                 "train --run %s --preset tiny --set image_channels=1 --set num_classes=4 "
+                 "--data idx:%s,%s --set batch_size=4 --set warmup_steps=2 --set log_every=1 "
+                 "--set sample_every=0 --set sample_count=4 --set sample_steps=2 --steps 4",
+                 a, img, lab);
+    CHECK_MSG(st == 0, "%s", out);
+    st = run(out, sizeof out, "train --run %s --init-from %s/model.safetensors --steps 7", b, a);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK_MSG(strstr(out, "steps 4 -> 7") != NULL, "the step does not continue: %s", out);
+    snprintf(p, sizeof p, "%s/metrics.csv", b);
+    CHECK(count_lines(p) == 4); /* header + steps 5, 6, 7 */
+    char cfg[8192];
+    snprintf(p, sizeof p, "%s/config.txt", b);
+    read_text(p, cfg, sizeof cfg);
+    CHECK_MSG(strstr(cfg, "num_classes=4") && strstr(cfg, "batch_size=4"),
+              "settings not taken from the file: %s", cfg);
+    /* the model keys are the file's; --init-from does not mix with --resume */
+    snprintf(p, sizeof p, "%s/c", dir);
+    CHECK(run(out, sizeof out,
+              "train --run %s --init-from %s/model.safetensors --set latent_slots=9", p, a) == 1);
+    CHECK_MSG(strstr(out, "model keys come from the file") != NULL, "%s", out);
+    CHECK(access(p, F_OK) != 0);
+    CHECK(run(out, sizeof out, "train --resume %s --init-from %s/model.safetensors", b, a) == 1);
+    CHECK(run(out, sizeof out, "train --run %s --init-from %s/none.safetensors", p, a) == 1);
+    CHECK_MSG(strstr(out, "none.safetensors") != NULL, "%s", out);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
+
 TEST(cli_train_fmnist_when_installed) {
     if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
         test_skip("dataset-fashion-mnist is not installed");
