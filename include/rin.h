@@ -248,7 +248,8 @@ typedef struct rin_train_config {
 
 /* Defaults of the released CIFAR-10 sweep where they apply (LAMB, lr 3e-3, cosine@0.8,
  * warm-up 10,000, weight decay 0.01, EMA 0.9999, self_cond_rate 0.9, eps prediction,
- * train_schedule sigmoid@-3,3,0.9). */
+ * train_schedule sigmoid@-3,3,0.9), with rin's EMA warm-up on (ema_warmup = 0 is the spec's
+ * constant decay). */
 void rin_train_config_default(rin_train_config *t);
 /* key=value, like rin_config_set; the keys are listed by rin_train_config_key(i). */
 rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,

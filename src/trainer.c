@@ -100,6 +100,7 @@ void rin_train_config_default(rin_train_config *t) {
     t->clip_norm = 0;
     snprintf(t->exclude_from_weight_decay, sizeof t->exclude_from_weight_decay, "bias,beta,gamma");
     t->ema_decay = 0.9999;
+    t->ema_warmup = 1; /* rin's own; docs/training.md measures it (ema_warmup=0 is the spec's) */
     snprintf(t->train_schedule, sizeof t->train_schedule, "sigmoid@-3,3,0.9");
     snprintf(t->pred_type, sizeof t->pred_type, "eps");
     t->b_scale = 1.0;
