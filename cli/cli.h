@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "imageio.h"
 #include "rin.h"
 
 int cmd_init(int argc, char **argv);
@@ -38,6 +39,24 @@ int set_model_or_train_key(rin_config *model, rin_train_config *train, const cha
                            const char *value, const char *where);
 typedef void (*settings_fn)(void *user, const char *key, const char *value, const char *where);
 void read_settings_file(const char *path, settings_fn set, void *user);
+/* --scale: "auto" -> 0 (rin_grid_auto_scale), else a whole number 1-64; dies naming opt. */
+int parse_scale(const char *opt, const char *v);
+
+/* ---- provenance: the text chunks of every PNG of samples (docs/training.md) ---- */
+#define PROVENANCE_MAX 24
+typedef struct png_provenance {
+    rin_png_text text[PROVENANCE_MAX]; /* (n), values pointing into `values` */
+    int n;
+    char values[PROVENANCE_MAX][640];
+} png_provenance;
+/* Appends key = the formatted value (as printable Latin-1; see rin_png_text_latin1). */
+void provenance_add(png_provenance *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Starts p with Software = rin and the checkpoint sampled: its path, the SHA-256 of its bytes
+ * (checkpoint_sha256), its training step (metadata "step", or "unknown") and the weights used
+ * (ema or raw). Dies when the file cannot be read. */
+void provenance_checkpoint(png_provenance *p, const char *path, const char *weights);
+
 /* ---- video (cli/video.c, docs/video.md) ---- */
 typedef struct rin_video_source rin_video_source;
 /* Opens the clip source of a video model's run; an image dataset source such as "fmnist" means
@@ -51,15 +70,19 @@ int video_args_name_video_model(int argc, char **argv);
  * cond (N, Nc, H, W, C), max_batch clips per rin_sample call. */
 void video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
                    int max_batch, float *out);
-/* A PNG strip: per clip a row of the true clip, then a row of conditioning + predicted frames. */
-void video_write_strip(const char *path, const rin_config *c, const float *cond,
-                       const float *truth, const float *pred, int N, float b);
-/* An animated GIF: per clip the truth beside the prediction, frame by frame. */
-void video_write_gif(const char *path, const rin_config *c, const float *cond,
-                     const float *truth, const float *pred, int N, float b);
+/* A PNG strip: per clip a row of the true clip, then a row of conditioning + predicted frames;
+ * enlarged `scale` times (0: automatic, rin_grid_auto_scale), with the text chunks of prov
+ * (NULL: none). */
+void video_write_strip(const char *path, const rin_config *c, const float *cond, const float *truth,
+                       const float *pred, int N, float b, int scale, const png_provenance *prov);
+/* An animated GIF: per clip the truth beside the prediction, frame by frame, enlarged `scale`
+ * times (0: automatic). */
+void video_write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
+                     const float *pred, int N, float b, int scale);
 /* Samples N fixed held-out clips of src and writes their strip to path (training previews). */
 void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
-                   const rin_sample_config *sc, int N, float b);
+                   const rin_sample_config *sc, int N, float b, int scale,
+                   const png_provenance *prov);
 int cmd_sample_video(int argc, char **argv);
 int cmd_eval_video(int argc, char **argv);
 

@@ -1,7 +1,7 @@
 /* rin.c -- the `rin` command line: a dispatcher over librin.
  *
  *   rin init    --preset NAME [--set key=value ...] [--seed S] --out FILE
- *   rin info    FILE
+ *   rin info    FILE          (a checkpoint, or a PNG: its text chunks)
  *   rin forward --model FILE --in INPUTS --out OUTPUTS [--train --seed S]
  *
  * The CLI owns process concerns (arguments, messages, exit codes); the library does the work.
@@ -63,6 +63,41 @@ double parse_double(const char *opt, const char *v) {
     if (errno || end == v || *end)
         die("%s: '%s' is not a number", opt, v);
     return x;
+}
+
+int parse_scale(const char *opt, const char *v) {
+    return strcmp(v, "auto") ? (int)parse_long(opt, v, 1, 64) : 0;
+}
+
+void provenance_add(png_provenance *p, const char *key, const char *fmt, ...) {
+    if (p->n == PROVENANCE_MAX)
+        die("provenance: more than %d text chunks (a bug)", PROVENANCE_MAX);
+    char raw[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    rin_png_text_latin1(p->values[p->n], sizeof p->values[p->n], raw);
+    p->text[p->n].key = key;
+    p->text[p->n].value = p->values[p->n];
+    p->n++;
+}
+
+void provenance_checkpoint(png_provenance *p, const char *path, const char *weights) {
+    char sha[65], err[1024];
+    if (rin_file_sha256_hex(path, sha, err, sizeof err))
+        die("%s", err);
+    rin_st_file *f;
+    if (rin_st_read(&f, path, err, sizeof err))
+        die("%s", err);
+    const char *step = rin_st_meta(f, "step");
+    p->n = 0;
+    provenance_add(p, "Software", "rin");
+    provenance_add(p, "checkpoint", "%s", path);
+    provenance_add(p, "checkpoint_sha256", "%s", sha);
+    provenance_add(p, "step", "%s", step ? step : "unknown");
+    provenance_add(p, "weights", "%s", weights);
+    rin_st_free(f);
 }
 
 const char *split_kv(const char *text, char *key, size_t cap, const char *what) {
@@ -146,7 +181,8 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  init      write a freshly initialised checkpoint\n"
-            "  info      print a checkpoint's config and parameter counts per part\n"
+            "  info      print a checkpoint's config and parameter counts per part, or a\n"
+            "            PNG's size and text chunks (the provenance of rin's samples)\n"
             "  forward   run the denoiser of a checkpoint on tensors from a safetensors file\n"
             "  train     train a model on a dataset, with checkpoints, samples and a report\n"
             "  sample    generate images from a checkpoint\n"
@@ -260,11 +296,64 @@ static void part_of(const char *name, char *part, size_t len) {
     snprintf(part, len, "other");
 }
 
+/* 1 when the file starts with the PNG signature. */
+static int is_png_file(const char *path) {
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    FILE *f = fopen(path, "rb");
+    int png = f && fread(head, 1, 8, f) == 8 && !memcmp(head, sig, 8);
+    if (f)
+        fclose(f);
+    return png;
+}
+
+/* Latin-1 bytes (a PNG text chunk) to stdout as UTF-8. */
+static void print_latin1(const char *s) {
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x80) {
+            putchar(ch);
+        } else {
+            putchar(0xC0 | (ch >> 6));
+            putchar(0x80 | (ch & 0x3F));
+        }
+    }
+}
+
+/* rin info FILE.png: the size and every text chunk (the provenance rin sample and rin train
+ * record), each chunk's CRC verified. */
+static int info_png(const char *path) {
+    char err[1024];
+    rin_png_info pi;
+    if (rin_png_info_read(path, &pi, err, sizeof err))
+        die("%s", err);
+    static const char *const colour[7] = {"grey", "?", "RGB", "palette", "grey+alpha", "?", "RGBA"};
+    printf("%s: PNG %d x %d (width x height), %d-bit %s, %d text chunk%s\n", path, pi.W, pi.H,
+           pi.bit_depth, pi.color_type <= 6 ? colour[pi.color_type] : "?", pi.ntext,
+           pi.ntext == 1 ? "" : "s");
+    for (int i = 0; i < pi.ntext; i++) {
+        print_latin1(pi.text[i].key);
+        printf(": ");
+        print_latin1(pi.text[i].value);
+        printf("\n");
+    }
+    rin_png_info_free(&pi);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     if (argc != 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: rin info FILE\n");
+        fprintf(argc == 2 ? stdout : stderr,
+                "usage: rin info FILE\n"
+                "\n"
+                "  FILE.safetensors  a checkpoint: its config and parameter counts per part\n"
+                "  FILE.png          a PNG: its size and text chunks, one 'key: value' line\n"
+                "                    each (rin's samples record their checkpoint's SHA-256,\n"
+                "                    step, sampler, steps, seed, guidance and class)\n");
         return argc == 2 ? 0 : 2;
     }
+    if (is_png_file(argv[1]))
+        return info_png(argv[1]);
     char err[512];
     rin_model *m;
     if (rin_model_load(&m, argv[1], err, sizeof err))

@@ -7,6 +7,11 @@
  * The sampling schedule, sampler, steps, guidance and seed are options; the prediction type,
  * input scale and input normalisation come from the training config stored in the checkpoint.
  * A training checkpoint is sampled with its EMA weights unless --weights raw.
+ *
+ * Grids and trajectories are enlarged by a whole number so each image is at least 84 pixels
+ * (--scale); --out-dir images stay at the model's size, since they are data for `rin eval`.
+ * Every PNG carries its provenance in tEXt chunks: the checkpoint's SHA-256 and step, sampler,
+ * steps, seed, guidance, class (`rin info FILE.png` prints them).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -37,8 +42,15 @@ static void sample_usage(FILE *f) {
                "  --batch B          images per network call (default 64)\n"
                "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
                "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
-               "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ...\n"
-               "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n");
+               "  --scale N          enlarge grids and trajectories N times, nearest neighbour\n"
+               "                     (default auto: each image at least 84 pixels, e.g. 28 or\n"
+               "                     32 -> 3x, 64 -> 2x; --scale 1 = the model's size)\n"
+               "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ... (always\n"
+               "                     the model's size: data for `rin eval --fake png:DIR`)\n"
+               "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n"
+               "\n"
+               "Every PNG records the checkpoint's SHA-256 and step, the sampler, steps, seed,\n"
+               "guidance and class in text chunks: `rin info FILE.png` prints them.\n");
 }
 
 typedef struct traj {
@@ -88,10 +100,11 @@ int cmd_sample(int argc, char **argv) {
                                          {"cols", required_argument, 0, 'l'},
                                          {"out-dir", required_argument, 0, 'o'},
                                          {"trajectory", required_argument, 0, 'T'},
+                                         {"scale", required_argument, 0, 'Z'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *mpath = NULL, *weights = "ema", *grid = NULL, *outdir = NULL, *trajpath = NULL;
-    int N = 16, batch = 64, cls = -2, random_classes = 0, cols = 0, o;
+    int N = 16, batch = 64, cls = -2, random_classes = 0, cols = 0, scale = 0, o;
     rin_sample_config sc;
     rin_sample_config_default(&sc);
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -125,6 +138,7 @@ int cmd_sample(int argc, char **argv) {
         case 'l': cols = (int)parse_long("--cols", optarg, 1, 1024); break;
         case 'o': outdir = optarg; break;
         case 'T': trajpath = optarg; break;
+        case 'Z': scale = parse_scale("--scale", optarg); break;
         case 'h': sample_usage(stdout); return 0;
         default: sample_usage(stderr); return 2;
         }
@@ -204,11 +218,43 @@ int cmd_sample(int argc, char **argv) {
     fprintf(stderr, "\rsampled %d images in %.1f s (%.2f img/s, %d steps %s, schedule %s%s)\n", N,
             dt, N / dt, sc.steps, sc.sampler, sc.schedule,
             sc.self_cond ? "" : ", no self-conditioning");
+    /* the provenance every PNG carries; "class" is added per file */
+    png_provenance prov;
+    provenance_checkpoint(&prov, mpath, weights);
+    provenance_add(&prov, "sampler", "%s", sc.sampler);
+    provenance_add(&prov, "steps", "%d", sc.steps);
+    provenance_add(&prov, "seed", "%llu", (unsigned long long)sc.seed);
+    char num[64];
+    rin_format_double(num, sizeof num, sc.guidance);
+    provenance_add(&prov, "guidance", "%s", num);
+    provenance_add(&prov, "schedule", "%s", sc.schedule);
+    if (sc.td != 0) {
+        rin_format_double(num, sizeof num, sc.td);
+        provenance_add(&prov, "td", "%s", num);
+    }
+    if (!sc.self_cond)
+        provenance_add(&prov, "self_cond", "off");
+    const int nprov = prov.n;
+    /* the classes as this command chose them, for a file whose image i has label i */
+    char classes[64];
+    if (c->num_classes == 0)
+        snprintf(classes, sizeof classes, "none (unconditional)");
+    else if (cls != -2)
+        snprintf(classes, sizeof classes, "%d", cls);
+    else if (random_classes)
+        snprintf(classes, sizeof classes, "random");
+    else
+        snprintf(classes, sizeof classes, "in turn (image i: class i mod %d)", c->num_classes);
     if (grid) {
         if (!cols)
             cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
-        if (rin_grid_write(grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, err,
-                           sizeof err))
+        prov.n = nprov;
+        if (c->num_classes > 0 && cls == -2 && !random_classes && cols == c->num_classes)
+            provenance_add(&prov, "class", "per column");
+        else
+            provenance_add(&prov, "class", "%s", classes);
+        if (rin_grid_write(grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, scale,
+                           prov.text, prov.n, err, sizeof err))
             die("%s", err);
         printf("wrote %s (%d images)\n", grid, N);
     }
@@ -222,7 +268,13 @@ int cmd_sample(int argc, char **argv) {
             char p[1200];
             snprintf(p, sizeof p, "%s/sample_%05d.png", outdir, i);
             rin_float_to_u8(px, imgs + (size_t)i * per, per, (float)sc.b_scale);
-            if (rin_png_write(p, px, c->H, c->W, c->C, err, sizeof err))
+            prov.n = nprov;
+            provenance_add(&prov, "image", "%d", i);
+            if (c->num_classes > 0)
+                provenance_add(&prov, "class", "%d", labels[i]);
+            else
+                provenance_add(&prov, "class", "%s", classes);
+            if (rin_png_write_text(p, px, c->H, c->W, c->C, prov.text, prov.n, err, sizeof err))
                 die("%s", err);
         }
         free(px);
@@ -230,8 +282,19 @@ int cmd_sample(int argc, char **argv) {
     }
     if (trajpath) {
         int GW = tr.cols * (c->W + 2) + 2, GH = tr.rows * (c->H + 2) + 2;
-        if (rin_png_write(trajpath, tr.canvas, GH, GW, c->C, err, sizeof err))
+        int s = scale ? scale : rin_grid_auto_scale(c->H, c->W);
+        uint8_t *big;
+        if (rin_image_upscale(&big, tr.canvas, GH, GW, c->C, s))
+            die("--trajectory: cannot enlarge a %d x %d strip %d times", GH, GW, s);
+        prov.n = nprov;
+        provenance_add(&prov, "class", "%s", classes);
+        provenance_add(&prov, "trajectory",
+                       "x0_hat of the first %d images (rows) at %d of the %d steps (columns)",
+                       tr.rows, tr.cols, sc.steps);
+        if (rin_png_write_text(trajpath, big, GH * s, GW * s, c->C, prov.text, prov.n, err,
+                               sizeof err))
             die("%s", err);
+        free(big);
         printf("wrote %s (x0_hat of %d images at %d steps, left to right)\n", trajpath, tr.rows,
                tr.cols);
         free(tr.canvas);

@@ -11,8 +11,10 @@
  *                           written atomically every ckpt_every steps, at the end and on Ctrl-C
  *   model.safetensors       the EMA weights alone, for `rin sample`
  *   metrics.csv             step, loss, lr, grad_norm, img_per_s, elapsed_s
- *   samples/step_NNNNNNN.png  sample grids from the EMA weights every sample_every steps
- *   report.html             loss and lr curves, config and the latest grid, self-contained
+ *   samples/step_NNNNNNN.png  sample grids from the EMA weights every sample_every steps,
+ *                           enlarged (sample_scale) and with their provenance in text chunks
+ *   report.html             loss and lr curves, the latest grid, the history of grids (at most
+ *                           24 of samples/, so it survives --resume) and the config
  * A resumed run continues bit for bit as if it had never stopped.
  *
  * Under mpirun (docs/distributed.md) each rank trains on its share of every batch; rank 0 alone
@@ -44,6 +46,7 @@ typedef struct run_config {
     long ckpt_every;   /* checkpoint; 0 = only at the end */
     int sample_count;  /* images per grid */
     int sample_steps;  /* sampler steps for grids */
+    int sample_scale;  /* grid enlargement; 0 = automatic (rin_grid_auto_scale) */
     char sample_sampler[16];
     double time_limit; /* seconds of training in this invocation; 0 = none */
 } run_config;
@@ -59,11 +62,12 @@ static void run_defaults(run_config *r) {
     r->sample_steps = 50;
     snprintf(r->sample_sampler, sizeof r->sample_sampler, "ddim");
     r->time_limit = 0;
+    r->sample_scale = 0;
 }
 
-static const char *const run_keys[] = {"data",         "random_flip",    "log_every",
-                                       "sample_every", "ckpt_every",     "sample_count",
-                                       "sample_steps", "sample_sampler", "time_limit"};
+static const char *const run_keys[] = {
+    "data",         "random_flip",  "log_every",      "sample_every", "ckpt_every",
+    "sample_count", "sample_steps", "sample_sampler", "time_limit",   "sample_scale"};
 #define NRUNKEYS ((int)(sizeof run_keys / sizeof run_keys[0]))
 
 static int run_get(const run_config *r, int i, char *buf, size_t len) {
@@ -77,6 +81,7 @@ static int run_get(const run_config *r, int i, char *buf, size_t len) {
     case 6: return snprintf(buf, len, "%d", r->sample_steps);
     case 7: return snprintf(buf, len, "%s", r->sample_sampler);
     case 8: return rin_format_double(buf, len, r->time_limit);
+    case 9: return snprintf(buf, len, "%d", r->sample_scale);
     }
     return -1;
 }
@@ -106,6 +111,8 @@ static int run_set(run_config *r, const char *key, const char *v, const char *wh
             strcmp(v, "ddim"))
             die("%s: '%s' (expected ddpm, ddpm@small or ddim)", opt, v);
         snprintf(r->sample_sampler, sizeof r->sample_sampler, "%s", v);
+    } else if (!strcmp(key, "sample_scale")) {
+        r->sample_scale = (int)parse_long(opt, v, 0, 64);
     } else if (!strcmp(key, "time_limit")) {
         r->time_limit = parse_double(opt, v);
         if (!(r->time_limit >= 0))
@@ -346,20 +353,96 @@ static void save_checkpoint(run *r) {
         die("%s", err);
 }
 
+/* ---- sample grids and the report ---------------------------------------------------------- */
+
+#define REPORT_HISTORY 24 /* grids of the run in report.html, at most: a few MB */
+
+typedef struct grid_file {
+    long step;
+    char path[1200];
+} grid_file;
+
+static int grid_file_cmp(const void *a, const void *b) {
+    const grid_file *x = a, *y = b;
+    return (x->step > y->step) - (x->step < y->step);
+}
+
+/* The grids in DIR/samples (step_NNNNNNN.png, whatever invocation wrote them), sorted by step,
+ * thinned to at most `max` evenly spaced ones that always keep the first and the latest.
+ * Returns their count; *out is malloc'd (NULL when there are none). */
+static int list_grids(const run *r, grid_file **out, int max) {
+    *out = NULL;
+    char dir[1200];
+    path_in(dir, sizeof dir, r, "samples");
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    grid_file *g = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *d = e->d_name;
+        if (strncmp(d, "step_", 5) != 0)
+            continue;
+        size_t digits = strspn(d + 5, "0123456789");
+        if (digits == 0 || digits > 15 || strcmp(d + 5 + digits, ".png") != 0)
+            continue; /* also the atomic writers' step_N.png.tmp.PID */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            grid_file *ng = realloc(g, (size_t)cap * sizeof *g);
+            if (!ng)
+                die("out of memory (listing %s)", dir);
+            g = ng;
+        }
+        int w = snprintf(g[n].path, sizeof g[n].path, "%s/%s", dir, d);
+        if (w < 0 || (size_t)w >= sizeof g[n].path)
+            continue;
+        g[n].step = atol(d + 5);
+        n++;
+    }
+    closedir(dp);
+    if (n == 0) {
+        free(g);
+        return 0;
+    }
+    qsort(g, (size_t)n, sizeof *g, grid_file_cmp);
+    if (n > max) { /* grid k of max is number round(k (n - 1) / (max - 1)): distinct, 0 and n-1 */
+        for (int k = 0; k < max; k++)
+            g[k] = g[(int)(((long)k * (n - 1) + (max - 1) / 2) / (max - 1))];
+        n = max;
+    }
+    *out = g;
+    return n;
+}
+
 static void write_report(run *r, const char *note) {
     char path[1200], err[1024], cfg[16384];
     settings_format(&r->s, cfg, sizeof cfg);
+    grid_file *g;
+    int ng = list_grids(r, &g, REPORT_HISTORY);
+    const char *hist[REPORT_HISTORY];
+    long steps[REPORT_HISTORY];
+    for (int i = 0; i < ng; i++) {
+        hist[i] = g[i].path;
+        steps[i] = g[i].step;
+    }
+    /* the latest grid: this invocation's, or after --resume the newest in samples/ */
+    const char *latest = r->last_grid[0] ? r->last_grid : ng > 0 ? g[ng - 1].path : NULL;
     rin_report rep = {.title = r->dir,
                       .config_text = cfg,
                       .steps = r->met.step,
                       .loss = r->met.loss,
                       .lr = r->met.lr,
                       .n = r->met.n,
-                      .grid_png = r->last_grid[0] ? r->last_grid : NULL,
-                      .notes = note};
+                      .grid_png = latest,
+                      .notes = note,
+                      .history_png = hist,
+                      .history_steps = steps,
+                      .nhistory = ng};
     path_in(path, sizeof path, r, "report.html");
     if (rin_report_write(path, &rep, err, sizeof err))
         die("%s", err);
+    free(g);
 }
 
 static void sample_grid(run *r) {
@@ -382,10 +465,35 @@ static void sample_grid(run *r) {
     char err[1024];
     rin_ctx_set_params(r->sctx, rin_trainer_ema(r->tr));
     char name[64];
-    snprintf(name, sizeof name, "samples/step_%07ld.png", rin_trainer_step_count(r->tr));
+    long step = rin_trainer_step_count(r->tr);
+    snprintf(name, sizeof name, "samples/step_%07ld.png", step);
+    int cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
+    /* provenance: no checkpoint file exists for this step yet, so the run, the step and the
+     * SHA-256 of the EMA weights as held in memory (the float32 buffer of rin_trainer_ema,
+     * padding included; docs/training.md) */
+    char sha[65];
+    rin_sha256_hex(rin_trainer_ema(r->tr), rin_model_buffer_floats(r->model) * sizeof(float), sha);
+    png_provenance prov = {.n = 0};
+    provenance_add(&prov, "Software", "rin");
+    provenance_add(&prov, "run", "%s", r->dir);
+    provenance_add(&prov, "step", "%ld", step);
+    provenance_add(&prov, "weights", "ema");
+    provenance_add(&prov, "weights_sha256", "%s", sha);
+    provenance_add(&prov, "sampler", "%s", sc.sampler);
+    provenance_add(&prov, "steps", "%d", sc.steps);
+    provenance_add(&prov, "seed", "%llu", (unsigned long long)sc.seed);
+    provenance_add(&prov, "guidance", "0");
+    provenance_add(&prov, "schedule", "%s", sc.schedule);
+    if (r->video)
+        provenance_add(&prov, "data", "held-out clips -%d to -1 of %s", N, r->s.run.data);
+    else if (c->num_classes > 0)
+        provenance_add(&prov, "class", cols == c->num_classes ? "per column" : "in turn");
+    else
+        provenance_add(&prov, "class", "none (unconditional)");
     if (r->video) {
         path_in(r->last_grid, sizeof r->last_grid, r, name);
-        video_preview(r->last_grid, r->sctx, r->video, &sc, N, (float)sc.b_scale);
+        video_preview(r->last_grid, r->sctx, r->video, &sc, N, (float)sc.b_scale,
+                      r->s.run.sample_scale, &prov);
         free(labels);
         free(imgs);
         return;
@@ -394,9 +502,8 @@ static void sample_grid(run *r) {
                    sizeof err))
         die("sampling: %s", err);
     path_in(r->last_grid, sizeof r->last_grid, r, name);
-    int cols = c->num_classes > 0 && c->num_classes <= 16 ? c->num_classes : 8;
-    if (rin_grid_write(r->last_grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale, err,
-                       sizeof err))
+    if (rin_grid_write(r->last_grid, imgs, N, c->H, c->W, c->C, cols, (float)sc.b_scale,
+                       r->s.run.sample_scale, prov.text, prov.n, err, sizeof err))
         die("%s", err);
     free(labels);
     free(imgs);
@@ -449,7 +556,10 @@ static void train_usage(FILE *f) {
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
         fprintf(f, "  %s\n", line);
     fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
-               "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none).\n"
+               "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none),\n"
+               "sample_scale (grids enlarged N times; 0 = auto: each image at least 84 pixels).\n"
+               "Grids record run, step, sampler, steps, seed and the EMA weights' SHA-256 in text\n"
+               "chunks (`rin info FILE.png`); report.html shows them over the run.\n"
                "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n"
                "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
 }

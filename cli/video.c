@@ -81,7 +81,7 @@ static void join_clips(float *clips, const float *cond, const float *pred, int N
 }
 
 void video_write_strip(const char *path, const rin_config *c, const float *cond, const float *truth,
-                       const float *pred, int N, float b) {
+                       const float *pred, int N, float b, int scale, const png_provenance *prov) {
     size_t frame = (size_t)c->H * c->W * c->C, per = (size_t)c->seq_len * frame;
     float *tiles = malloc(2 * (size_t)N * per * sizeof *tiles);
     if (!tiles)
@@ -93,14 +93,14 @@ void video_write_strip(const char *path, const rin_config *c, const float *cond,
                    pred + (size_t)i * rin_config_input_floats(c), 1, c);
     }
     char err[1024];
-    if (rin_grid_write(path, tiles, 2 * N * c->seq_len, c->H, c->W, c->C, c->seq_len, b, err,
-                       sizeof err))
+    if (rin_grid_write(path, tiles, 2 * N * c->seq_len, c->H, c->W, c->C, c->seq_len, b, scale,
+                       prov ? prov->text : NULL, prov ? prov->n : 0, err, sizeof err))
         die("%s", err);
     free(tiles);
 }
 
 void video_write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
-                     const float *pred, int N, float b) {
+                     const float *pred, int N, float b, int scale) {
     int T = c->seq_len, Nc = c->cond_frames;
     size_t frame = (size_t)c->H * c->W * c->C;
     float *tiles = malloc(2 * (size_t)N * frame * sizeof *tiles);
@@ -109,6 +109,8 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
     char err[1024];
     if (!tiles)
         die("out of memory (gif)");
+    if (scale == 0)
+        scale = rin_grid_auto_scale(c->H, c->W);
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < N; i++)
             for (int k = 0; k < 2; k++) {
@@ -117,9 +119,17 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
                            : (k ? pred : truth) + ((size_t)i * (T - Nc) + t - Nc) * frame;
                 memcpy(tiles + (size_t)(2 * i + k) * frame, src, frame * sizeof(float));
             }
-        uint8_t *g;
+        uint8_t *g, *big;
         if (rin_grid_make(&g, &GH, &GW, tiles, 2 * N, c->H, c->W, c->C, 2, 1, b))
             die("out of memory (gif)");
+        if (scale > 1) {
+            if (rin_image_upscale(&big, g, GH, GW, c->C, scale))
+                die("%s: cannot enlarge %d x %d frames %d times", path, GH, GW, scale);
+            free(g);
+            g = big;
+            GH *= scale;
+            GW *= scale;
+        }
         if (!frames && !(frames = malloc((size_t)T * GH * GW * c->C)))
             die("out of memory (gif)");
         memcpy(frames + (size_t)t * GH * GW * c->C, g, (size_t)GH * GW * c->C);
@@ -132,7 +142,8 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
 }
 
 void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
-                   const rin_sample_config *sc, int N, float b) {
+                   const rin_sample_config *sc, int N, float b, int scale,
+                   const png_provenance *prov) {
     const rin_config *c = &ctx->model->cfg;
     float *cond = malloc((size_t)N * rin_config_cond_floats(c) * sizeof *cond + 4);
     float *truth = malloc((size_t)N * rin_config_input_floats(c) * sizeof *truth);
@@ -142,7 +153,7 @@ void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
     /* negative clip indices: never a training clip of the generator */
     rin_video_batch(src, -(long)N, N, c->cond_frames, b, cond, truth);
     video_predict(ctx, sc, cond, N, N, pred);
-    video_write_strip(path, c, cond, truth, pred, N, b);
+    video_write_strip(path, c, cond, truth, pred, N, b, scale, prov);
     free(cond), free(truth), free(pred);
 }
 
@@ -151,7 +162,7 @@ void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
 typedef struct video_opts {
     const char *model, *weights, *data, *strip, *gif, *csv;
     long first; /* first clip index of the source */
-    int n, k, steps, batch;
+    int n, k, steps, batch, scale;
     char sampler[16], schedule[64];
     uint64_t seed, data_seed;
 } video_opts;
@@ -179,27 +190,24 @@ static void video_usage(FILE *f, int eval) {
                  : "  --strip FILE      PNG strip, per clip truth row then prediction row\n"
                    "                    (default video_strip.png)\n"
                    "  --gif FILE        animated GIF, truth beside prediction (default "
-                   "video.gif)\n");
+                   "video.gif)\n"
+                   "  --scale N         enlarge the strip and GIF N times, nearest neighbour\n"
+                   "                    (default auto: frames of at least 84 pixels; 1 = none)\n"
+                   "The strip records the checkpoint's SHA-256 and step, sampler, steps and seed\n"
+                   "in text chunks: `rin info FILE.png` prints them.\n");
 }
 
 static void video_parse(video_opts *o, int argc, char **argv, int eval) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"weights", required_argument, 0, 'w'},
-                                         {"data", required_argument, 0, 'd'},
-                                         {"data-seed", required_argument, 0, 'D'},
-                                         {"first", required_argument, 0, 'f'},
-                                         {"n", required_argument, 0, 'n'},
-                                         {"k", required_argument, 0, 'k'},
-                                         {"steps", required_argument, 0, 't'},
-                                         {"sampler", required_argument, 0, 'S'},
-                                         {"schedule", required_argument, 0, 'c'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"strip", required_argument, 0, 'P'},
-                                         {"gif", required_argument, 0, 'G'},
-                                         {"csv", required_argument, 0, 'C'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"weights", required_argument, 0, 'w'},
+        {"data", required_argument, 0, 'd'},    {"data-seed", required_argument, 0, 'D'},
+        {"first", required_argument, 0, 'f'},   {"n", required_argument, 0, 'n'},
+        {"k", required_argument, 0, 'k'},       {"steps", required_argument, 0, 't'},
+        {"sampler", required_argument, 0, 'S'}, {"schedule", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'},    {"batch", required_argument, 0, 'b'},
+        {"strip", required_argument, 0, 'P'},   {"gif", required_argument, 0, 'G'},
+        {"csv", required_argument, 0, 'C'},     {"scale", required_argument, 0, 'Z'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (video_opts){.weights = "ema",
                       .data = "mmnist:fmnist:test",
                       .n = eval ? 100 : 4,
@@ -230,6 +238,7 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         case 'P': o->strip = optarg; break;
         case 'G': o->gif = optarg; break;
         case 'C': o->csv = optarg; break;
+        case 'Z': o->scale = parse_scale("--scale", optarg); break;
         case 'h': video_usage(stdout, eval); exit(0);
         default: video_usage(stderr, eval); exit(2);
         }
@@ -296,8 +305,16 @@ int cmd_sample_video(int argc, char **argv) {
     double t0 = rin_time_seconds();
     video_predict(r.ctx, &r.sc, r.cond, o.n, o.batch, r.pred);
     float b = (float)r.sc.b_scale;
-    video_write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, b);
-    video_write_gif(o.gif, c, r.cond, r.truth, r.pred, o.n, b);
+    png_provenance prov;
+    provenance_checkpoint(&prov, o.model, o.weights);
+    provenance_add(&prov, "sampler", "%s", r.sc.sampler);
+    provenance_add(&prov, "steps", "%d", r.sc.steps);
+    provenance_add(&prov, "seed", "%llu", (unsigned long long)r.sc.seed);
+    provenance_add(&prov, "schedule", "%s", r.sc.schedule);
+    provenance_add(&prov, "data", "%s (data seed %llu), clips %ld-%ld", o.data,
+                   (unsigned long long)o.data_seed, o.first, o.first + o.n - 1);
+    video_write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, b, o.scale, &prov);
+    video_write_gif(o.gif, c, r.cond, r.truth, r.pred, o.n, b, o.scale);
     fprintf(stderr,
             "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames, "
             "%s %d steps, %.1f s; strip %s, gif %s\n",

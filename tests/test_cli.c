@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "imageio.h"
 #include "internal.h"
 #include "test.h"
@@ -217,6 +218,168 @@ static int count_lines(const char *p) {
     return n;
 }
 
+/* The value of the line "key: value" of `rin info FILE.png` output, into buf ("" if absent). */
+static const char *info_value(const char *out, const char *key, char *buf, size_t cap) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s: ", key);
+    const char *p = strstr(out, pat);
+    buf[0] = 0;
+    if (p) {
+        p += strlen(pat);
+        size_t n = strcspn(p, "\n");
+        snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    }
+    return buf;
+}
+
+/* The SHA-256 of a file's bytes, computed here from the whole file. */
+static void file_sha256(const char *path, char out[65]) {
+    FILE *f = fopen(path, "rb");
+    out[0] = 0;
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+        rin_sha256_hex(buf, (size_t)n, out);
+    free(buf);
+    fclose(f);
+}
+
+/* Sizes and provenance of what `rin sample --n 8 --steps 4 --sampler ddim --seed 3` wrote from
+ * the tiny model (8x8 grey images, 4 classes): the grid and trajectory enlarged 11 times
+ * (ceil(84 / 8)), the --out-dir images at the model's size, `rin info` printing the
+ * checkpoint's SHA-256 and step and the sampler settings; --scale 1 the grid of before; a
+ * corrupt PNG named by rin info. */
+static void check_sample_pngs(const char *dir, const char *model, const char *grid,
+                              const char *traj, const char *one) {
+    uint8_t *px = NULL;
+    int H = 0, W = 0, C = 0;
+    CHECK(rin_png_read(grid, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 11 * (2 * 10 + 2) && W == 11 * (4 * 10 + 2) && C == 1, "grid %dx%dx%d", H, W, C);
+    free(px);
+    CHECK(rin_png_read(traj, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 11 * (8 * 10 + 2) && W == 11 * (4 * 10 + 2), "trajectory %dx%d", H, W);
+    free(px);
+    CHECK(rin_png_read(one, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 8 && W == 8 && C == 1, "--out-dir image %dx%dx%d", H, W, C);
+    free(px);
+
+    char out[8192], v[256], sha[65], p[900];
+    int st = run(out, sizeof out, "info %s", grid);
+    printf("%s", out);
+    CHECK(st == 0);
+    file_sha256(model, sha);
+    rin_st_file *f;
+    char err[512];
+    CHECK(rin_st_read(&f, model, err, sizeof err) == RIN_STATUS_OK);
+    const char *step = rin_st_meta(f, "step");
+    CHECK(step && !strcmp(step, "6"));
+    CHECK(strstr(out, ": PNG 462 x 242 (width x height), 8-bit grey") != NULL);
+    CHECK_MSG(sha[0] && !strcmp(info_value(out, "checkpoint_sha256", v, sizeof v), sha),
+              "checkpoint_sha256 '%s', the file's %s", v, sha);
+    CHECK(step && !strcmp(info_value(out, "step", v, sizeof v), step));
+    CHECK(!strcmp(info_value(out, "sampler", v, sizeof v), "ddim"));
+    CHECK(!strcmp(info_value(out, "steps", v, sizeof v), "4"));
+    CHECK(!strcmp(info_value(out, "seed", v, sizeof v), "3"));
+    CHECK(!strcmp(info_value(out, "guidance", v, sizeof v), "0"));
+    CHECK(!strcmp(info_value(out, "class", v, sizeof v), "per column"));
+    CHECK(!strcmp(info_value(out, "Software", v, sizeof v), "rin"));
+    CHECK(!strcmp(info_value(out, "checkpoint", v, sizeof v), model));
+    rin_st_free(f);
+    /* the --out-dir images carry their own class; the trajectory the same provenance */
+    CHECK(run(out, sizeof out, "info %s", one) == 0);
+    CHECK(!strcmp(info_value(out, "class", v, sizeof v), "3")); /* image 7 of 4 classes */
+    CHECK(!strcmp(info_value(out, "image", v, sizeof v), "7"));
+    CHECK(run(out, sizeof out, "info %s", traj) == 0);
+    CHECK(!strcmp(info_value(out, "checkpoint_sha256", v, sizeof v), sha));
+
+    /* --scale 1: the model's size, as before enlargement existed; --class and --classes */
+    snprintf(p, sizeof p, "%s/grid1.png", dir);
+    st = run(out, sizeof out,
+             "sample --model %s --n 8 --steps 1 --scale 1 --class 2 --guidance 0.5 --grid %s",
+             model, p);
+    CHECK(st == 0);
+    CHECK(rin_png_read(p, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 2 * 10 + 2 && W == 4 * 10 + 2, "--scale 1 grid %dx%d", H, W);
+    free(px);
+    CHECK(run(out, sizeof out, "info %s", p) == 0);
+    CHECK(!strcmp(info_value(out, "class", v, sizeof v), "2"));
+    CHECK(!strcmp(info_value(out, "guidance", v, sizeof v), "0.5"));
+    CHECK(run(out, sizeof out, "sample --model %s --n 4 --steps 1 --classes random --grid %s",
+              model, p) == 0);
+    CHECK(run(out, sizeof out, "info %s", p) == 0);
+    CHECK(!strcmp(info_value(out, "class", v, sizeof v), "random"));
+    CHECK(run(out, sizeof out, "sample --model %s --n 4 --steps 1 --scale 0 --grid %s", model, p) ==
+          1);
+    CHECK(strstr(out, "--scale") != NULL);
+
+    /* a changed byte inside a text chunk: rin info names the file and the CRC */
+    size_t n = (size_t)file_size(p);
+    unsigned char *b = malloc(n);
+    FILE *fp = fopen(p, "rb");
+    CHECK(fp && b && fread(b, 1, n, fp) == n);
+    if (fp)
+        fclose(fp);
+    CHECK(b && n > 50 && !memcmp(b + 37, "tEXt", 4));
+    if (b && n > 50) {
+        b[45] ^= 0x01;
+        snprintf(p, sizeof p, "%s/corrupt.png", dir);
+        fp = fopen(p, "wb");
+        CHECK(fp && fwrite(b, 1, n, fp) == n);
+        if (fp)
+            fclose(fp);
+        CHECK(run(out, sizeof out, "info %s", p) == 1);
+        CHECK_MSG(strstr(out, p) && strstr(out, "CRC"), "%s", out);
+        printf("  %s", out);
+        CHECK(truncate(p, 50) == 0); /* cut inside the first text chunk */
+        CHECK(run(out, sizeof out, "info %s", p) == 1);
+        CHECK_MSG(strstr(out, p) && strstr(out, "truncated"), "%s", out);
+    }
+    free(b);
+}
+
+/* The grids `rin train` wrote (sample_every 3, steps 4, resumed to 6): the provenance of the
+ * run's EMA weights, and report.html showing all three with a slider after the resume. */
+static void check_train_grids(const char *run_dir, const char *model) {
+    char out[8192], v[256], p[900];
+    snprintf(p, sizeof p, "%s/samples/step_0000006.png", run_dir);
+    CHECK(run(out, sizeof out, "info %s", p) == 0);
+    printf("%s", out);
+    CHECK(!strcmp(info_value(out, "run", v, sizeof v), run_dir));
+    CHECK(!strcmp(info_value(out, "step", v, sizeof v), "6"));
+    CHECK(!strcmp(info_value(out, "weights", v, sizeof v), "ema"));
+    CHECK(!strcmp(info_value(out, "sampler", v, sizeof v), "ddim"));
+    CHECK(!strcmp(info_value(out, "steps", v, sizeof v), "3"));
+    CHECK(!strcmp(info_value(out, "seed", v, sizeof v), "1234"));
+    CHECK(info_value(out, "checkpoint_sha256", v, sizeof v)[0] == 0);
+    /* weights_sha256 is the digest of the EMA weights as held in memory: the buffer that
+     * model.safetensors of the same step loads back into */
+    rin_model *m;
+    char err[512], sha[65];
+    CHECK(rin_model_load(&m, model, err, sizeof err) == RIN_STATUS_OK);
+    rin_sha256_hex(rin_model_params(m), rin_model_buffer_floats(m) * sizeof(float), sha);
+    rin_model_free(m);
+    CHECK_MSG(!strcmp(info_value(out, "weights_sha256", v, sizeof v), sha),
+              "weights_sha256 %s, the exported EMA weights %s", v, sha);
+    /* report.html: steps 3 and 4 from the first invocation, 6 from the resumed one */
+    char *html = malloc(1 << 22);
+    snprintf(p, sizeof p, "%s/report.html", run_dir);
+    read_text(p, html, 1 << 22);
+    int thumbs = 0;
+    for (const char *q = strstr(html, "<img class=\"thumb\""); q;
+         q = strstr(q + 1, "<img class=\"thumb\""))
+        thumbs++;
+    CHECK_MSG(thumbs == 3, "report.html has %d thumbnails", thumbs);
+    CHECK(strstr(html, "title=\"step 3, ddim, 3 steps, seed 1234\"") != NULL);
+    CHECK(strstr(html, "id=\"history\" min=\"0\" max=\"2\"") != NULL);
+    CHECK(strstr(html, "<span id=\"latest-cap\" class=\"cap\">step 6, ddim, 3 steps, seed "
+                       "1234</span>") != NULL);
+    free(html);
+}
+
 TEST(cli_train_resume_sample) {
     char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
     snprintf(dir, sizeof dir, "/tmp/rin_cli_train_%d", (int)getpid());
@@ -275,6 +438,8 @@ TEST(cli_train_resume_sample) {
     CHECK(file_size(grid) > 0 && file_size(traj) > 0);
     snprintf(p, sizeof p, "%s/sample_00007.png", odir);
     CHECK(file_size(p) > 0);
+    check_sample_pngs(dir, mo, grid, traj, p);
+    check_train_grids(run_dir, mo);
     /* bad input: a truncated dataset, a missing file, an unknown key */
     FILE *f = fopen(img, "r+b");
     RIN_ASSERT(f);
@@ -329,6 +494,54 @@ TEST(cli_train_init_from) {
     CHECK(run(out, sizeof out, "train --resume %s --init-from %s/model.safetensors", b, a) == 1);
     CHECK(run(out, sizeof out, "train --run %s --init-from %s/none.safetensors", p, a) == 1);
     CHECK_MSG(strstr(out, "none.safetensors") != NULL, "%s", out);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
+
+/* report.html keeps at most 24 grids of a run, evenly spaced, the first and the latest
+ * always, oldest first. */
+TEST(cli_train_report_history) {
+    char dir[256], img[300], lab[300], p[900], out[16384];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_history_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 8);
+    int st = run(out, sizeof out,
+                 "train --run %s/run --preset tiny --set image_channels=1 --set num_classes=4 "
+                 "--data idx:%s,%s --set batch_size=2 --set warmup_steps=1 --set log_every=10 "
+                 "--set sample_every=1 --set sample_count=2 --set sample_steps=1 "
+                 "--set ckpt_every=0 --set sample_scale=1 --steps 30",
+                 dir, img, lab);
+    CHECK_MSG(st == 0, "%s", out);
+    snprintf(p, sizeof p, "%s/run/samples/step_0000030.png", dir);
+    uint8_t *px = NULL;
+    int H = 0, W = 0, C = 0;
+    CHECK(rin_png_read(p, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    /* 2 images in 4 columns (the class count) of 8x8, 2-pixel borders */
+    CHECK_MSG(H == 8 + 2 * 2 && W == 4 * 8 + 5 * 2, "sample_scale=1 grid %dx%d", H, W);
+    free(px);
+    char *html = malloc(1 << 22);
+    snprintf(p, sizeof p, "%s/run/report.html", dir);
+    read_text(p, html, 1 << 22);
+    long prev = 0, first = -1, last = -1;
+    int thumbs = 0, ordered = 1;
+    for (const char *q = strstr(html, "<img class=\"thumb\" title=\"step "); q;
+         q = strstr(q + 1, "<img class=\"thumb\" title=\"step ")) {
+        long s = atol(q + strlen("<img class=\"thumb\" title=\"step "));
+        ordered &= s > prev;
+        prev = s;
+        first = first < 0 ? s : first;
+        last = s;
+        thumbs++;
+    }
+    CHECK_MSG(thumbs == 24 && first == 1 && last == 30 && ordered,
+              "%d thumbnails, steps %ld to %ld%s", thumbs, first, last,
+              ordered ? "" : ", out of order");
+    CHECK(strstr(html, "id=\"history\" min=\"0\" max=\"23\" value=\"23\"") != NULL);
+    CHECK(strstr(html, "sample_scale</td><td>1</td>") != NULL);
+    free(html);
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
@@ -544,8 +757,29 @@ TEST(cli_video_train_sample_eval) {
     uint8_t *px = NULL;
     int H = 0, W = 0, C = 0;
     CHECK(rin_png_read(strip, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
-    CHECK_MSG(H == 4 * 18 + 2 && W == 6 * 18 + 2 && C == 1, "strip %dx%dx%d", H, W, C);
+    /* enlarged ceil(84 / 16) = 6 times */
+    CHECK_MSG(H == 6 * (4 * 18 + 2) && W == 6 * (6 * 18 + 2) && C == 1, "strip %dx%dx%d", H, W, C);
     free(px);
+    char v[256], sha[65];
+    CHECK(run(out, sizeof out, "info %s", strip) == 0);
+    file_sha256(mo, sha);
+    CHECK(!strcmp(info_value(out, "checkpoint_sha256", v, sizeof v), sha));
+    CHECK(!strcmp(info_value(out, "step", v, sizeof v), "3"));
+    st = run(out, sizeof out,
+             "sample --model %s --data mmnist:idx:%s --n 2 --steps 1 --strip %s --gif %s "
+             "--scale 1",
+             mo, img, strip, gif);
+    CHECK(st == 0);
+    CHECK(rin_png_read(strip, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 4 * 18 + 2 && W == 6 * 18 + 2 && C == 1, "--scale 1 strip %dx%dx%d", H, W, C);
+    free(px);
+    /* the training previews: strips enlarged the same way, with the run's provenance */
+    snprintf(p, sizeof p, "%s/samples/step_0000002.png", run_dir);
+    CHECK(rin_png_read(p, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 6 * (4 * 18 + 2) && W == 6 * (6 * 18 + 2), "preview %dx%d", H, W);
+    free(px);
+    CHECK(run(out, sizeof out, "info %s", p) == 0);
+    CHECK(!strcmp(info_value(out, "weights", v, sizeof v), "ema"));
     char csv[600], text[4096];
     snprintf(csv, sizeof csv, "%s/frames.csv", dir);
     st = run(out, sizeof out, "eval --model %s --data mmnist:idx:%s --n 3 --k 2 --steps 2 --csv %s",

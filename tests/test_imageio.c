@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <stb_image_write.h>
+#include <zlib.h>
 
+#include "data.h"
 #include "imageio.h"
 #include "internal.h"
 #include "test.h"
@@ -356,7 +358,8 @@ TEST(imageio_grid_write) {
     test_fill_uniform(imgs, N * H * W * C, 7, -1.0f, 1.0f);
     char path[128], err[256] = "";
     test_dir_file(path, sizeof path, &d, "grid.png");
-    CHECK_MSG(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) == RIN_STATUS_OK,
+    CHECK_MSG(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, 1, NULL, 0, err, sizeof err) ==
+                  RIN_STATUS_OK,
               "%s", err);
     uint8_t *g = NULL, *px = NULL;
     int gh, gw, h, w, c;
@@ -370,12 +373,288 @@ TEST(imageio_grid_write) {
         free(g);
     }
     CHECK_MSG(found, "grid.png (%d x %d x %d) is no rin_grid_make grid", h, w, c);
+    /* scale 1 is the grid of before (2-pixel borders): 2 rows x 3 columns */
+    CHECK_MSG(h == 2 * H + 3 * 2 && w == COLS * W + 4 * 2, "scale 1 grid is %d x %d", h, w);
+
+    /* scale 3, and scale 0 (automatic: ceil(84 / 7) = 12): the scale-1 grid enlarged */
+    for (int k = 0; k < 2; k++) {
+        int scale = k == 0 ? 3 : 0, s = k == 0 ? 3 : 12;
+        char big[128];
+        test_dir_file(big, sizeof big, &d, k == 0 ? "grid3.png" : "grid_auto.png");
+        CHECK(rin_grid_write(big, imgs, N, H, W, C, COLS, 1.0f, scale, NULL, 0, err, sizeof err) ==
+              RIN_STATUS_OK);
+        uint8_t *bp = NULL, *up = NULL;
+        int bh = 0, bw = 0, bc = 0;
+        CHECK(rin_png_read(big, &bp, &bh, &bw, &bc, err, sizeof err) == RIN_STATUS_OK);
+        CHECK_MSG(bh == h * s && bw == w * s && bc == C, "scale %d: %d x %d, expected %d x %d",
+                  scale, bh, bw, h * s, w * s);
+        CHECK(px && rin_image_upscale(&up, px, h, w, C, s) == RIN_STATUS_OK);
+        CHECK(bp && up && bh == h * s && bw == w * s && memcmp(bp, up, (size_t)bh * bw * C) == 0);
+        free(bp);
+        free(up);
+    }
     free(px);
     test_dir_file(path, sizeof path, &d, "nodir/grid.png");
-    CHECK(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, err, sizeof err) == RIN_STATUS_IO);
-    CHECK(rin_grid_write(path, imgs, N, H, W, 2, COLS, 1.0f, err, sizeof err) == RIN_STATUS_ARG);
-    CHECK(test_dir_count(&d, NULL) == 1);
+    CHECK(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, 1, NULL, 0, err, sizeof err) ==
+          RIN_STATUS_IO);
+    CHECK(rin_grid_write(path, imgs, N, H, W, 2, COLS, 1.0f, 1, NULL, 0, err, sizeof err) ==
+          RIN_STATUS_ARG);
+    CHECK(rin_grid_write(path, imgs, N, H, W, C, COLS, 1.0f, -1, NULL, 0, err, sizeof err) ==
+          RIN_STATUS_ARG);
+    CHECK(test_dir_count(&d, NULL) == 3);
     test_dir_remove(&d);
+}
+
+/* Nearest-neighbour enlargement, pixel by pixel against in[y / s][x / s]. */
+TEST(imageio_upscale) {
+    enum { H = 2, W = 3, C = 3, S = 3 };
+    const uint8_t in[H * W * C] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+    uint8_t *out = NULL;
+    CHECK(rin_image_upscale(&out, in, H, W, C, S) == RIN_STATUS_OK);
+    if (!out)
+        return;
+    /* the first row of the result, written out: pixel 0 three times, then 1, then 2 */
+    const uint8_t row0[W * S * C] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5,
+                                     6, 4, 5, 6, 7, 8, 9, 7, 8, 9, 7, 8, 9};
+    CHECK(memcmp(out, row0, sizeof row0) == 0);
+    int bad = 0;
+    for (int y = 0; y < H * S; y++)
+        for (int x = 0; x < W * S; x++)
+            for (int k = 0; k < C; k++) {
+                uint8_t got = out[((size_t)y * W * S + x) * C + k];
+                uint8_t want = in[((size_t)(y / S) * W + x / S) * C + k];
+                if (got != want && bad++ < 5)
+                    test_fail(__FILE__, __LINE__, "(%d,%d,%d) = %d, expected %d", y, x, k, got,
+                              want);
+            }
+    /* the last pixel is the last input pixel */
+    CHECK(out[(size_t)H * S * W * S * C - 1] == 18);
+    free(out);
+    /* s = 1 copies; grey works */
+    CHECK(rin_image_upscale(&out, in, H, W, C, 1) == RIN_STATUS_OK);
+    CHECK(out && memcmp(out, in, sizeof in) == 0);
+    free(out);
+    CHECK(rin_image_upscale(&out, in, 3, 6, 1, 2) == RIN_STATUS_OK);
+    CHECK(out && out[0] == 1 && out[1] == 1 && out[2] == 2 && out[12] == 1 && out[13] == 1 &&
+          out[(size_t)6 * 12 - 1] == 18);
+    free(out);
+    /* bad arguments */
+    CHECK(rin_image_upscale(&out, in, H, W, C, 0) == RIN_STATUS_ARG && out == NULL);
+    CHECK(rin_image_upscale(&out, in, 0, W, C, 2) == RIN_STATUS_ARG);
+    CHECK(rin_image_upscale(&out, in, H, W, 5, 2) == RIN_STATUS_ARG);
+    CHECK(rin_image_upscale(&out, NULL, H, W, C, 2) == RIN_STATUS_ARG);
+    CHECK(rin_image_upscale(&out, in, 1 << 20, 1 << 20, 1, 4096) == RIN_STATUS_ARG);
+}
+
+/* The automatic scale: each image at least 84 pixels on its longer side. */
+TEST(imageio_grid_auto_scale) {
+    static const int table[][3] = {
+        /* H, W, scale */
+        {28, 28, 3},   {32, 32, 3}, {64, 64, 2}, {84, 84, 1}, {96, 96, 1},
+        {256, 256, 1}, {8, 8, 11},  {16, 16, 6}, {42, 42, 2}, {43, 43, 2},
+        {83, 83, 2},   {28, 64, 2}, {64, 28, 2}, {1, 1, 84},  {0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        int s = rin_grid_auto_scale(table[i][0], table[i][1]);
+        CHECK_MSG(s == table[i][2], "%d x %d: scale %d, expected %d", table[i][0], table[i][1], s,
+                  table[i][2]);
+        int m = table[i][0] > table[i][1] ? table[i][0] : table[i][1];
+        if (m > 0) /* the smallest scale that reaches 84 pixels */
+            CHECK(m * s >= RIN_GRID_MIN_PX && (s == 1 || m * (s - 1) < RIN_GRID_MIN_PX));
+    }
+}
+
+/* ---- PNG text chunks ------------------------------------------------------------------------- */
+
+TEST(imageio_png_text_roundtrip) {
+    test_dir d = test_dir_make("io");
+    if (!d.ok)
+        return;
+    enum { H = 5, W = 6, C = 3 };
+    uint8_t px[H * W * C];
+    for (int i = 0; i < H * W * C; i++)
+        px[i] = (uint8_t)(i * 53 + 7);
+    const rin_png_text text[] = {
+        {"Software", "rin"},
+        {"checkpoint_sha256", "c6642458f71b2399b8ec15721767e97678b21f195b4b5baa25c89fd27f926acb"},
+        {"step", "4000"},
+        {"empty", ""},
+        {"two words", "line one\nline two"},
+        {"latin1", "caf\xe9 \xb5s"},
+        {"Software", "a repeated keyword is kept"},
+    };
+    const int nt = (int)(sizeof text / sizeof text[0]);
+    char path[128], plain[128], err[256] = "";
+    test_dir_file(path, sizeof path, &d, "text.png");
+    test_dir_file(plain, sizeof plain, &d, "plain.png");
+    CHECK_MSG(rin_png_write_text(path, px, H, W, C, text, nt, err, sizeof err) == RIN_STATUS_OK,
+              "%s", err);
+    CHECK(rin_png_write(plain, px, H, W, C, err, sizeof err) == RIN_STATUS_OK);
+
+    rin_png_info pi;
+    CHECK_MSG(rin_png_info_read(path, &pi, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK(pi.W == W && pi.H == H && pi.bit_depth == 8 && pi.color_type == 2);
+    CHECK_MSG(pi.ntext == nt, "%d text chunks read back, %d written", pi.ntext, nt);
+    for (int i = 0; i < nt && i < pi.ntext; i++) {
+        CHECK_MSG(!strcmp(pi.text[i].key, text[i].key), "key %d: '%s' vs '%s'", i, pi.text[i].key,
+                  text[i].key);
+        CHECK_MSG(!strcmp(pi.text[i].value, text[i].value), "value %d: '%s' vs '%s'", i,
+                  pi.text[i].value, text[i].value);
+    }
+    CHECK(rin_png_info_text(&pi, "step") && !strcmp(rin_png_info_text(&pi, "step"), "4000"));
+    CHECK(rin_png_info_text(&pi, "Software") &&
+          !strcmp(rin_png_info_text(&pi, "Software"), "rin")); /* the first */
+    CHECK(rin_png_info_text(&pi, "seed") == NULL);
+    rin_png_info_free(&pi);
+
+    /* the chunks sit right after IHDR; the file is the plain one plus exactly those chunks */
+    size_t flen = 0, plen = 0, extra = 0;
+    uint8_t *file = read_all(path, &flen), *pfile = read_all(plain, &plen);
+    for (int i = 0; i < nt; i++)
+        extra += 12 + strlen(text[i].key) + 1 + strlen(text[i].value);
+    CHECK(file && pfile && flen == plen + extra);
+    CHECK(file && flen > 41 && memcmp(file + 37, "tEXt", 4) == 0);
+    CHECK(file && pfile && memcmp(file, pfile, 33) == 0 &&
+          memcmp(file + 33 + extra, pfile + 33, plen - 33) == 0);
+    free(file);
+    free(pfile);
+
+    /* stb still decodes it, pixels unchanged; a PNG without text reads with ntext 0 */
+    uint8_t *back = NULL;
+    int h, w, c;
+    CHECK(rin_png_read(path, &back, &h, &w, &c, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(back && h == H && w == W && c == C && memcmp(back, px, sizeof px) == 0);
+    free(back);
+    CHECK(rin_png_info_read(plain, &pi, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(pi.ntext == 0 && pi.text == NULL && pi.W == W && pi.H == H);
+    rin_png_info_free(&pi);
+
+    /* the file's SHA-256, read in pieces, equals the digest of its bytes */
+    char h1[65], h2[65];
+    file = read_all(path, &flen);
+    rin_sha256_hex(file, flen, h1);
+    CHECK(rin_file_sha256_hex(path, h2, err, sizeof err) == RIN_STATUS_OK);
+    CHECK_MSG(!strcmp(h1, h2), "%s vs %s", h1, h2);
+    free(file);
+    test_dir_file(plain, sizeof plain, &d, "missing.png");
+    CHECK(rin_file_sha256_hex(plain, h2, err, sizeof err) == RIN_STATUS_IO && h2[0] == 0);
+    CHECK(strstr(err, "missing.png") != NULL);
+    test_dir_remove(&d);
+}
+
+/* Reads path's chunks and expects a FORMAT error whose message names the file and says `what`. */
+static void expect_png_info_error(const char *path, const char *what) {
+    rin_png_info pi;
+    char err[512] = "";
+    rin_status s = rin_png_info_read(path, &pi, err, sizeof err);
+    CHECK_MSG(s == RIN_STATUS_FORMAT, "%s: status %d, expected FORMAT (%s)", path, (int)s, err);
+    CHECK_MSG(strstr(err, path) != NULL, "message does not name the file: %s", err);
+    CHECK_MSG(strstr(err, what) != NULL, "message does not say '%s': %s", what, err);
+    CHECK(pi.ntext == 0 && pi.text == NULL);
+    printf("  %s\n", err);
+}
+
+TEST(imageio_png_text_errors) {
+    test_dir d = test_dir_make("io");
+    if (!d.ok)
+        return;
+    uint8_t px[4 * 4] = {0};
+    const rin_png_text text[] = {{"Software", "rin"}, {"step", "12"}};
+    char path[128], bad[128], err[256] = "";
+    test_dir_file(path, sizeof path, &d, "ok.png");
+    CHECK(rin_png_write_text(path, px, 4, 4, 1, text, 2, err, sizeof err) == RIN_STATUS_OK);
+    size_t len = 0;
+    uint8_t *file = read_all(path, &len);
+    CHECK(file && len > 60 && memcmp(file + 37, "tEXt", 4) == 0);
+    if (!file || len <= 60) {
+        free(file);
+        test_dir_remove(&d);
+        return;
+    }
+    /* a changed byte in the first text chunk's value: its CRC no longer matches */
+    test_dir_file(bad, sizeof bad, &d, "bad_crc.png");
+    file[41 + 9] ^= 0x20; /* "Software\0rin": the 'r' */
+    CHECK(test_write_bytes(bad, file, len));
+    expect_png_info_error(bad, "CRC");
+    file[41 + 9] ^= 0x20;
+    /* a changed CRC byte */
+    file[41 + 12] ^= 1;
+    CHECK(test_write_bytes(bad, file, len));
+    expect_png_info_error(bad, "CRC");
+    file[41 + 12] ^= 1;
+    /* cut inside the second text chunk */
+    test_dir_file(bad, sizeof bad, &d, "truncated.png");
+    CHECK(test_write_bytes(bad, file, 33 + 24 + 10));
+    expect_png_info_error(bad, "truncated");
+    /* a tEXt chunk without the NUL after its keyword (CRC made right) */
+    uint8_t nokey[33 + 12 + 5];
+    memcpy(nokey, file, 33);
+    const uint8_t chunk[] = {0, 0, 0, 5, 't', 'E', 'X', 't', 'a', 'b', 'c', 'd', 'e'};
+    memcpy(nokey + 33, chunk, sizeof chunk);
+    uLong crc = crc32(0L, nokey + 37, 9);
+    for (int k = 0; k < 4; k++)
+        nokey[33 + 13 + k] = (uint8_t)(crc >> (24 - 8 * k));
+    size_t rest = len - 33 - 24 - 19; /* the IDAT and IEND after both text chunks */
+    uint8_t *joined = malloc(sizeof nokey + rest);
+    memcpy(joined, nokey, sizeof nokey);
+    memcpy(joined + sizeof nokey, file + len - rest, rest);
+    test_dir_file(bad, sizeof bad, &d, "nokey.png");
+    CHECK(test_write_bytes(bad, joined, sizeof nokey + rest));
+    expect_png_info_error(bad, "tEXt");
+    free(joined);
+    /* not a PNG; a missing file */
+    test_dir_file(bad, sizeof bad, &d, "text.png");
+    CHECK(test_write_bytes(bad, "hello", 5));
+    expect_png_info_error(bad, "not a PNG");
+    rin_png_info pi;
+    test_dir_file(bad, sizeof bad, &d, "none.png");
+    CHECK(rin_png_info_read(bad, &pi, err, sizeof err) == RIN_STATUS_IO);
+    CHECK(strstr(err, bad) != NULL);
+    free(file);
+
+    /* keys and values that break the rules are refused before anything is written */
+    char k80[81];
+    memset(k80, 'k', 80);
+    k80[80] = 0;
+    const rin_png_text badtext[][1] = {{{"", "v"}},       {{k80, "v"}},           {{" key", "v"}},
+                                       {{"key ", "v"}},   {{"two  spaces", "v"}}, {{"tab\t", "v"}},
+                                       {{"k", "bell\a"}}, {{"k", "cr\r"}},        {{"k", NULL}}};
+    int before = test_dir_count(&d, NULL);
+    test_dir_file(bad, sizeof bad, &d, "refused.png");
+    for (size_t i = 0; i < sizeof badtext / sizeof badtext[0]; i++) {
+        err[0] = 0;
+        rin_status s = rin_png_write_text(bad, px, 4, 4, 1, badtext[i], 1, err, sizeof err);
+        CHECK_MSG(s == RIN_STATUS_ARG, "bad text %zu accepted", i);
+        CHECK_MSG(strstr(err, "refused.png") && strstr(err, "text chunk"), "%s", err);
+    }
+    CHECK(test_dir_count(&d, NULL) == before);
+    k80[79] = 0; /* 79 characters are allowed */
+    const rin_png_text longest = {k80, "v"};
+    CHECK(rin_png_write_text(bad, px, 4, 4, 1, &longest, 1, err, sizeof err) == RIN_STATUS_OK);
+    test_dir_remove(&d);
+}
+
+TEST(imageio_png_text_latin1) {
+    static const char *const cases[][2] = {
+        {"plain ASCII 0-9", "plain ASCII 0-9"},
+        {"caf\xc3\xa9", "caf\xe9"},                  /* U+00E9 -> its Latin-1 byte */
+        {"\xc2\xa0nbsp", "?nbsp"},                   /* U+00A0 is not printable in PNG text */
+        {"\xe2\x82\xac 5", "? 5"},                   /* the euro sign: outside Latin-1 */
+        {"\xf0\x9f\x98\x80!", "?!"},                 /* outside the BMP */
+        {"bad \xe9 byte", "bad ? byte"},             /* not UTF-8 */
+        {"tab\there\nnewline", "tab?here\nnewline"}, /* controls but the line feed */
+        {"\xc3", "?"},                               /* cut-off sequence */
+        {"", ""},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rin_png_text_latin1(out, sizeof out, cases[i][0]);
+        CHECK_MSG(!strcmp(out, cases[i][1]), "case %zu: got '%s'", i, out);
+    }
+    rin_png_text_latin1(out, 4, "truncated");
+    CHECK(!strcmp(out, "tru"));
+    rin_png_text_latin1(out, sizeof out, NULL);
+    CHECK(out[0] == 0);
 }
 
 /* ---- report ---------------------------------------------------------------------------------- */
@@ -413,7 +692,8 @@ TEST(imageio_report) {
     enum { N = 6, H = 4, W = 4, C = 3 };
     float imgs[N * H * W * C];
     test_fill_uniform(imgs, N * H * W * C, 3, -1.0f, 1.0f);
-    CHECK(rin_grid_write(grid, imgs, N, H, W, C, 3, 1.0f, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_grid_write(grid, imgs, N, H, W, C, 3, 1.0f, 1, NULL, 0, err, sizeof err) ==
+          RIN_STATUS_OK);
 
     enum { NP = 50 };
     long steps[NP];
@@ -528,6 +808,132 @@ TEST(imageio_report_small) {
     /* missing arrays with n > 0 are refused */
     rin_report bad = {.n = 3};
     CHECK(rin_report_write(path, &bad, err, sizeof err) == RIN_STATUS_ARG);
+    test_dir_remove(&d);
+}
+
+/* The run's history: three grids with their provenance as a slider and thumbnails, captions
+ * from the grids' own text chunks; a missing grid is left out of the history and reported in
+ * place of the latest, and the page stays whole. */
+TEST(imageio_report_history) {
+    test_dir d = test_dir_make("io");
+    if (!d.ok)
+        return;
+    enum { N = 4, H = 4, W = 4, C = 1, NG = 3 };
+    char grids[NG + 1][128], path[128], err[256] = "";
+    long gsteps[NG + 1] = {100, 200, 300, 400};
+    const char *hist[NG + 1];
+    for (int g = 0; g < NG; g++) {
+        char name[32], st[16];
+        snprintf(name, sizeof name, "step_%07ld.png", gsteps[g]);
+        test_dir_file(grids[g], sizeof grids[g], &d, name);
+        snprintf(st, sizeof st, "%ld", gsteps[g]);
+        float imgs[N * H * W * C];
+        test_fill_uniform(imgs, N * H * W * C, 10 + (unsigned)g, -1.0f, 1.0f);
+        const rin_png_text text[] = {{"Software", "rin"},
+                                     {"step", st},
+                                     {"sampler", "ddim"},
+                                     {"steps", "50"},
+                                     {"seed", "1234"}};
+        CHECK(rin_grid_write(grids[g], imgs, N, H, W, C, 2, 1.0f, 0, text, 5, err, sizeof err) ==
+              RIN_STATUS_OK);
+        hist[g] = grids[g];
+    }
+    test_dir_file(grids[NG], sizeof grids[NG], &d, "step_0000400.png"); /* never written */
+    hist[NG] = grids[NG];
+    test_dir_file(path, sizeof path, &d, "report.html");
+    long steps[2] = {100, 300};
+    double loss[2] = {1.0, 0.5}, lr[2] = {1e-3, 1e-3};
+    rin_report r = {.title = "history",
+                    .steps = steps,
+                    .loss = loss,
+                    .lr = lr,
+                    .n = 2,
+                    .grid_png = grids[NG - 1],
+                    .history_png = hist,
+                    .history_steps = gsteps,
+                    .nhistory = NG};
+    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    size_t len = 0;
+    char *html = (char *)read_all(path, &len);
+    CHECK(html != NULL);
+    if (!html) {
+        test_dir_remove(&d);
+        return;
+    }
+    /* the latest grid, large, with its caption from its text chunks */
+    CHECK(strstr(html, "<img id=\"latest\"") != NULL);
+    CHECK(strstr(html, "<span id=\"latest-cap\" class=\"cap\">step 300, ddim, 50 steps, seed "
+                       "1234</span>") != NULL);
+    CHECK(strstr(html, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"loss\"") != NULL);
+    /* the slider over 3 grids, the 3 thumbnails with their captions, the script */
+    CHECK(strstr(html, "<input type=\"range\" id=\"history\" min=\"0\" max=\"2\" value=\"2\"") !=
+          NULL);
+    CHECK(strstr(html, "<div id=\"thumbs\">") != NULL);
+    CHECK(count_substr(html, "<img class=\"thumb\"") == NG);
+    for (int g = 0; g < NG; g++) {
+        char cap[128];
+        snprintf(cap, sizeof cap, "title=\"step %ld, ddim, 50 steps, seed 1234\"", gsteps[g]);
+        CHECK_MSG(strstr(html, cap) != NULL, "no thumbnail %s", cap);
+    }
+    CHECK(count_substr(html, "data:image/png;base64,") == NG + 1); /* thumbnails + latest */
+    CHECK(strstr(html, "<script>") != NULL && strstr(html, "oninput") != NULL);
+    CHECK(strstr(html, "<script src") == NULL && strstr(html, "https:") == NULL);
+    /* the thumbnails embed the grid files byte for byte, oldest first */
+    const char *p = strstr(html, "<div id=\"thumbs\">");
+    for (int g = 0; g < NG && p; g++) {
+        p = strstr(p, "<img class=\"thumb\"");
+        CHECK(p && strstr(p, "data:image/png;base64,") != NULL);
+        if (!p)
+            break;
+        p = strstr(p, "data:image/png;base64,") + strlen("data:image/png;base64,");
+        size_t flen = 0;
+        uint8_t *file = read_all(grids[g], &flen);
+        uint8_t *dec = malloc(strlen(p) / 4 * 3 + 3);
+        const char *end = NULL;
+        size_t dlen = b64_decode(dec, p, &end);
+        CHECK_MSG(file && dlen == flen && memcmp(dec, file, flen) == 0, "thumbnail %d", g);
+        free(dec);
+        free(file);
+        p = end;
+    }
+    free(html);
+
+    /* a missing grid in the history is left out; a missing latest grid is named on the page;
+     * a given caption wins over the chunks */
+    r.nhistory = NG + 1;
+    r.grid_png = grids[NG];
+    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    html = (char *)read_all(path, &len);
+    CHECK(html && count_substr(html, "<img class=\"thumb\"") == NG);
+    CHECK(html && strstr(html, "sample grid unavailable") && strstr(html, "step_0000400.png"));
+    CHECK(html && strstr(html, "id=\"latest\"") == NULL);
+    CHECK(html && strstr(html, "</html>") != NULL);
+    free(html);
+    r.grid_png = grids[0];
+    r.grid_caption = "the caption <given>";
+    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    html = (char *)read_all(path, &len);
+    CHECK(html && strstr(html, "class=\"cap\">the caption &lt;given&gt;</span>") != NULL);
+    free(html);
+    /* a grid without text chunks is captioned by its step; a single grid has no slider */
+    test_dir_file(grids[NG], sizeof grids[NG], &d, "step_0000400.png");
+    float one[H * W];
+    test_fill_uniform(one, H * W, 5, -1.0f, 1.0f);
+    CHECK(rin_grid_write(grids[NG], one, 1, H, W, 1, 1, 1.0f, 1, NULL, 0, err, sizeof err) ==
+          RIN_STATUS_OK);
+    r.history_png = hist + NG;
+    r.history_steps = gsteps + NG;
+    r.nhistory = 1;
+    r.grid_caption = NULL;
+    r.grid_png = grids[NG];
+    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    html = (char *)read_all(path, &len);
+    CHECK(html && strstr(html, "title=\"step 400\"") != NULL);
+    CHECK(html && strstr(html, "id=\"history\"") == NULL);
+    CHECK(html && count_substr(html, "<img class=\"thumb\"") == 1);
+    free(html);
+    r.history_png = NULL; /* refused */
+    CHECK(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_ARG);
     test_dir_remove(&d);
 }
 
