@@ -97,11 +97,11 @@ out, images, n, steps, sampler, *arms = sys.argv[1:]
 rows = [json.load(open(f"{out}/{a}.json")) for a in arms if os.path.exists(f"{out}/{a}.json")]
 lines = [f"Equal images seen: {int(images):,} per arm; rin eval on the EMA weights, {int(n):,} "
          f"samples, {sampler} {steps} steps, classes uniform, against fmnist:test.", "",
-         "| arm | change from base | batch × steps | FD-LeNet | KID ×1e3 | ClassifierScore | train s |",
+         "| arm | change from base | batch × steps | FD-LeNet | KID ×10³ | ClassifierScore | train s |",
          "|---|---|---|---|---|---|---|"]
 for r in rows:
     lines.append(f"| {r['arm']} | {r['what']} | {r['batch']} × {r['steps']} | "
-                 f"{r['fd_lenet_fmnist']:.2f} | {1e3 * r['kid']:.2f} | {r['classifier_score']:.2f} | "
+                 f"{r['fd_lenet_fmnist']:.2f} | {1e3 * r['kid']:.0f} | {r['classifier_score']:.2f} | "
                  f"{r['train_s']} |")
 with open(f"{out}/table.md.tmp", "w") as f:
     f.write("\n".join(lines) + "\n")
