@@ -8,7 +8,12 @@
 #   DEBUG   1: -O0 -g3
 #   WERROR  1: warnings are errors (CI)
 #   PERF    1: -march=native (changes rounding and portability; benchmarks only)
-#   MPI     1: data-parallel training with OpenMPI (docs/distributed.md); 0: one process only
+#   MPI     auto (default): with OpenMPI when its mpicc is found, else without (one line says so);
+#           1: data-parallel training with OpenMPI (docs/distributed.md), an error without it;
+#           0: one process only
+#
+# `make test` and `make demo` first install what is missing (.ci/install-deps.sh), then run make
+# again for the work (run-tests, run-demo), so that the checks below see what was installed.
 
 ifeq ($(origin CC),default)
 CC = gcc
@@ -19,7 +24,7 @@ SAN ?=
 DEBUG ?= 0
 WERROR ?= 0
 PERF ?= 0
-MPI ?= 1
+MPI ?= auto
 
 BUILD ?= build
 
@@ -52,24 +57,39 @@ LDLIBS := -lopenblas $(LDLIBS)
 else ifneq ($(BLAS),none)
 $(error BLAS must be openblas or none, not '$(BLAS)')
 endif
+# Goals that compile and so need the flags below; the others build nothing, and test and demo
+# only install what is missing and then run make again (a sub-make reads this file anew).
+NOBUILD_GOALS = clean deps format format-check fixtures lint bench-torch test demo
+BUILD_GOALS := $(if $(MAKECMDGOALS),$(filter-out $(NOBUILD_GOALS),$(MAKECMDGOALS)),all)
 # MPI takes OpenMPI's flags from its compiler wrapper and keeps CC (gcc or clang) as it is.
-# Goals that build nothing (deps installs OpenMPI) do not need it.
-ifeq ($(MPI),1)
-ifneq ($(if $(MAKECMDGOALS),$(filter-out clean deps format format-check fixtures,$(MAKECMDGOALS)),all),)
+ifeq ($(filter $(MPI),auto 0 1),)
+$(error MPI must be auto, 0 or 1, not '$(MPI)')
+endif
+ifneq ($(BUILD_GOALS),)
+ifneq ($(MPI),0)
 MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
-ifeq ($(MPI_LIBS),)
-$(error MPI=1 needs OpenMPI (Debian: openmpi-bin libopenmpi-dev; `make deps` installs them); or build with MPI=0)
-endif
+ifneq ($(MPI_LIBS),)
 CFLAGS += -DRIN_MPI $(MPI_CFLAGS)
 LDLIBS += $(MPI_LIBS)
+else ifeq ($(MPI),1)
+$(error MPI=1 needs OpenMPI (Debian: openmpi-bin libopenmpi-dev; `make deps` installs them); or build with MPI=0)
+else
+$(info OpenMPI not found (no mpicc): building without MPI, one process only; `make deps` installs it)
 endif
-else ifneq ($(MPI),0)
-$(error MPI must be 0 or 1, not '$(MPI)')
+endif
 endif
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
+endif
+
+# Objects depend on the flags that compiled them: a build directory built again with other flags
+# (OpenMPI installed since, DEBUG=1, another CC) is rebuilt, not mixed.
+FLAGS_FILE = $(BUILD)/flags
+ifneq ($(BUILD_GOALS),)
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' >$(FLAGS_FILE))
 endif
 
 LIB_SRC = $(wildcard src/*.c)
@@ -79,7 +99,7 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
-.PHONY: bench bench-torch all test fixtures format format-check lint clean deps demo fuzz
+.PHONY: bench bench-torch all test run-tests fixtures format format-check lint clean deps demo run-demo fuzz
 all: $(BUILD)/rin $(BUILD)/rin_tests
 
 # V=1 shows the full commands
@@ -89,13 +109,13 @@ else
 Q = @
 endif
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # tests keep assert() and RIN_ASSERT on whatever the flags
-$(BUILD)/tests/%.o: tests/%.c
+$(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS) -UNDEBUG -c $< -o $@
@@ -109,9 +129,23 @@ $(BUILD)/rin: $(CLI_OBJ) $(BUILD)/librin.a
 $(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The README's two commands install what is missing (quick when nothing is: dpkg-query only),
+# then build and run in a sub-make, which reads this file again and so finds what was installed.
+# Command-line variables (CC, MPI, SAN, BUILD, T, ...) reach the sub-make through MAKEFLAGS.
+# clang needs LLVM's OpenMP, and its sanitizers their runtimes; gcc brings its own.
+DEPS = $(if $(findstring clang,$(CC)),clang libomp-dev $(if $(SAN),libclang-rt-dev))
+test:
+	sh .ci/install-deps.sh $(DEPS)
+	$(MAKE) --no-print-directory run-tests
+
+demo:
+	sh .ci/install-deps.sh $(DEPS)
+	$(MAKE) --no-print-directory run-demo
+
 # The test program runs from the repository root (fixtures in tests/fixtures, the CLI in
 # $(BUILD)/rin). Thread counts are pinned so results do not depend on the machine.
-test: $(BUILD)/rin_tests $(BUILD)/rin
+# `make run-tests` is `make test` without the install.
+run-tests: $(BUILD)/rin_tests $(BUILD)/rin
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} \
 	RIN_CLI=$(BUILD)/rin ./$(BUILD)/rin_tests $(T)
@@ -143,7 +177,7 @@ $(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(FUZZ_COMMON) $(BUILD)/librin.a
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
 
 # third-party code: its own warnings are not ours
-$(BUILD)/fuzz/stb_image_impl.o: fuzz/stb_image_impl.c
+$(BUILD)/fuzz/stb_image_impl.o: fuzz/stb_image_impl.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -W% -MMD -MP,$(CFLAGS)) -w -c $< -o $@
 
@@ -153,7 +187,7 @@ fixtures:
 
 # Installs the Debian packages the build and tests need (run as root on a fresh machine).
 deps:
-	sh .ci/install-deps.sh
+	sh .ci/install-deps.sh $(DEPS)
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h
@@ -169,18 +203,18 @@ clean:
 	rm -rf build build-*
 
 
-# The main job on a fresh machine: install what is missing, build, sample the shipped
-# Fashion-MNIST model, then train a fresh one for a few minutes and write its report.
+# The main job on a fresh machine (`make demo` installs what is missing, then runs this): sample
+# the shipped Fashion-MNIST model, then train a fresh one for a few minutes and write its report.
+# DEMO_SECONDS=20 trains for 20 seconds (CI's short demo), DEMO_MINUTES=10 for 10 minutes.
 DEMO_MINUTES ?= 4
-demo:
-	sh .ci/install-deps.sh
-	$(MAKE) all
+DEMO_SECONDS ?= $$(( $(DEMO_MINUTES) * 60 ))
+run-demo: $(BUILD)/rin
 	@mkdir -p runs/demo
 	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 --sampler ddim \
 		--grid runs/demo/pretrained_samples.png --trajectory runs/demo/pretrained_trajectory.png
 	rm -rf runs/demo/train
 	./$(BUILD)/rin train --run runs/demo/train --preset fmnist --config configs/fmnist.conf \
-		--set time_limit=$$(( $(DEMO_MINUTES) * 60 )) --set sample_every=250
+		--set time_limit=$(DEMO_SECONDS) --set sample_every=250
 	@echo
 	@echo "Samples of the shipped model: runs/demo/pretrained_samples.png"
 	@echo "The fresh run's report:       runs/demo/train/report.html"
