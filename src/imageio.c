@@ -1155,19 +1155,20 @@ rin_status rin_report_write(const char *path, const rin_report *r, char *err, si
         if (r->lr)
             mb_printf(&b, "<tr><td>latest learning rate</td><td>%.6g</td></tr>\n", r->lr[n - 1]);
         mb_printf(&b, "<tr><td>points recorded</td><td>%d</td></tr>\n</table>\n", n);
-
-        mb_puts(&b, "<h2>Curves</h2>\n");
-        svg_chart(&b, "loss", "training loss", "loss", r->steps, r->loss, n, 1);
-        if (r->lr)
-            svg_chart(&b, "lr", "learning rate", "learning rate", r->steps, r->lr, n, 0);
     }
-
+    /* what a person looks at first: the samples, then how the run got there */
     if (r->grid_png) {
         mb_puts(&b, "<h2>Latest samples</h2>\n");
         html_latest_grid(&b, r->grid_png, r->grid_caption);
     }
     if (r->nhistory > 0)
         html_history(&b, r);
+    if (n > 0) {
+        mb_puts(&b, "<h2>Curves</h2>\n");
+        svg_chart(&b, "loss", "training loss", "loss", r->steps, r->loss, n, 1);
+        if (r->lr)
+            svg_chart(&b, "lr", "learning rate", "learning rate", r->steps, r->lr, n, 0);
+    }
     if (r->config_text) {
         mb_puts(&b, "<h2>Config</h2>\n");
         html_config_table(&b, r->config_text);
