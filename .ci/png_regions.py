@@ -5,7 +5,8 @@
 
 SCREENSHOT.png is headless Chromium's --screenshot of report.html; DOM_DUMP.html its --dump-dom
 of a copy of the page with .ci/report_check.sh's probe script, which writes each element's
-bounding rectangle (page pixels) and whether each <img> loaded into <pre id="rin-check"> as JSON.
+bounding rectangle (page pixels), whether each <img> loaded and whether the history slider
+works (slider_works) into <pre id="rin-check"> as JSON.
 For every element in CHECKS this cuts its rectangle out of the screenshot and requires enough
 distinct colours and enough pixels that differ from the region's most common colour (its
 background); the loss chart must also show pixels of the curve's colour. Prints one line per
@@ -138,6 +139,11 @@ def main():
     bad = []
     if probe.get("images_not_loaded", 0):
         bad.append("%d <img> elements did not load (naturalWidth 0)" % probe["images_not_loaded"])
+    if "slider_works" in probe:
+        print("  slider   moved to 0: %s" % ("shows the oldest grid and its caption"
+                                            if probe["slider_works"] else "NOTHING CHANGED"))
+        if not probe["slider_works"]:
+            bad.append("history: moving the slider did not show the oldest grid in img#latest")
     for name, (min_colours, min_fraction, min_curve) in CHECKS.items():
         rect = probe.get(name)
         if not rect:

@@ -7,8 +7,9 @@
 # run's report.html with headless Chromium twice: a screenshot of the page as it is, and a DOM
 # dump of a copy with a probe script appended that records the bounding rectangles of the
 # latest grid (img#latest), the loss chart (svg#loss), the history slider (input#history) and
-# its thumbnails (div#thumbs), and whether every <img> loaded. .ci/png_regions.py then checks
-# that the screenshot is not blank inside each rectangle, and names any element that is.
+# its thumbnails (div#thumbs), whether every <img> loaded, and whether moving the slider shows
+# the oldest grid. .ci/png_regions.py then checks that the screenshot is not blank inside each
+# rectangle, and names any element that is.
 #
 #   .ci/report_check.sh            (from the repository root; KEEP=1 keeps the work directory)
 set -euo pipefail
@@ -25,6 +26,7 @@ if ! command -v chromium >/dev/null; then
 fi
 
 make -j2 BUILD=build-report MPI=0 all
+t_build=$(date +%s)
 
 work=$(mktemp -d /tmp/rin_report_check.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then
@@ -35,11 +37,13 @@ fi
 run="$work/run"
 
 # a real run: 120 steps of a small model (tiny preset at 28x28x1), a grid every 40 steps
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} build-report/rin train --run "$run" --preset tiny \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} \
+    build-report/rin train --run "$run" --preset tiny \
     --data fmnist --set image_height=28 --set image_width=28 --set image_channels=1 \
     --set batch_size=16 --set total_steps=120 --set warmup_steps=10 --set ema_decay=0.99 \
     --set log_every=4 --set sample_every=40 --set sample_count=20 --set sample_steps=10 \
     --set ckpt_every=0
+t_train=$(date +%s)
 ngrids=$(ls "$run"/samples/step_*.png | wc -l)
 [ "$ngrids" -ge 3 ] || { echo "report_check: FAILED: $ngrids sample grids, expected 3" >&2; exit 1; }
 
@@ -73,6 +77,17 @@ window.addEventListener('load', function () {
   for (var i = 0; i < imgs.length; i++) if (!(imgs[i].naturalWidth > 0)) bad++;
   out.images = imgs.length;
   out.images_not_loaded = bad;
+  // after measuring: moving the slider to 0 must show the oldest grid and its caption
+  var s = document.getElementById('history'), im = document.getElementById('latest');
+  var th = document.querySelectorAll('#thumbs img'), cap = document.getElementById('latest-cap');
+  if (s && im && th.length > 1 && cap) {
+    s.value = 0;
+    s.dispatchEvent(new Event('input'));
+    out.slider_works = im.src == th[0].src && cap.textContent == th[0].title &&
+                       th[0].className.indexOf('sel') >= 0;
+  } else {
+    out.slider_works = false;
+  }
   var pre = document.createElement('pre');
   pre.id = 'rin-check';
   pre.textContent = JSON.stringify(out);
@@ -87,5 +102,10 @@ EOF
 chrome --dump-dom "file://$work/probe.html" >"$work/dom.html" ||
     { cat "$work/chrome.log" >&2; echo "report_check: FAILED: chromium --dump-dom" >&2; exit 1; }
 
+t_render=$(date +%s)
+
 python3 .ci/png_regions.py "$work/report.png" "$work/dom.html"
-echo "report_check: passed ($ngrids grids, report $(du -k "$run/report.html" | cut -f1) KB) in $(($(date +%s) - t0)) s"
+t_end=$(date +%s)
+echo "report_check: passed ($ngrids grids, report $(du -k "$run/report.html" | cut -f1) KB) in" \
+    "$((t_end - t0)) s: install and build $((t_build - t0)) s, train $((t_train - t_build)) s," \
+    "Chromium $((t_render - t_train)) s, pixel check $((t_end - t_render)) s"
