@@ -348,7 +348,12 @@ TEST(dist_mpirun_errors_stop_every_rank) {
                mpirun_cmd(), dist_cli(), d.path, common, d.path, d.path);
     printf("  non-finite loss: status %d\n", st);
     CHECK_MSG(st != 0 && st != 124, "status %d (124: a hang)\n%s", st, out);
-    CHECK_MSG(count_of(out, "is not finite") == 1, "%s", out);
+    /* which check trips first (the loss, the forward pass or a gradient) depends on the
+     * rounding of the vector paths and the thread count; exactly one report, from rank 0 */
+    CHECK_MSG(count_of(out, "; nothing was saved") == 1 &&
+                  (strstr(out, "is not finite") || strstr(out, "the loss is NaN") ||
+                   strstr(out, "the loss is infinite")),
+              "%s", out);
     /* a batch that does not split evenly is refused before anything is written */
     st = shell(out, sizeof out,
                "%s -np 2 %s train --run %s/odd %s --data idx:%s/img.idx,%s/lab.idx "
