@@ -208,6 +208,8 @@ clean:
 # DEMO_SECONDS=20 trains for 20 seconds (CI's short demo), DEMO_MINUTES=10 for 10 minutes.
 DEMO_MINUTES ?= 4
 DEMO_SECONDS ?= $$(( $(DEMO_MINUTES) * 60 ))
+# passive OpenMP waits: a demo on a machine shared with other jobs ran 3x slower spin-waiting
+run-demo: export OMP_WAIT_POLICY ?= passive
 run-demo: $(BUILD)/rin
 	@mkdir -p runs/demo
 	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 --sampler ddim \
