@@ -643,7 +643,11 @@ rin_status rin_trainer_export(const rin_trainer *t, const char *path, const char
     return save_buffers(t, path, extra_meta, 0, err, errlen);
 }
 
-rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen) {
+/* Opens a file written for t's model (its model config must be t's; mismatch: the status to
+ * return) and reads its "step": required (a checkpoint) or 0 when absent. */
+static rin_status open_for_model(const rin_trainer *t, const char *path, rin_status mismatch,
+                                 int need_step, rin_st_file **out, long *step, char *err,
+                                 size_t errlen) {
     rin_st_file *f;
     rin_status s = rin_st_read(&f, path, err, errlen);
     if (s)
@@ -651,16 +655,29 @@ rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size
     rin_config c;
     s = rin_config_from_meta(&c, f, path, err, errlen);
     if (!s && memcmp(&c, &t->m->cfg, sizeof c))
-        s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                       "%s: the checkpoint's model config differs from the run's", path);
-    const char *step = rin_st_meta(f, "step");
+        s = rin_errorf(err, errlen, mismatch, "%s: the file's model config differs from the run's",
+                       path);
+    const char *v = rin_st_meta(f, "step");
     char *end = NULL;
-    long st = step ? strtol(step, &end, 10) : -1;
-    if (!s && (!step || *end || st < 0))
+    *step = v ? strtol(v, &end, 10) : 0;
+    if (!s && ((!v && need_step) || (v && (*end || *step < 0))))
         s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
                        "%s: __metadata__ 'step' is missing or not a step count", path);
-    if (!s)
-        s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
+    if (s) {
+        rin_st_free(f);
+        return s;
+    }
+    *out = f;
+    return RIN_STATUS_OK;
+}
+
+rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen) {
+    rin_st_file *f;
+    long st;
+    rin_status s = open_for_model(t, path, RIN_STATUS_FORMAT, 1, &f, &st, err, errlen);
+    if (s)
+        return s;
+    s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
     if (!s)
         s = rin_model_read_tensors(t->m, t->ema, f, "ema.", path, err, errlen);
     if (!s)
@@ -675,24 +692,11 @@ rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size
 
 rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err, size_t errlen) {
     rin_st_file *f;
-    rin_status s = rin_st_read(&f, path, err, errlen);
+    long st;
+    rin_status s = open_for_model(t, path, RIN_STATUS_CONFIG, 0, &f, &st, err, errlen);
     if (s)
         return s;
-    rin_config c;
-    s = rin_config_from_meta(&c, f, path, err, errlen);
-    if (!s && memcmp(&c, &t->m->cfg, sizeof c))
-        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                       "%s: the file's model config differs from the run's (the model keys of "
-                       "a run started from a file are the file's)",
-                       path);
-    const char *step = rin_st_meta(f, "step");
-    char *end = NULL;
-    long st = step ? strtol(step, &end, 10) : 0;
-    if (!s && step && (*end || st < 0))
-        s = rin_errorf(err, errlen, RIN_STATUS_FORMAT,
-                       "%s: __metadata__ 'step' is '%s', not a step count", path, step);
-    if (!s)
-        s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
+    s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
     /* a training checkpoint has its own EMA; a sampling export is the EMA */
     char probe[128];
     snprintf(probe, sizeof probe, "ema.%s", t->m->tensors[0].name);
