@@ -856,7 +856,9 @@ int cmd_train(int argc, char **argv) {
         loss_avg += st.loss;
         loss_n++;
         double now = rin_time_seconds();
-        if (now - t_window >= 2.0) {
+        /* a 2-second window, and the first step alone before one has passed (a short run's
+         * progress lines showed 0.0 img/s and no ETA) */
+        if ((now - t_window >= 2.0 || ips == 0) && now > t_window) {
             ips = (double)window_steps * B / (now - t_window);
             t_window = now;
             window_steps = 0;
