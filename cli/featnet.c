@@ -171,7 +171,7 @@ static int featnet_train(int argc, char **argv) {
     if (rin_featnet_save(net, out, meta, err, sizeof err))
         die("%s", err);
     char sha[65];
-    if (rin_featnet_file_sha256(out, sha, err, sizeof err))
+    if (rin_file_sha256_hex(out, sha, err, sizeof err))
         die("%s", err);
     printf("wrote %s: test accuracy %.4f, %.1f s of training\nsha256 %s\n", out, acc, secs, sha);
     rin_featnet_free(net);

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 
 #include "cli.h"
+#include "data.h"
 #include "dist.h"
 #include "internal.h"
 #include "rin.h"

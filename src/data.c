@@ -71,6 +71,37 @@ void rin_sha256_hex(const void *data, size_t len, char out[65]) {
     out[64] = '\0';
 }
 
+rin_status rin_file_sha256_hex(const char *path, char out[65], char *err, size_t errlen) {
+    out[0] = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *buf = malloc(1 << 20);
+    rin_status s = RIN_STATUS_OK;
+    if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: cannot start a SHA-256 digest", path);
+    } else {
+        size_t got;
+        while (!s && (got = fread(buf, 1, 1 << 20, fp)) > 0)
+            if (EVP_DigestUpdate(md, buf, got) != 1)
+                s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: SHA-256 digest failed", path);
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int dlen = 0;
+        if (!s && ferror(fp))
+            s = rin_errorf(err, errlen, RIN_STATUS_IO, "%s: read failed: %s", path,
+                           strerror(errno));
+        else if (!s && (EVP_DigestFinal_ex(md, d, &dlen) != 1 || dlen != 32))
+            s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: SHA-256 digest failed", path);
+        for (unsigned i = 0; !s && i < 32; i++)
+            snprintf(out + 2 * i, 3, "%02x", d[i]);
+    }
+    EVP_MD_CTX_free(md);
+    free(buf);
+    fclose(fp);
+    return s;
+}
+
 /* ---- whole files ----------------------------------------------------------------------------- */
 
 typedef struct byte_buf {

@@ -65,5 +65,7 @@ rin_status rin_cifar_decode(uint8_t *images, int *labels, const uint8_t *buf, si
 
 /* SHA-256 of a buffer as 64 lowercase hex characters plus NUL (OpenSSL's libcrypto). */
 void rin_sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256 of a file's bytes, read in pieces, as 64 lower-case hex digits (out[65]). */
+rin_status rin_file_sha256_hex(const char *path, char out[65], char *err, size_t errlen);
 
 #endif /* RIN_DATA_H */

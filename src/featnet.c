@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "featnet.h"
 #include "internal.h"
 #include "ops.h"
@@ -561,7 +562,7 @@ rin_status rin_featnet_load(rin_featnet **out, const char *path, int max_batch, 
         memcpy(n->params + table[t].offset, rin_st_data(f, rin_st_find(f, table[t].name)),
                table[t].numel * sizeof(float));
     rin_st_free(f);
-    if ((s = rin_featnet_file_sha256(path, n->sha256, err, errlen))) {
+    if ((s = rin_file_sha256_hex(path, n->sha256, err, errlen))) {
         rin_featnet_free(n);
         return s;
     }
@@ -569,40 +570,5 @@ rin_status rin_featnet_load(rin_featnet **out, const char *path, int max_batch, 
     return RIN_STATUS_OK;
 fail:
     rin_st_free(f);
-    return s;
-}
-
-rin_status rin_featnet_file_sha256(const char *path, char out[65], char *err, size_t errlen) {
-    out[0] = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, len = 0;
-    unsigned char *buf = malloc(cap);
-    rin_status s = RIN_STATUS_OK;
-    while (buf) {
-        if (len == cap) {
-            unsigned char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        s = rin_errorf(err, errlen, RIN_STATUS_NOMEM, "%s: out of memory", path);
-    else if (ferror(fp))
-        s = rin_errorf(err, errlen, RIN_STATUS_IO, "%s: read error", path);
-    else
-        rin_sha256_hex(buf, len, out);
-    fclose(fp);
-    free(buf);
     return s;
 }

@@ -170,7 +170,5 @@ rin_status rin_featnet_save(const rin_featnet *n, const char *path, const char *
  * name the tensor); extra tensors are rejected. Sets n->sha256 to the file's SHA-256. */
 rin_status rin_featnet_load(rin_featnet **out, const char *path, int max_batch, int train,
                             char *err, size_t errlen);
-/* SHA-256 of the file's bytes, 64 lowercase hex characters. */
-rin_status rin_featnet_file_sha256(const char *path, char out[65], char *err, size_t errlen);
 
 #endif /* RIN_FEATNET_H */

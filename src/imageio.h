@@ -62,9 +62,6 @@ void rin_png_info_free(rin_png_info *info);
 /* The value of the first text chunk with this keyword, or NULL. */
 const char *rin_png_info_text(const rin_png_info *info, const char *key);
 
-/* SHA-256 of a file's bytes, read in pieces, as 64 lower-case hex digits (out[65]). */
-rin_status rin_file_sha256_hex(const char *path, char out[65], char *err, size_t errlen);
-
 /* float in [-b, b] -> byte, see above. */
 void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "featnet.h"
 #include "gradcheck.h"
 #include "internal.h"
@@ -630,7 +631,7 @@ TEST(featnet_save_load) {
     /* the SHA-256: 64 hex digits, the same as rin_sha256_hex of the bytes, and the same for a
      * second save of the same weights (the writer is deterministic) */
     char sha[65], sha2[65];
-    CHECK(rin_featnet_file_sha256(path, sha, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_file_sha256_hex(path, sha, err, sizeof err) == RIN_STATUS_OK);
     CHECK(strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64);
     CHECK(!strcmp(sha, b->sha256));
     FILE *fp = fopen(path, "rb");
@@ -642,7 +643,7 @@ TEST(featnet_save_load) {
     CHECK(!strcmp(sha, sha2));
     CHECK(nb > np * 4 && nb < np * 4 + 4096);
     CHECK(rin_featnet_save(b, path2, meta, err, sizeof err) == RIN_STATUS_OK);
-    CHECK(rin_featnet_file_sha256(path2, sha2, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_file_sha256_hex(path2, sha2, err, sizeof err) == RIN_STATUS_OK);
     CHECK_MSG(!strcmp(sha, sha2), "two saves differ: %s vs %s", sha, sha2);
 
     /* metadata */
