@@ -56,6 +56,9 @@ void provenance_add(png_provenance *p, const char *key, const char *fmt, ...)
  * (checkpoint_sha256), its training step (metadata "step", or "unknown") and the weights used
  * (ema or raw). Dies when the file cannot be read. */
 void provenance_checkpoint(png_provenance *p, const char *path, const char *weights);
+/* Appends how the images were sampled: sampler, steps, seed, guidance, schedule, and td and
+ * self_cond when they differ from the defaults. */
+void provenance_sampler(png_provenance *p, const rin_sample_config *sc);
 
 /* ---- video (cli/video.c, docs/video.md) ---- */
 typedef struct rin_video_source rin_video_source;

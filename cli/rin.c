@@ -84,6 +84,22 @@ void provenance_add(png_provenance *p, const char *key, const char *fmt, ...) {
     p->n++;
 }
 
+void provenance_sampler(png_provenance *p, const rin_sample_config *sc) {
+    char num[64];
+    provenance_add(p, "sampler", "%s", sc->sampler);
+    provenance_add(p, "steps", "%d", sc->steps);
+    provenance_add(p, "seed", "%llu", (unsigned long long)sc->seed);
+    rin_format_double(num, sizeof num, sc->guidance);
+    provenance_add(p, "guidance", "%s", num);
+    provenance_add(p, "schedule", "%s", sc->schedule);
+    if (sc->td != 0) {
+        rin_format_double(num, sizeof num, sc->td);
+        provenance_add(p, "td", "%s", num);
+    }
+    if (!sc->self_cond)
+        provenance_add(p, "self_cond", "off");
+}
+
 void provenance_checkpoint(png_provenance *p, const char *path, const char *weights) {
     char sha[65], err[1024];
     if (rin_file_sha256_hex(path, sha, err, sizeof err))

@@ -221,19 +221,7 @@ int cmd_sample(int argc, char **argv) {
     /* the provenance every PNG carries; "class" is added per file */
     png_provenance prov;
     provenance_checkpoint(&prov, mpath, weights);
-    provenance_add(&prov, "sampler", "%s", sc.sampler);
-    provenance_add(&prov, "steps", "%d", sc.steps);
-    provenance_add(&prov, "seed", "%llu", (unsigned long long)sc.seed);
-    char num[64];
-    rin_format_double(num, sizeof num, sc.guidance);
-    provenance_add(&prov, "guidance", "%s", num);
-    provenance_add(&prov, "schedule", "%s", sc.schedule);
-    if (sc.td != 0) {
-        rin_format_double(num, sizeof num, sc.td);
-        provenance_add(&prov, "td", "%s", num);
-    }
-    if (!sc.self_cond)
-        provenance_add(&prov, "self_cond", "off");
+    provenance_sampler(&prov, &sc);
     const int nprov = prov.n;
     /* the classes as this command chose them, for a file whose image i has label i */
     char classes[64];

@@ -479,11 +479,7 @@ static void sample_grid(run *r) {
     provenance_add(&prov, "step", "%ld", step);
     provenance_add(&prov, "weights", "ema");
     provenance_add(&prov, "weights_sha256", "%s", sha);
-    provenance_add(&prov, "sampler", "%s", sc.sampler);
-    provenance_add(&prov, "steps", "%d", sc.steps);
-    provenance_add(&prov, "seed", "%llu", (unsigned long long)sc.seed);
-    provenance_add(&prov, "guidance", "0");
-    provenance_add(&prov, "schedule", "%s", sc.schedule);
+    provenance_sampler(&prov, &sc);
     if (r->video)
         provenance_add(&prov, "data", "held-out clips -%d to -1 of %s", N, r->s.run.data);
     else if (c->num_classes > 0)

@@ -307,10 +307,7 @@ int cmd_sample_video(int argc, char **argv) {
     float b = (float)r.sc.b_scale;
     png_provenance prov;
     provenance_checkpoint(&prov, o.model, o.weights);
-    provenance_add(&prov, "sampler", "%s", r.sc.sampler);
-    provenance_add(&prov, "steps", "%d", r.sc.steps);
-    provenance_add(&prov, "seed", "%llu", (unsigned long long)r.sc.seed);
-    provenance_add(&prov, "schedule", "%s", r.sc.schedule);
+    provenance_sampler(&prov, &r.sc);
     provenance_add(&prov, "data", "%s (data seed %llu), clips %ld-%ld", o.data,
                    (unsigned long long)o.data_seed, o.first, o.first + o.n - 1);
     video_write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, b, o.scale, &prov);

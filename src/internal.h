@@ -221,6 +221,9 @@ rin_status rin_model_add_tensors(const rin_model *m, rin_st_writer *w, const flo
 /* Reads prefix + name of every table tensor into buf, checking shape and dtype. */
 rin_status rin_model_read_tensors(rin_model *m, float *buf, const rin_st_file *f,
                                   const char *prefix, const char *path, char *err, size_t errlen);
+/* 1 when f holds an "ema." copy of m's tensors (a training checkpoint; an export has only
+ * the plain names). */
+int rin_model_file_has_ema(const rin_model *m, const rin_st_file *f);
 /* Builds and validates the config stored in a file's metadata. */
 rin_status rin_config_from_meta(rin_config *c, const rin_st_file *f, const char *path, char *err,
                                 size_t errlen);

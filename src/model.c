@@ -454,6 +454,12 @@ static int is_state_tensor(const char *name) {
     return !strncmp(name, "ema.", 4) || !strncmp(name, "opt.", 4);
 }
 
+int rin_model_file_has_ema(const rin_model *m, const rin_st_file *f) {
+    char probe[128];
+    snprintf(probe, sizeof probe, "ema.%s", m->tensors[0].name);
+    return rin_st_find(f, probe) != NULL;
+}
+
 rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which, char *err,
                                   size_t errlen) {
     *out = NULL;
@@ -474,13 +480,7 @@ rin_status rin_model_load_weights(rin_model **out, const char *path, const char 
             rin_errorf(err, errlen, s, "%s: %s", path, e2);
     }
     /* a training checkpoint has an "ema." copy; a sampling export has only plain names */
-    const char *prefix = "";
-    if (!s && !strcmp(which, "ema")) {
-        char probe[128];
-        snprintf(probe, sizeof probe, "ema.%s", m->tensors[0].name);
-        if (rin_st_find(f, probe))
-            prefix = "ema.";
-    }
+    const char *prefix = !s && !strcmp(which, "ema") && rin_model_file_has_ema(m, f) ? "ema." : "";
     if (!s)
         s = rin_model_read_tensors(m, m->params, f, prefix, path, err, errlen);
     for (int i = 0; !s && i < f->ntensors; i++) {

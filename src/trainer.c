@@ -698,9 +698,7 @@ rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err, si
         return s;
     s = rin_model_read_tensors(t->m, t->m->params, f, "", path, err, errlen);
     /* a training checkpoint has its own EMA; a sampling export is the EMA */
-    char probe[128];
-    snprintf(probe, sizeof probe, "ema.%s", t->m->tensors[0].name);
-    if (!s && rin_st_find(f, probe))
+    if (!s && rin_model_file_has_ema(t->m, f))
         s = rin_model_read_tensors(t->m, t->ema, f, "ema.", path, err, errlen);
     else if (!s)
         memcpy(t->ema, t->m->params, t->m->nfloats * sizeof(float));
