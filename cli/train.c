@@ -532,7 +532,7 @@ static void train_usage(FILE *f) {
         "                   fresh optimizer moments (--config and --set change settings)\n"
         "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default "
         "fmnist)\n"
-        "  --config FILE    'key = value' lines ('#' comments)\n"
+        "  --config FILE    'key = value' lines ('#' comments); repeatable, later files win\n"
         "  --set key=value  one setting (repeatable; wins over the file)\n"
         "  --data SOURCE    same as --set data=SOURCE\n"
         "  --steps N        same as --set total_steps=N\n"
@@ -601,16 +601,20 @@ int cmd_train(int argc, char **argv) {
                                          {"check-numerics", no_argument, 0, 'N'},
                                          {"init-from", required_argument, 0, 'I'},
                                          {0, 0, 0, 0}};
-    const char *dir = NULL, *resume = NULL, *preset = "fmnist", *cfgfile = NULL, *init_from = NULL;
-    const char *sets[256];
-    int nsets = 0, o, check_numerics = 0;
+    const char *dir = NULL, *resume = NULL, *preset = "fmnist", *init_from = NULL;
+    const char *sets[256], *cfgfiles[16];
+    int nsets = 0, ncfg = 0, o, check_numerics = 0;
     char steps_kv[64], data_kv[600];
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'r': dir = optarg; break;
         case 'R': resume = optarg; break;
         case 'p': preset = optarg; break;
-        case 'c': cfgfile = optarg; break;
+        case 'c': /* repeatable: files apply in order, a later file's keys win */
+            if (ncfg == 16)
+                die("too many --config files (at most 16)");
+            cfgfiles[ncfg++] = optarg;
+            break;
         case 's':
         case 'd':
         case 'n':
@@ -652,7 +656,7 @@ int cmd_train(int argc, char **argv) {
     r->dir = resume ? resume : dir;
     long epoch = 0, pos = 0;
     if (resume) {
-        if (cfgfile)
+        if (ncfg)
             die("--config cannot change a resumed run (use --set for run keys)");
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         if (rin_model_load(&r->model, path, err, sizeof err))
@@ -685,8 +689,8 @@ int cmd_train(int argc, char **argv) {
             run_defaults(&r->s.run);
         }
         rin_config file_model = r->s.model;
-        if (cfgfile)
-            read_settings_file(cfgfile, settings_set_cb, &r->s);
+        for (int i = 0; i < ncfg; i++)
+            read_settings_file(cfgfiles[i], settings_set_cb, &r->s);
         for (int i = 0; i < nsets; i++) {
             char key[128];
             const char *v = split_kv(sets[i], key, sizeof key, "--set");

@@ -197,6 +197,15 @@ static size_t read_text(const char *path, char *buf, size_t len) {
     return n;
 }
 
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
     if (!f)
@@ -474,7 +483,16 @@ TEST(cli_train_init_from) {
                  "--set sample_every=0 --set sample_count=4 --set sample_steps=2 --steps 4",
                  a, img, lab);
     CHECK_MSG(st == 0, "%s", out);
-    st = run(out, sizeof out, "train --run %s --init-from %s/model.safetensors --steps 7", b, a);
+    /* --config repeats: files apply in order, so the second file's lr wins and the first
+     * file's other key stays */
+    char c1[300], c2[300];
+    snprintf(c1, sizeof c1, "%s/one.conf", dir);
+    snprintf(c2, sizeof c2, "%s/two.conf", dir);
+    write_text(c1, "lr = 0.01\nsample_steps = 3\n");
+    write_text(c2, "lr = 0.02\n");
+    st = run(out, sizeof out,
+             "train --run %s --init-from %s/model.safetensors --config %s --config %s --steps 7", b,
+             a, c1, c2);
     printf("%s", out);
     CHECK(st == 0);
     CHECK_MSG(strstr(out, "steps 4 -> 7") != NULL, "the step does not continue: %s", out);
@@ -485,6 +503,8 @@ TEST(cli_train_init_from) {
     read_text(p, cfg, sizeof cfg);
     CHECK_MSG(strstr(cfg, "num_classes=4") && strstr(cfg, "batch_size=4"),
               "settings not taken from the file: %s", cfg);
+    CHECK_MSG(strstr(cfg, "\nlr=0.02\n") && strstr(cfg, "sample_steps=3"),
+              "two --config files not applied in order: %s", cfg);
     /* the model keys are the file's; --init-from does not mix with --resume */
     snprintf(p, sizeof p, "%s/c", dir);
     CHECK(run(out, sizeof out,
