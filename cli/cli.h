@@ -56,9 +56,34 @@ void provenance_add(png_provenance *p, const char *key, const char *fmt, ...)
  * (checkpoint_sha256), its training step (metadata "step", or "unknown") and the weights used
  * (ema or raw). Dies when the file cannot be read. */
 void provenance_checkpoint(png_provenance *p, const char *path, const char *weights);
-/* Appends how the images were sampled: sampler, steps, seed, guidance, schedule, and td and
- * self_cond when they differ from the defaults. */
+/* Appends how the images were sampled: sampler, spacing, steps, seed, guidance, schedule, and
+ * td, latent_carry and self_cond when they differ from the defaults. */
 void provenance_sampler(png_provenance *p, const rin_sample_config *sc);
+
+/* ---- sampling options shared by rin sample, rin eval and their video forms ---- */
+enum { OPT_SAMPLER = 0x100, OPT_SPACING, OPT_SCHEDULE, OPT_LATENT_CARRY };
+/* The long options of how to sample (docs/sampling.md); a command's option table lists them
+ * and passes what getopt_long returns to sampling_option. */
+// clang-format off
+#define SAMPLING_OPTIONS                                         \
+    {"sampler", required_argument, 0, OPT_SAMPLER},              \
+    {"spacing", required_argument, 0, OPT_SPACING},              \
+    {"schedule", required_argument, 0, OPT_SCHEDULE},            \
+    {"latent-carry", required_argument, 0, OPT_LATENT_CARRY}
+// clang-format on
+/* The usage lines of SAMPLING_OPTIONS, in rin sample's layout. */
+#define SAMPLING_USAGE                                                                             \
+    "  --sampler S        ddpm (= ddpm@large), ddpm@small, ddim (the paper's); euler,\n"           \
+    "                     euler_a, heun, dpm++2m (rin's; docs/sampling.md)\n"                      \
+    "  --spacing P        noise levels: t, logsnr, karras (default auto: t for the\n"              \
+    "                     paper's samplers, karras for rin's)\n"                                   \
+    "  --schedule S       gamma(t) of the t spacing (default cosine; also\n"                       \
+    "                     cosine@s,e,tau, sigmoid@s,e,tau, simple_linear)\n"                       \
+    "  --latent-carry C   call (default: each network call gets the previous call's\n"             \
+    "                     latents) or step (heun's corrector calls do not pass theirs on)\n"
+/* Applies option `opt` (one of SAMPLING_OPTIONS) with value v to sc, dying with a message that
+ * names the option when the value is not valid; returns 0 when opt is not one of them. */
+int sampling_option(rin_sample_config *sc, int opt, const char *v);
 
 /* ---- video (cli/video.c, docs/video.md) ---- */
 typedef struct rin_video_source rin_video_source;

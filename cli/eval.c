@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "diffusion.h"
 #include "data.h"
 #include "featnet.h"
 #include "imageio.h"
@@ -51,11 +52,7 @@ static void set_from_dataset(image_set *s, const char *source, long limit) {
 }
 
 typedef struct sample_opts {
-    int steps;
-    char sampler[16], schedule[64];
-    int self_cond;
-    double guidance;
-    uint64_t seed;
+    rin_sample_config sc; /* steps, sampler, spacing, schedule, carry, self_cond, guidance, seed */
     int batch;
     const char *weights; /* "ema" or "raw" (rin_model_load_weights) */
 } sample_opts;
@@ -71,13 +68,7 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
     rin_train_config tc;
     if (rin_train_config_from_file(&tc, path, err, sizeof err))
         die("%s", err);
-    rin_sample_config sc;
-    rin_sample_config_default(&sc);
-    sc.steps = o->steps;
-    snprintf(sc.sampler, sizeof sc.sampler, "%s", o->sampler);
-    snprintf(sc.schedule, sizeof sc.schedule, "%s", o->schedule);
-    sc.self_cond = o->self_cond;
-    sc.guidance = o->guidance;
+    rin_sample_config sc = o->sc;
     rin_sample_config_from_train(&sc, &tc);
     int B = n < o->batch ? (int)n : o->batch;
     rin_ctx *ctx;
@@ -90,14 +81,14 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
         die("out of memory for %ld samples", n);
     /* classes drawn uniformly at random, as for FID sampling (spec 3.4) */
     rin_rng lr;
-    rin_rng_seed(&lr, o->seed ^ 0x4C4142454Cull);
+    rin_rng_seed(&lr, o->sc.seed ^ 0x4C4142454Cull);
     double t0 = rin_time_seconds();
     for (long start = 0; start < n; start += B) {
         int nb = n - start < B ? (int)(n - start) : B;
         for (int b = 0; b < nb; b++)
             labels[b] =
                 c->num_classes > 0 ? (int)(rin_rng_u64(&lr) % (uint64_t)c->num_classes) : -1;
-        sc.seed = o->seed + (uint64_t)start;
+        sc.seed = o->sc.seed + (uint64_t)start;
         if (rin_sample(ctx, &sc, nb, c->num_classes > 0 ? labels : NULL, s->x + (size_t)start * per,
                        NULL, NULL, err, sizeof err))
             die("%s", err);
@@ -114,8 +105,14 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
         s->x[i] = 2.0f * u[i] / 255.0f - 1.0f;
     free(u);
     s->n = n;
-    snprintf(s->what, sizeof s->what, "%s (%s weights): %ld samples, %s %d steps, schedule %s%s%s",
-             path, o->weights, n, sc.sampler, sc.steps, sc.schedule,
+    rin_sampler_plan plan;
+    if (rin_sample_plan(&plan, &sc, err, sizeof err))
+        die("%s", err);
+    snprintf(s->what, sizeof s->what,
+             "%s (%s weights): %ld samples, %s %d steps on the %s spacing (%d calls)%s%s%s%s", path,
+             o->weights, n, sc.sampler, sc.steps, rin_spacing_name(plan.spacing),
+             rin_sampler_calls(&plan), plan.spacing == RIN_SPACING_T ? ", schedule " : "",
+             plan.spacing == RIN_SPACING_T ? sc.schedule : "",
              sc.self_cond ? "" : ", no self-conditioning", sc.guidance != 0 ? ", guided" : "");
     free(labels);
     rin_ctx_free(ctx);
@@ -151,8 +148,9 @@ static void eval_usage(FILE *f) {
             "  --splits S        classifier-score splits (default 10)\n"
             "  --seed S          seed of subsets, splits, sampling noise and labels (default 0)\n"
             "sampling options for ckpt: sources:\n"
-            "  --steps T (default 250), --sampler ddpm|ddpm@small|ddim (default ddpm),\n"
-            "  --schedule S (default cosine), --no-self-cond, --guidance W, --batch B (64),\n"
+            "  --steps T (default 250), --sampler S (default ddpm), --spacing P (default auto),\n"
+            "  --schedule S (default cosine), --latent-carry C (default call), --no-self-cond,\n"
+            "  --guidance W, --batch B (64), as for rin sample (docs/sampling.md);\n"
             "  --weights ema|raw (default ema: a training checkpoint's EMA copy; raw: its\n"
             "  optimised weights)\n");
 }
@@ -171,8 +169,7 @@ int cmd_eval(int argc, char **argv) {
                                          {"splits", required_argument, 0, 'p'},
                                          {"seed", required_argument, 0, 's'},
                                          {"steps", required_argument, 0, 't'},
-                                         {"sampler", required_argument, 0, 'S'},
-                                         {"schedule", required_argument, 0, 'c'},
+                                         SAMPLING_OPTIONS,
                                          {"no-self-cond", no_argument, 0, 'x'},
                                          {"guidance", required_argument, 0, 'g'},
                                          {"batch", required_argument, 0, 'b'},
@@ -184,9 +181,9 @@ int cmd_eval(int argc, char **argv) {
     long real_n = 0, fake_n = 0;
     int kid_subsets = 100, kid_size = 1000, splits = 10, o;
     uint64_t seed = 0;
-    sample_opts so = {.steps = 250, .self_cond = 1, .batch = 64, .weights = "ema"};
-    snprintf(so.sampler, sizeof so.sampler, "ddpm");
-    snprintf(so.schedule, sizeof so.schedule, "cosine");
+    sample_opts so = {.batch = 64, .weights = "ema"};
+    rin_sample_config_default(&so.sc);
+    so.sc.steps = 250;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'r': real = optarg; break;
@@ -199,19 +196,9 @@ int cmd_eval(int argc, char **argv) {
         case 'K': kid_size = (int)parse_long("--kid-size", optarg, 2, 1000000); break;
         case 'p': splits = (int)parse_long("--splits", optarg, 1, 1000); break;
         case 's': seed = parse_u64("--seed", optarg); break;
-        case 't': so.steps = (int)parse_long("--steps", optarg, 1, 100000); break;
-        case 'S':
-            if (strlen(optarg) >= sizeof so.sampler)
-                die("--sampler: '%s' is not a sampler", optarg);
-            snprintf(so.sampler, sizeof so.sampler, "%s", optarg);
-            break;
-        case 'c':
-            if (strlen(optarg) >= sizeof so.schedule)
-                die("--schedule: '%s' is too long", optarg);
-            snprintf(so.schedule, sizeof so.schedule, "%s", optarg);
-            break;
-        case 'x': so.self_cond = 0; break;
-        case 'g': so.guidance = parse_double("--guidance", optarg); break;
+        case 't': so.sc.steps = (int)parse_long("--steps", optarg, 1, 100000); break;
+        case 'x': so.sc.self_cond = 0; break;
+        case 'g': so.sc.guidance = parse_double("--guidance", optarg); break;
         case 'b': so.batch = (int)parse_long("--batch", optarg, 1, 4096); break;
         case 'w':
             if (strcmp(optarg, "ema") && strcmp(optarg, "raw"))
@@ -219,15 +206,23 @@ int cmd_eval(int argc, char **argv) {
             so.weights = optarg;
             break;
         case 'h': eval_usage(stdout); return 0;
-        default: eval_usage(stderr); return 2;
+        default:
+            if (sampling_option(&so.sc, o, optarg))
+                break;
+            eval_usage(stderr);
+            return 2;
         }
     }
+    char err0[512];
     if (!fake) {
         eval_usage(stderr);
         fprintf(stderr, "rin eval: --fake is required\n");
         return 2;
     }
-    so.seed = seed;
+    so.sc.seed = seed;
+    rin_sampler_plan plan;
+    if (rin_sample_plan(&plan, &so.sc, err0, sizeof err0))
+        die("%s", err0);
     char err[1024];
     rin_featnet *net;
     if (rin_featnet_load(&net, netpath, 500, 0, err, sizeof err))

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "data.h"
+#include "diffusion.h"
 #include "dist.h"
 #include "internal.h"
 #include "rin.h"
@@ -84,9 +85,42 @@ void provenance_add(png_provenance *p, const char *key, const char *fmt, ...) {
     p->n++;
 }
 
+int sampling_option(rin_sample_config *sc, int opt, const char *v) {
+    char err[256];
+    rin_sampler_kind k;
+    rin_spacing sp;
+    rin_schedule sch;
+    switch (opt) {
+    case OPT_SAMPLER:
+        if (rin_sampler_parse(&k, v, err, sizeof err))
+            die("--sampler: %s", err);
+        snprintf(sc->sampler, sizeof sc->sampler, "%s", v);
+        return 1;
+    case OPT_SPACING:
+        if (rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, sizeof err))
+            die("--spacing: %s", err);
+        snprintf(sc->spacing, sizeof sc->spacing, "%s", v);
+        return 1;
+    case OPT_SCHEDULE:
+        if (strlen(v) >= sizeof sc->schedule || rin_schedule_parse(&sch, v, err, sizeof err))
+            die("--schedule: %s", strlen(v) >= sizeof sc->schedule ? "too long" : err);
+        snprintf(sc->schedule, sizeof sc->schedule, "%s", v);
+        return 1;
+    case OPT_LATENT_CARRY:
+        if (strcmp(v, "call") && strcmp(v, "step"))
+            die("--latent-carry: '%s' (expected call or step)", v);
+        snprintf(sc->latent_carry, sizeof sc->latent_carry, "%s", v);
+        return 1;
+    }
+    return 0;
+}
+
 void provenance_sampler(png_provenance *p, const rin_sample_config *sc) {
-    char num[64];
+    char num[64], err[256];
+    rin_sampler_plan plan;
     provenance_add(p, "sampler", "%s", sc->sampler);
+    if (!rin_sample_plan(&plan, sc, err, sizeof err))
+        provenance_add(p, "spacing", "%s", rin_spacing_name(plan.spacing));
     provenance_add(p, "steps", "%d", sc->steps);
     provenance_add(p, "seed", "%llu", (unsigned long long)sc->seed);
     rin_format_double(num, sizeof num, sc->guidance);
@@ -96,6 +130,8 @@ void provenance_sampler(png_provenance *p, const rin_sample_config *sc) {
         rin_format_double(num, sizeof num, sc->td);
         provenance_add(p, "td", "%s", num);
     }
+    if (strcmp(sc->latent_carry, "call"))
+        provenance_add(p, "latent_carry", "%s", sc->latent_carry);
     if (!sc->self_cond)
         provenance_add(p, "self_cond", "off");
 }

@@ -20,37 +20,37 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diffusion.h"
 #include "imageio.h"
 #include "internal.h"
 
 static void sample_usage(FILE *f) {
-    fprintf(f, "usage: rin sample --model CKPT [options]\n"
-               "\n"
-               "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
-               "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
-               "  --n N              images (default 16)\n"
-               "  --steps T          sampler steps (default 100)\n"
-               "  --sampler S        ddpm (= ddpm@large, default), ddpm@small or ddim\n"
-               "  --schedule S       sampling schedule (default cosine; also cosine@s,e,tau,\n"
-               "                     sigmoid@s,e,tau, simple_linear)\n"
-               "  --td X             time difference (default 0)\n"
-               "  --guidance W       classifier-free guidance weight (default 0)\n"
-               "  --class K          every image of class K (default: classes in turn)\n"
-               "  --classes random   uniformly random classes (as for FID sampling)\n"
-               "  --no-self-cond     do not carry latents between steps (ablation)\n"
-               "  --seed S           noise seed (default 0)\n"
-               "  --batch B          images per network call (default 64)\n"
-               "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
-               "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
-               "  --scale N          enlarge grids and trajectories N times, nearest neighbour\n"
-               "                     (default auto: each image at least 84 pixels, e.g. 28 or\n"
-               "                     32 -> 3x, 64 -> 2x; --scale 1 = the model's size)\n"
-               "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ... (always\n"
-               "                     the model's size: data for `rin eval --fake png:DIR`)\n"
-               "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n"
-               "\n"
-               "Every PNG records the checkpoint's SHA-256 and step, the sampler, steps, seed,\n"
-               "guidance and class in text chunks: `rin info FILE.png` prints them.\n");
+    fprintf(
+        f,
+        "usage: rin sample --model CKPT [options]\n"
+        "\n"
+        "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
+        "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
+        "  --n N              images (default 16)\n"
+        "  --steps T          sampler steps (default 100; heun makes 2T - 1 calls)\n" SAMPLING_USAGE
+        "  --td X             time difference (default 0; ddpm and ddim on the t spacing)\n"
+        "  --guidance W       classifier-free guidance weight (default 0)\n"
+        "  --class K          every image of class K (default: classes in turn)\n"
+        "  --classes random   uniformly random classes (as for FID sampling)\n"
+        "  --no-self-cond     do not carry latents between steps (ablation)\n"
+        "  --seed S           noise seed (default 0)\n"
+        "  --batch B          images per network call (default 64)\n"
+        "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
+        "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
+        "  --scale N          enlarge grids and trajectories N times, nearest neighbour\n"
+        "                     (default auto: each image at least 84 pixels, e.g. 28 or\n"
+        "                     32 -> 3x, 64 -> 2x; --scale 1 = the model's size)\n"
+        "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ... (always\n"
+        "                     the model's size: data for `rin eval --fake png:DIR`)\n"
+        "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n"
+        "\n"
+        "Every PNG records the checkpoint's SHA-256 and step, the sampler, steps, seed,\n"
+        "guidance and class in text chunks: `rin info FILE.png` prints them.\n");
 }
 
 typedef struct traj {
@@ -87,8 +87,7 @@ int cmd_sample(int argc, char **argv) {
                                          {"weights", required_argument, 0, 'w'},
                                          {"n", required_argument, 0, 'n'},
                                          {"steps", required_argument, 0, 't'},
-                                         {"sampler", required_argument, 0, 'S'},
-                                         {"schedule", required_argument, 0, 'k'},
+                                         SAMPLING_OPTIONS,
                                          {"td", required_argument, 0, 'd'},
                                          {"guidance", required_argument, 0, 'g'},
                                          {"class", required_argument, 0, 'c'},
@@ -113,16 +112,6 @@ int cmd_sample(int argc, char **argv) {
         case 'w': weights = optarg; break;
         case 'n': N = (int)parse_long("--n", optarg, 1, 1000000); break;
         case 't': sc.steps = (int)parse_long("--steps", optarg, 1, 1000000); break;
-        case 'S':
-            if (strlen(optarg) >= sizeof sc.sampler)
-                die("--sampler: '%s' is not a sampler", optarg);
-            snprintf(sc.sampler, sizeof sc.sampler, "%s", optarg);
-            break;
-        case 'k':
-            if (strlen(optarg) >= sizeof sc.schedule)
-                die("--schedule: '%s' is too long", optarg);
-            snprintf(sc.schedule, sizeof sc.schedule, "%s", optarg);
-            break;
         case 'd': sc.td = parse_double("--td", optarg); break;
         case 'g': sc.guidance = parse_double("--guidance", optarg); break;
         case 'c': cls = (int)parse_long("--class", optarg, -1, 1000000); break;
@@ -140,7 +129,11 @@ int cmd_sample(int argc, char **argv) {
         case 'T': trajpath = optarg; break;
         case 'Z': scale = parse_scale("--scale", optarg); break;
         case 'h': sample_usage(stdout); return 0;
-        default: sample_usage(stderr); return 2;
+        default:
+            if (sampling_option(&sc, o, optarg))
+                break;
+            sample_usage(stderr);
+            return 2;
         }
     }
     if (!mpath) {
@@ -153,6 +146,9 @@ int cmd_sample(int argc, char **argv) {
     if (!grid && !outdir)
         grid = "samples.png";
     char err[1024];
+    rin_sampler_plan plan;
+    if (rin_sample_plan(&plan, &sc, err, sizeof err))
+        die("%s", err);
     rin_model *m;
     if (rin_model_load_weights(&m, mpath, weights, err, sizeof err))
         die("%s", err);
@@ -215,9 +211,15 @@ int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "\rsampled %d/%d", start + nb, N);
     }
     double dt = rin_time_seconds() - t0;
-    fprintf(stderr, "\rsampled %d images in %.1f s (%.2f img/s, %d steps %s, schedule %s%s)\n", N,
-            dt, N / dt, sc.steps, sc.sampler, sc.schedule,
-            sc.self_cond ? "" : ", no self-conditioning");
+    fprintf(stderr,
+            "\rsampled %d images in %.1f s (%.2f img/s; %s, %d steps on the %s spacing, %d network "
+            "calls%s%s)\n",
+            N, dt, N / dt, sc.sampler, sc.steps, rin_spacing_name(plan.spacing),
+            rin_sampler_calls(&plan) * (sc.guidance != 0 && c->num_classes > 0 ? 2 : 1),
+            plan.spacing == RIN_SPACING_T ? ", schedule " : "",
+            plan.spacing == RIN_SPACING_T ? sc.schedule : "");
+    if (!sc.self_cond)
+        fprintf(stderr, "(no self-conditioning)\n");
     /* the provenance every PNG carries; "class" is added per file */
     png_provenance prov;
     provenance_checkpoint(&prov, mpath, weights);

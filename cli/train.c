@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diffusion.h"
 #include "data.h"
 #include "dist.h"
 #include "imageio.h"
@@ -48,7 +49,8 @@ typedef struct run_config {
     int sample_steps;  /* sampler steps for grids */
     int sample_scale;  /* grid enlargement; 0 = automatic (rin_grid_auto_scale) */
     char sample_sampler[16];
-    double time_limit; /* seconds of training in this invocation; 0 = none */
+    char sample_spacing[16]; /* "auto" or a spacing (docs/sampling.md) */
+    double time_limit;       /* seconds of training in this invocation; 0 = none */
 } run_config;
 
 static void run_defaults(run_config *r) {
@@ -61,13 +63,14 @@ static void run_defaults(run_config *r) {
     r->sample_count = 40;
     r->sample_steps = 50;
     snprintf(r->sample_sampler, sizeof r->sample_sampler, "ddim");
+    snprintf(r->sample_spacing, sizeof r->sample_spacing, "auto");
     r->time_limit = 0;
     r->sample_scale = 0;
 }
 
 static const char *const run_keys[] = {
-    "data",         "random_flip",  "log_every",      "sample_every", "ckpt_every",
-    "sample_count", "sample_steps", "sample_sampler", "time_limit",   "sample_scale"};
+    "data",         "random_flip",    "log_every",  "sample_every", "ckpt_every",    "sample_count",
+    "sample_steps", "sample_sampler", "time_limit", "sample_scale", "sample_spacing"};
 #define NRUNKEYS ((int)(sizeof run_keys / sizeof run_keys[0]))
 
 static int run_get(const run_config *r, int i, char *buf, size_t len) {
@@ -82,6 +85,7 @@ static int run_get(const run_config *r, int i, char *buf, size_t len) {
     case 7: return snprintf(buf, len, "%s", r->sample_sampler);
     case 8: return rin_format_double(buf, len, r->time_limit);
     case 9: return snprintf(buf, len, "%d", r->sample_scale);
+    case 10: return snprintf(buf, len, "%s", r->sample_spacing);
     }
     return -1;
 }
@@ -107,10 +111,17 @@ static int run_set(run_config *r, const char *key, const char *v, const char *wh
     } else if (!strcmp(key, "sample_steps")) {
         r->sample_steps = (int)parse_long(opt, v, 1, 100000);
     } else if (!strcmp(key, "sample_sampler")) {
-        if (strcmp(v, "ddpm") && strcmp(v, "ddpm@large") && strcmp(v, "ddpm@small") &&
-            strcmp(v, "ddim"))
-            die("%s: '%s' (expected ddpm, ddpm@small or ddim)", opt, v);
+        rin_sampler_kind k;
+        char err[256];
+        if (rin_sampler_parse(&k, v, err, sizeof err))
+            die("%s: %s", opt, err);
         snprintf(r->sample_sampler, sizeof r->sample_sampler, "%s", v);
+    } else if (!strcmp(key, "sample_spacing")) {
+        rin_spacing sp;
+        char err[256];
+        if (rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, sizeof err))
+            die("%s: %s", opt, err);
+        snprintf(r->sample_spacing, sizeof r->sample_spacing, "%s", v);
     } else if (!strcmp(key, "sample_scale")) {
         r->sample_scale = (int)parse_long(opt, v, 0, 64);
     } else if (!strcmp(key, "time_limit")) {
@@ -454,6 +465,7 @@ static void sample_grid(run *r) {
     rin_sample_config_default(&sc);
     sc.steps = r->s.run.sample_steps;
     snprintf(sc.sampler, sizeof sc.sampler, "%s", r->s.run.sample_sampler);
+    snprintf(sc.spacing, sizeof sc.spacing, "%s", r->s.run.sample_spacing);
     rin_sample_config_from_train(&sc, &r->s.train);
     sc.seed = 1234; /* the same noise every time, so grids show progress, not luck */
     int *labels = malloc((size_t)N * sizeof *labels);
@@ -552,7 +564,8 @@ static void train_usage(FILE *f) {
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
         fprintf(f, "  %s\n", line);
     fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
-               "sample_count, sample_steps, sample_sampler, time_limit (seconds; 0 = none),\n"
+               "sample_count, sample_steps, sample_sampler, sample_spacing (docs/sampling.md),\n"
+               "time_limit (seconds; 0 = none),\n"
                "sample_scale (grids enlarged N times; 0 = auto: each image at least 84 pixels).\n"
                "Grids record run, step, sampler, steps, seed and the EMA weights' SHA-256 in text\n"
                "chunks (`rin info FILE.png`); report.html shows them over the run.\n"

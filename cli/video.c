@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "diffusion.h"
 #include "imageio.h"
 #include "internal.h"
 #include "video.h"
@@ -163,7 +164,7 @@ typedef struct video_opts {
     const char *model, *weights, *data, *strip, *gif, *csv;
     long first; /* first clip index of the source */
     int n, k, steps, batch, scale;
-    char sampler[16], schedule[64];
+    rin_sample_config sc; /* sampler, spacing, schedule, latent carry (SAMPLING_OPTIONS) */
     uint64_t seed, data_seed;
 } video_opts;
 
@@ -179,8 +180,9 @@ static void video_usage(FILE *f, int eval) {
             "  --n N             clips (default %d)\n"
             "  --k K             samples per clip; metrics take the best of K (default 1)\n"
             "  --steps T         sampler steps (default 50)\n"
-            "  --sampler S       ddim (default), ddpm or ddpm@small\n"
-            "  --schedule S      sampling schedule (default cosine)\n"
+            "  --sampler S       ddim (default), ddpm, ddpm@small, euler, euler_a, heun,\n"
+            "                    dpm++2m; --spacing, --schedule, --latent-carry as for\n"
+            "                    rin sample (docs/sampling.md)\n"
             "  --seed S          noise seed (default 0)\n"
             "  --batch B         clips per network call (default 16)\n"
             "%s",
@@ -198,16 +200,23 @@ static void video_usage(FILE *f, int eval) {
 }
 
 static void video_parse(video_opts *o, int argc, char **argv, int eval) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"weights", required_argument, 0, 'w'},
-        {"data", required_argument, 0, 'd'},    {"data-seed", required_argument, 0, 'D'},
-        {"first", required_argument, 0, 'f'},   {"n", required_argument, 0, 'n'},
-        {"k", required_argument, 0, 'k'},       {"steps", required_argument, 0, 't'},
-        {"sampler", required_argument, 0, 'S'}, {"schedule", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'},    {"batch", required_argument, 0, 'b'},
-        {"strip", required_argument, 0, 'P'},   {"gif", required_argument, 0, 'G'},
-        {"csv", required_argument, 0, 'C'},     {"scale", required_argument, 0, 'Z'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"weights", required_argument, 0, 'w'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"data-seed", required_argument, 0, 'D'},
+                                         {"first", required_argument, 0, 'f'},
+                                         {"n", required_argument, 0, 'n'},
+                                         {"k", required_argument, 0, 'k'},
+                                         {"steps", required_argument, 0, 't'},
+                                         SAMPLING_OPTIONS,
+                                         {"seed", required_argument, 0, 's'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"strip", required_argument, 0, 'P'},
+                                         {"gif", required_argument, 0, 'G'},
+                                         {"csv", required_argument, 0, 'C'},
+                                         {"scale", required_argument, 0, 'Z'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     *o = (video_opts){.weights = "ema",
                       .data = "mmnist:fmnist:test",
                       .n = eval ? 100 : 4,
@@ -217,8 +226,8 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
                       .data_seed = 1,
                       .strip = "video_strip.png",
                       .gif = "video.gif"};
-    snprintf(o->sampler, sizeof o->sampler, "ddim");
-    snprintf(o->schedule, sizeof o->schedule, "cosine");
+    rin_sample_config_default(&o->sc);
+    snprintf(o->sc.sampler, sizeof o->sc.sampler, "ddim");
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -231,8 +240,6 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         case 'n': o->n = (int)parse_long("--n", optarg, 1, 1000000); break;
         case 'k': o->k = (int)parse_long("--k", optarg, 1, 10000); break;
         case 't': o->steps = (int)parse_long("--steps", optarg, 1, 100000); break;
-        case 'S': snprintf(o->sampler, sizeof o->sampler, "%s", optarg); break;
-        case 'c': snprintf(o->schedule, sizeof o->schedule, "%s", optarg); break;
         case 's': o->seed = parse_u64("--seed", optarg); break;
         case 'b': o->batch = (int)parse_long("--batch", optarg, 1, 4096); break;
         case 'P': o->strip = optarg; break;
@@ -240,7 +247,11 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         case 'C': o->csv = optarg; break;
         case 'Z': o->scale = parse_scale("--scale", optarg); break;
         case 'h': video_usage(stdout, eval); exit(0);
-        default: video_usage(stderr, eval); exit(2);
+        default:
+            if (sampling_option(&o->sc, c, optarg))
+                break;
+            video_usage(stderr, eval);
+            exit(2);
         }
     }
     if (optind < argc)
@@ -269,12 +280,13 @@ static void video_run_open(video_run *r, const video_opts *o) {
     rin_train_config tc;
     if (rin_train_config_from_file(&tc, o->model, err, sizeof err))
         die("%s", err);
-    rin_sample_config_default(&r->sc);
+    r->sc = o->sc;
     rin_sample_config_from_train(&r->sc, &tc);
     r->sc.steps = o->steps;
     r->sc.seed = o->seed;
-    snprintf(r->sc.sampler, sizeof r->sc.sampler, "%s", o->sampler);
-    snprintf(r->sc.schedule, sizeof r->sc.schedule, "%s", o->schedule);
+    rin_sampler_plan plan;
+    if (rin_sample_plan(&plan, &r->sc, err, sizeof err))
+        die("%s", err);
     int B = o->batch < o->n ? o->batch : o->n;
     if (rin_ctx_create(&r->ctx, r->m, B, RIN_CTX_INFER, err, sizeof err))
         die("%s", err);
@@ -315,8 +327,8 @@ int cmd_sample_video(int argc, char **argv) {
     fprintf(stderr,
             "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames, "
             "%s %d steps, %.1f s; strip %s, gif %s\n",
-            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sampler, o.steps,
-            rin_time_seconds() - t0, o.strip, o.gif);
+            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sc.sampler,
+            o.steps, rin_time_seconds() - t0, o.strip, o.gif);
     video_run_close(&r);
     return 0;
 }
@@ -432,7 +444,7 @@ int cmd_eval_video(int argc, char **argv) {
     printf("video prediction: %s, %d clips of %s (data seed %llu, from %ld), %d conditioning "
            "frames, %d predicted; %s %d steps, K = %d\n",
            o.model, N, o.data, (unsigned long long)o.data_seed, o.first, c->cond_frames, F,
-           o.sampler, o.steps, o.k);
+           o.sc.sampler, o.steps, o.k);
     printf("per-frame MSE = squared error summed over the %dx%d frame, pixels in [0,1]; PSNR "
            "(MAX 1) and SSIM (11x11 Gaussian, sigma 1.5) per frame, then averaged\n",
            c->H, c->W);

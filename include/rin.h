@@ -328,13 +328,18 @@ rin_status rin_model_load_weights(rin_model **out, const char *path, const char 
 /* Sampling (spec sections 2.2 and 3.4).                                                      */
 
 typedef struct rin_sample_config {
-    int steps;         /* T network evaluations */
-    char sampler[16];  /* "ddpm" (= ddpm@large), "ddpm@small" or "ddim" */
-    char schedule[64]; /* the sampling schedule, "cosine" by default */
-    double td;         /* time difference (0 in the paper) */
-    double guidance;   /* classifier-free guidance weight w (0 = off) */
-    int self_cond;     /* 1: carry each step's latents to the next (default); 0: zeros */
-    char pred_type[8]; /* from the training config: eps, x0 or v */
+    int steps;            /* solver steps (network calls: steps, or 2 steps - 1 for heun) */
+    char sampler[16];     /* the spec's "ddpm" (= ddpm@large, default), "ddpm@small", "ddim"; rin's
+                             "euler", "euler_a", "heun", "dpm++2m" (docs/sampling.md) */
+    char schedule[64];    /* the sampling schedule of the t spacing, "cosine" by default */
+    char spacing[16];     /* noise levels: "t", "logsnr", "karras" or "auto" (default: t for the
+                             spec's samplers, karras for rin's) */
+    char latent_carry[8]; /* "call" (default): each call gets the previous call's latents;
+                             "step": only each step's first call carries (differs for heun) */
+    double td;            /* time difference (0 in the paper) */
+    double guidance;      /* classifier-free guidance weight w (0 = off) */
+    int self_cond;        /* 1: carry each step's latents to the next (default); 0: zeros */
+    char pred_type[8];    /* from the training config: eps, x0 or v */
     double b_scale;
     int normalize_noisy_input;
     uint64_t seed;

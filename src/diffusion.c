@@ -1,7 +1,7 @@
 /* diffusion.c -- the diffusion formulation of spec section 3: the gamma(t) schedules (3.1), the
  * forward process and input normalisation (3.2), prediction targets and the recovery of x0 and
- * eps from the network output with clipping and truncated noise (3.3), and one DDPM or DDIM
- * transition (3.4).
+ * eps from the network output with clipping and truncated noise (3.3), one DDPM or DDIM
+ * transition (3.4), and the noise levels and update of rin's own solvers (docs/sampling.md).
  *
  * Schedule arithmetic is double. Per-element arithmetic is done in double from the float
  * inputs and rounded to float once, so results do not depend on the compiler's evaluation of
@@ -184,25 +184,67 @@ const char *rin_pred_type_name(rin_pred_type p) {
     return "?";
 }
 
+static const struct {
+    const char *name;
+    rin_sampler_kind kind;
+} sampler_names[] = {
+    {"ddpm", RIN_SAMPLER_DDPM},
+    {"ddpm@large", RIN_SAMPLER_DDPM},
+    {"ddpm@small", RIN_SAMPLER_DDPM_SMALL},
+    {"ddim", RIN_SAMPLER_DDIM},
+    {"euler", RIN_SAMPLER_EULER},
+    {"euler_a", RIN_SAMPLER_EULER_A},
+    {"heun", RIN_SAMPLER_HEUN},
+    {"dpm++2m", RIN_SAMPLER_DPMPP_2M},
+};
+#define NSAMPLERS ((int)(sizeof sampler_names / sizeof sampler_names[0]))
+
 rin_status rin_sampler_parse(rin_sampler_kind *k, const char *text, char *err, size_t errlen) {
-    if (text && (!strcmp(text, "ddpm") || !strcmp(text, "ddpm@large")))
-        *k = RIN_SAMPLER_DDPM;
-    else if (text && !strcmp(text, "ddpm@small"))
-        *k = RIN_SAMPLER_DDPM_SMALL;
-    else if (text && !strcmp(text, "ddim"))
-        *k = RIN_SAMPLER_DDIM;
-    else
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                          "sampler '%s': unknown (expected ddpm, ddpm@large, ddpm@small or ddim)",
-                          text ? text : "(null)");
-    return RIN_STATUS_OK;
+    for (int i = 0; text && i < NSAMPLERS; i++)
+        if (!strcmp(text, sampler_names[i].name)) {
+            *k = sampler_names[i].kind;
+            return RIN_STATUS_OK;
+        }
+    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                      "sampler '%s': unknown (expected ddpm, ddpm@large, ddpm@small, ddim, euler, "
+                      "euler_a, heun or dpm++2m)",
+                      text ? text : "(null)");
 }
 
 const char *rin_sampler_name(rin_sampler_kind k) {
-    switch (k) {
-    case RIN_SAMPLER_DDPM: return "ddpm";
-    case RIN_SAMPLER_DDPM_SMALL: return "ddpm@small";
-    case RIN_SAMPLER_DDIM: return "ddim";
+    if (k == RIN_SAMPLER_DDPM)
+        return "ddpm";
+    for (int i = 0; i < NSAMPLERS; i++)
+        if (sampler_names[i].kind == k)
+            return sampler_names[i].name;
+    return "?";
+}
+
+int rin_sampler_is_spec(rin_sampler_kind k) {
+    return k == RIN_SAMPLER_DDPM || k == RIN_SAMPLER_DDPM_SMALL || k == RIN_SAMPLER_DDIM;
+}
+
+rin_status rin_spacing_parse(rin_spacing *sp, const char *text, rin_sampler_kind k, char *err,
+                             size_t errlen) {
+    if (!text || !*text || !strcmp(text, "auto"))
+        *sp = rin_sampler_is_spec(k) ? RIN_SPACING_T : RIN_SPACING_KARRAS;
+    else if (!strcmp(text, "t"))
+        *sp = RIN_SPACING_T;
+    else if (!strcmp(text, "logsnr"))
+        *sp = RIN_SPACING_LOGSNR;
+    else if (!strcmp(text, "karras"))
+        *sp = RIN_SPACING_KARRAS;
+    else
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "spacing '%s': unknown (expected t, logsnr, karras or auto)", text);
+    return RIN_STATUS_OK;
+}
+
+const char *rin_spacing_name(rin_spacing sp) {
+    switch (sp) {
+    case RIN_SPACING_T: return "t";
+    case RIN_SPACING_LOGSNR: return "logsnr";
+    case RIN_SPACING_KARRAS: return "karras";
     }
     return "?";
 }
@@ -347,5 +389,70 @@ void rin_sampler_step(float *x, const float *x0_hat, const float *eps_hat, const
     for (size_t i = 0; i < n; i++) {
         double mu = ((double)x[i] - c_eps * (double)eps_hat[i]) / sa;
         x[i] = (float)(mu + sigma * (double)z[i]);
+    }
+}
+
+/* ---- rin's solvers: levels and updates (docs/sampling.md) ----------------------------------- */
+
+rin_status rin_sampler_plan_check(const rin_sampler_plan *p, char *err, size_t errlen) {
+    if (p->steps < 1)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "steps: %d (expected >= 1)", p->steps);
+    if (!isfinite(p->td) || p->td < 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "td: %g (expected a number >= 0)", p->td);
+    if (p->td != 0 && (!rin_sampler_is_spec(p->kind) || p->spacing != RIN_SPACING_T))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "td: %g applies to ddpm and ddim on the t spacing only (sampler %s, "
+                          "spacing %s)",
+                          p->td, rin_sampler_name(p->kind), rin_spacing_name(p->spacing));
+    return RIN_STATUS_OK;
+}
+
+int rin_sampler_calls(const rin_sampler_plan *p) {
+    return p->kind == RIN_SAMPLER_HEUN ? 2 * p->steps - 1 : p->steps;
+}
+
+/* sigma of level i of N on the logsnr or karras spacing; level N is 0. */
+static double spaced_sigma(rin_spacing sp, int i, int N) {
+    if (i >= N)
+        return 0.0;
+    double f = N > 1 ? (double)i / (double)(N - 1) : 0.0;
+    if (sp == RIN_SPACING_KARRAS) {
+        double a = pow(RIN_SIGMA_MAX, 1.0 / RIN_KARRAS_RHO);
+        double b = pow(RIN_SIGMA_MIN, 1.0 / RIN_KARRAS_RHO);
+        return pow(a + f * (b - a), RIN_KARRAS_RHO);
+    }
+    /* lambda = -2 log sigma uniform is log sigma uniform */
+    return exp(log(RIN_SIGMA_MAX) + f * (log(RIN_SIGMA_MIN) - log(RIN_SIGMA_MAX)));
+}
+
+void rin_sampler_levels(const rin_sampler_plan *p, int i, double *gamma_now, double *gamma_next) {
+    if (p->spacing == RIN_SPACING_T) {
+        double tn, tx;
+        rin_sampler_times(&tn, &tx, i, p->steps, p->td);
+        *gamma_now = rin_schedule_gamma(&p->schedule, tn);
+        /* the spec's samplers step to gamma(0); rin's solvers end on the data, sigma = 0 */
+        *gamma_next =
+            tx == 0 && !rin_sampler_is_spec(p->kind) ? 1.0 : rin_schedule_gamma(&p->schedule, tx);
+        return;
+    }
+    double sn = spaced_sigma(p->spacing, i, p->steps),
+           sx = spaced_sigma(p->spacing, i + 1, p->steps);
+    *gamma_now = 1.0 / (1.0 + sn * sn);
+    *gamma_next = 1.0 / (1.0 + sx * sx);
+}
+
+void rin_sampler_combine(float *x, double cx, const rin_term *terms, int nterms, size_t n) {
+    rin_term t[8];
+    int nt = 0;
+    RIN_ASSERT(nterms <= 8);
+    for (int k = 0; k < nterms; k++)
+        if (terms[k].c != 0)
+            t[nt++] = terms[k];
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        double v = cx != 0 ? cx * (double)x[i] : 0.0;
+        for (int k = 0; k < nt; k++)
+            v += t[k].c * (double)t[k].v[i];
+        x[i] = (float)v;
     }
 }

@@ -156,9 +156,11 @@ TEST(diffusion_pred_type_and_sampler_names) {
           k == RIN_SAMPLER_DDPM_SMALL);
     CHECK(rin_sampler_parse(&k, "ddim", err, sizeof err) == RIN_STATUS_OK && k == RIN_SAMPLER_DDIM);
     CHECK(rin_sampler_parse(&k, "ddpm@medium", err, sizeof err) == RIN_STATUS_CONFIG);
-    CHECK_MSG(strstr(err, "sampler 'ddpm@medium'") && strstr(err, "ddpm@small or ddim"), "%s", err);
-    const rin_sampler_kind ks[3] = {RIN_SAMPLER_DDPM, RIN_SAMPLER_DDPM_SMALL, RIN_SAMPLER_DDIM};
-    for (int i = 0; i < 3; i++)
+    CHECK_MSG(strstr(err, "sampler 'ddpm@medium'") && strstr(err, "heun or dpm++2m"), "%s", err);
+    const rin_sampler_kind ks[7] = {RIN_SAMPLER_DDPM,    RIN_SAMPLER_DDPM_SMALL, RIN_SAMPLER_DDIM,
+                                    RIN_SAMPLER_EULER,   RIN_SAMPLER_EULER_A,    RIN_SAMPLER_HEUN,
+                                    RIN_SAMPLER_DPMPP_2M};
+    for (int i = 0; i < 7; i++)
         CHECK(rin_sampler_parse(&k, rin_sampler_name(ks[i]), NULL, 0) == RIN_STATUS_OK &&
               k == ks[i]);
 }
