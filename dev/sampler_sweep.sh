@@ -88,39 +88,10 @@ with open(f"{out}/table.md.tmp", "w") as f:
 os.replace(f"{out}/table.md.tmp", f"{out}/table.md")
 print("\n".join(lines))
 
-# the plot: calls (log) against FD, one polyline per variant
-W, H, L, R, T, B = 640, 400, 60, 150, 20, 40
-xs = [p["calls"] for p in pts] or [1]
-ys = [p["fd_lenet_fmnist"] for p in pts] or [1]
-x0, x1 = math.log(min(xs)), math.log(max(xs)) + 1e-9
-y0, y1 = 0.0, max(ys) * 1.05 + 1e-9
-X = lambda c: L + (math.log(c) - x0) / (x1 - x0) * (W - L - R)
-Y = lambda f: H - B - (f - y0) / (y1 - y0) * (H - T - B)
-colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
-       f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<line x1="{L}" y1="{H-B}" x2="{W-R}" y2="{H-B}" stroke="black"/>',
-       f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H-B}" stroke="black"/>',
-       f'<text x="{(L+W-R)/2}" y="{H-8}" text-anchor="middle">network calls (log scale)</text>',
-       f'<text x="14" y="{(T+H-B)/2}" transform="rotate(-90 14 {(T+H-B)/2})" text-anchor="middle">FD-LeNet</text>']
-for c in sorted(set(xs)):
-    svg.append(f'<text x="{X(c):.1f}" y="{H-B+14}" text-anchor="middle">{c}</text>')
-for k in range(5):
-    f = y0 + (y1 - y0) * k / 4
-    svg.append(f'<text x="{L-6}" y="{Y(f)+4:.1f}" text-anchor="end">{f:.0f}</text>')
-    svg.append(f'<line x1="{L}" y1="{Y(f):.1f}" x2="{W-R}" y2="{Y(f):.1f}" stroke="#ddd"/>')
-for i, v in enumerate(variants):
-    ps = sorted((p for p in pts if p["variant"] == v), key=lambda p: p["calls"])
-    col = colors[i % len(colors)]
-    path = " ".join(f"{X(p['calls']):.1f},{Y(p['fd_lenet_fmnist']):.1f}" for p in ps)
-    svg.append(f'<polyline points="{path}" fill="none" stroke="{col}" stroke-width="2"/>')
-    for p in ps:
-        svg.append(f'<circle cx="{X(p["calls"]):.1f}" cy="{Y(p["fd_lenet_fmnist"]):.1f}" r="3" fill="{col}"/>')
-    svg.append(f'<line x1="{W-R+10}" y1="{T+14*i+6}" x2="{W-R+30}" y2="{T+14*i+6}" stroke="{col}" stroke-width="2"/>')
-    svg.append(f'<text x="{W-R+34}" y="{T+14*i+10}">{v}</text>')
-svg.append("</svg>")
-with open(f"{out}/fd_vs_calls.svg.tmp", "w") as f:
-    f.write("\n".join(svg) + "\n")
-os.replace(f"{out}/fd_vs_calls.svg.tmp", f"{out}/fd_vs_calls.svg")
+sys.path.insert(0, "dev")
+import svgplot
+series = {v: [(p["calls"], p["fd_lenet_fmnist"]) for p in sorted(pts, key=lambda p: p["calls"])
+              if p["variant"] == v] for v in variants}
+svgplot.write(f"{out}/fd_vs_calls.svg", series, "network calls (log scale)", "FD-LeNet", True)
 print(f"wrote {out}/table.md and {out}/fd_vs_calls.svg")
 EOF
