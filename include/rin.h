@@ -93,6 +93,13 @@ typedef struct rin_config {
      * zero-initialised learned residual); 2 = 'sin_cos_3d_plus_learned' (video only: the codes
      * also carry each slot's frame time, so slots differ from step 0; not in the spec). */
     int tape_pos_encoding;
+    /* How a video model sees its clean conditioning frames (docs/video.md): 0 = 'tokens' (spec
+     * 6.1: extra interface tokens through the same stem; every checkpoint written before the key
+     * existed); 1 = 'channels' (rin's own, not in the spec: no conditioning tokens; each noisy
+     * token's stem input also holds the same pixels of the last video_cond_frames clean frames,
+     * the stem taking C (1 + k) channels per pixel). */
+    int video_cond;
+    int video_cond_frames; /* k of 'channels', 1 .. cond_frames; 0 with 'tokens' and images */
 } rin_config;
 
 /* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */

@@ -12,12 +12,24 @@
 
 #include "internal.h"
 
-enum key_kind { KEY_INT, KEY_BOOL, KEY_RATE, KEY_LAYERS, KEY_SELF_COND, KEY_POS_ENC };
+enum key_kind {
+    KEY_INT,
+    KEY_BOOL,
+    KEY_RATE,
+    KEY_LAYERS,
+    KEY_SELF_COND,
+    KEY_POS_ENC,
+    KEY_VIDEO_COND
+};
 
 /* tape_pos_encoding values, indexed by rin_config.tape_pos_encoding */
 static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned",
                                             "sin_cos_3d_plus_learned"};
 #define NPOS_ENC ((int)(sizeof pos_encodings / sizeof pos_encodings[0]))
+
+/* video_cond values, indexed by rin_config.video_cond */
+static const char *const video_conds[] = {"tokens", "channels"};
+#define NVIDEO_COND ((int)(sizeof video_conds / sizeof video_conds[0]))
 
 typedef struct config_key {
     const char *name;
@@ -52,6 +64,8 @@ static const config_key keys[] = {
     {"seq_stride",       KEY_INT,       OFF(seq_stride),     0, 4096,  "video: frames per token"},
     {"cond_frames",      KEY_INT,       OFF(cond_frames),    0, 4095,  "video: conditioning frames"},
     {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 2,  "learned, sin_cos_plus_learned or sin_cos_3d_plus_learned"},
+    {"video_cond",       KEY_VIDEO_COND, OFF(video_cond),    0, 1,     "video: conditioning frames as tokens (spec) or channels (rin's)"},
+    {"video_cond_frames", KEY_INT,      OFF(video_cond_frames), 0, 4095, "video: last clean frames stacked as channels (channels mode)"},
 };
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -63,12 +77,14 @@ const char *rin_config_key(int i) {
     return i >= 0 && i < NKEYS ? keys[i].name : NULL;
 }
 
-/* The video keys and tape_pos_encoding came after the first checkpoints: a file without them
- * holds an image model with learned positions (their value 0). */
+/* The video keys, tape_pos_encoding and the video_cond keys came after the first checkpoints: a
+ * file without them holds an image model with learned positions, or a video model with the
+ * spec's conditioning tokens (their value 0). */
 int rin_config_key_optional(int i) {
     const char *k = rin_config_key(i);
     return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames") ||
-                 !strcmp(k, "tape_pos_encoding"));
+                 !strcmp(k, "tape_pos_encoding") || !strcmp(k, "video_cond") ||
+                 !strcmp(k, "video_cond_frames"));
 }
 
 static void base_defaults(rin_config *c) {
@@ -214,6 +230,22 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
                               "%s: '%s' is not supported (expected learned, "
                               "sin_cos_plus_learned or sin_cos_3d_plus_learned)",
                               key, value);
+        case KEY_VIDEO_COND:
+            /* k follows the mode: 'channels' takes 1 unless video_cond_frames was set before,
+             * 'tokens' has no k (so a checkpoint's or a file's keys apply in table order) */
+            if (!strcmp(value, "tokens")) {
+                c->video_cond = 0;
+                c->video_cond_frames = 0;
+            } else if (!strcmp(value, "channels")) {
+                c->video_cond = 1;
+                if (c->video_cond_frames == 0)
+                    c->video_cond_frames = 1;
+            } else {
+                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                                  "%s: '%s' is not supported (expected tokens or channels)", key,
+                                  value);
+            }
+            return RIN_STATUS_OK;
         case KEY_LAYERS: {
             int K[RIN_MAX_BLOCKS], S = 0;
             const char *p = value;
@@ -260,6 +292,10 @@ int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
         int e = *(const int *)field;
         return snprintf(buf, buflen, "%s", e >= 0 && e < NPOS_ENC ? pos_encodings[e] : "?");
     }
+    case KEY_VIDEO_COND: {
+        int e = *(const int *)field;
+        return snprintf(buf, buflen, "%s", e >= 0 && e < NVIDEO_COND ? video_conds[e] : "?");
+    }
     case KEY_LAYERS: {
         int w = 0;
         buf[0] = 0;
@@ -298,8 +334,9 @@ int rin_config_num_tokens(const rin_config *c) {
     int grid = c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
     if (c->seq_len <= 0)
         return grid;
-    return grid * (time_slots(c->seq_len - c->cond_frames, c->seq_stride) +
-                   time_slots(c->cond_frames, c->seq_stride));
+    /* video_cond = channels: the conditioning frames ride in the noisy tokens, none of their own */
+    int cond_slots = c->video_cond ? 0 : time_slots(c->cond_frames, c->seq_stride);
+    return grid * (time_slots(c->seq_len - c->cond_frames, c->seq_stride) + cond_slots);
 }
 
 size_t rin_config_input_floats(const rin_config *c) {
@@ -324,6 +361,8 @@ void rin_dims_compute(rin_dims *d, const rin_config *c) {
         d->nx = (c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0) *
                 time_slots(d->Tx, c->seq_stride);
     }
+    /* video_cond = channels: each pixel of a noisy patch also carries k clean frames' C */
+    d->Pin = c->seq_len > 0 && c->video_cond ? d->P * (1 + c->video_cond_frames) : d->P;
     d->A = c->E < c->D ? c->E : c->D;
     int has_class = c->num_classes > 0;
     d->Lz = c->L - c->time_on_latent - (has_class && c->cond_on_latent);
@@ -343,7 +382,8 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     for (int i = 0; i < NKEYS; i++) {
         const config_key *k = &keys[i];
         const void *f = (const char *)c + k->offset;
-        if (k->kind == KEY_INT || k->kind == KEY_BOOL || k->kind == KEY_POS_ENC) {
+        if (k->kind == KEY_INT || k->kind == KEY_BOOL || k->kind == KEY_POS_ENC ||
+            k->kind == KEY_VIDEO_COND) {
             int v = *(const int *)f;
             if (v < k->lo || v > k->hi)
                 return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %d is out of range [%d, %d]",
@@ -386,6 +426,27 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
                           "tape_pos_encoding: sin_cos_plus_learned needs tape_dim divisible by 4 "
                           "(a sin and a cos half for the row and for the column), not %d",
                           c->E);
+    if (c->video_cond && c->seq_len == 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond: channels is for video models (seq_len > 0); an image model "
+                          "takes tokens (the default)");
+    if (c->video_cond && c->cond_frames < 1)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond: channels needs clean conditioning frames (cond_frames >= "
+                          "1), got cond_frames %d",
+                          c->cond_frames);
+    if (c->video_cond && (c->video_cond_frames < 1 || c->video_cond_frames > c->cond_frames))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond_frames: %d is out of range [1, cond_frames = %d] for "
+                          "video_cond = channels (the last k clean frames are stacked as "
+                          "channels)",
+                          c->video_cond_frames, c->cond_frames);
+    if (!c->video_cond && c->video_cond_frames != 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond_frames: %d applies to video_cond = channels only (tokens "
+                          "feeds every conditioning frame as tokens); set video_cond = channels "
+                          "or leave it 0",
+                          c->video_cond_frames);
     if (c->tape_pos_encoding == 2 && (c->seq_len == 0 || c->E % 16))
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "tape_pos_encoding: sin_cos_3d_plus_learned is for video models "
@@ -439,7 +500,7 @@ double rin_config_flops(const rin_config *c) {
     rin_dims d;
     rin_dims_compute(&d, c);
     double n = d.n, E = c->E, D = c->D, L = c->L, A = d.A, nkv = d.n + d.nr;
-    double f = n * d.P * E + d.dt * 4.0 * d.dt + 16.0 * d.dt * d.dt; /* stem, time MLP */
+    double f = n * d.Pin * E + d.dt * 4.0 * d.dt + 16.0 * d.dt * d.dt; /* stem, time MLP */
     if (c->num_classes > 0)
         f += (double)c->num_classes * d.Dc;
     if (c->self_cond)

@@ -109,7 +109,7 @@ static void layout_arena(rin_ctx *ctx, arena *a) {
     memset(acts, 0, sizeof *acts);
     acts->blocks = keep_blocks;
 
-    acts->patches = take(a, (size_t)B * n * d->P);
+    acts->patches = take(a, (size_t)B * n * d->Pin);
     acts->stem = take(a, xsz);
     acts->stem_mean = take(a, (size_t)B * n);
     acts->stem_rstd = take(a, (size_t)B * n);
@@ -216,7 +216,7 @@ static void layout_arena(rin_ctx *ctx, arena *a) {
         g->dh = take(a, (size_t)B * maxN * maxHid);
         g->datt = take(a, (size_t)B * maxAtt);
         g->dtmp = take(a, (size_t)B * maxN * maxW);
-        g->dpatch = take(a, (size_t)B * n * d->P);
+        g->dpatch = take(a, (size_t)B * n * d->Pin); /* readout (P) and stem (Pin >= P) */
         g->dtt = take(a, (size_t)B * d->Dt);
         g->dta = take(a, (size_t)B * 4 * d->dt);
         g->dth = take(a, (size_t)B * 4 * d->dt);
@@ -341,12 +341,18 @@ static rin_video_patch patch_part(const rin_ctx *ctx, int part) {
                              .tok0 = part ? d->nx : 0};
 }
 
-/* patches (B,n,P) from x_t; video: the noisy frames' tokens, then the clean conditioning
- * frames' tokens, both through the same stem (spec 6.1). */
+/* patches (B,n,Pin) from x_t; video: the noisy frames' tokens, then the clean conditioning
+ * frames' tokens, both through the same stem (spec 6.1); with video_cond = channels (rin's) the
+ * noisy tokens alone, each pixel followed by the same pixel of the last k clean frames. */
 static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B) {
+    const rin_config *c = &ctx->model->cfg;
     rin_video_patch v = patch_part(ctx, 0);
+    if (c->seq_len > 0 && c->video_cond) {
+        rin_patchify3d_stack(patches, x_t, ctx->cond, c->cond_frames, c->video_cond_frames, &v, B);
+        return;
+    }
     rin_patchify3d(patches, x_t, &v, B);
-    if (ctx->model->cfg.seq_len > 0 && ctx->model->cfg.cond_frames > 0) {
+    if (c->seq_len > 0 && c->cond_frames > 0) {
         v = patch_part(ctx, 1);
         rin_patchify3d(patches, ctx->cond, &v, B);
     }
@@ -487,7 +493,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 
     /* interface: x0 = LN(stem(patches)) + tape_pos (+ fixed sin/cos codes) */
     tokenise(ctx, a->patches, in->x_t, B);
-    rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->P, E);
+    rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->Pin, E);
     rin_layernorm_forward(a->x0, a->stem_mean, a->stem_rstd, a->stem, g->stem_ln_w, g->stem_ln_b,
                           B * n, E);
     rin_add_rows_forward(a->x0, a->x0, g->tape_pos, B, n, E);
@@ -699,12 +705,16 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     memset(s->dtmp, 0, xsz * sizeof(float));
     rin_layernorm_backward(s->dtmp, dg->stem_ln_w, dg->stem_ln_b, s->dX, a->stem, a->stem_mean,
                            a->stem_rstd, g->stem_ln_w, B * n, E);
-    memset(s->dpatch, 0, (size_t)B * n * d->P * sizeof(float));
+    memset(s->dpatch, 0, (size_t)B * n * d->Pin * sizeof(float));
+    /* stem_w's gradient covers every input column, the clean frames' of channels mode too */
     rin_linear_backward(dx_t ? s->dpatch : NULL, dg->stem_w, dg->stem_b, s->dtmp, a->patches,
-                        g->stem_w, B * n, d->P, E);
-    if (dx_t) {
+                        g->stem_w, B * n, d->Pin, E);
+    if (dx_t) { /* conditioning frames (tokens or channels) are data: no gradient */
         memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
-        rin_patchify3d_backward(dx_t, s->dpatch, &pp, B); /* conditioning frames: no gradient */
+        if (c->seq_len > 0 && c->video_cond)
+            rin_patchify3d_stack_backward(dx_t, s->dpatch, c->video_cond_frames, &pp, B);
+        else
+            rin_patchify3d_backward(dx_t, s->dpatch, &pp, B);
     }
 
     /* latents: z0 = [latent_pos; ttok; ctok] + LN_zero(r) */

@@ -166,7 +166,8 @@ typedef struct rin_tensor_rec {
 /* Sizes derived from the config, computed once. */
 typedef struct rin_dims {
     int n;            /* interface tokens */
-    int P;            /* p*p*C */
+    int P;            /* p*p*C (video: s*p*p*C), a token's readout width */
+    int Pin;          /* the stem's input width: P, or P (1 + k) with video_cond = channels */
     int A;            /* min(E, D) */
     int Lz;           /* learned latent rows = L - latent condition tokens */
     int Dt;           /* time-token width (D if time_on_latent else E) */

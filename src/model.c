@@ -29,9 +29,10 @@ static float init_limit(int init, int ndim, int d0, int d1, int heads, const rin
         fan_in = d1;
         fan_out = d0;
         break;
-    case RIN_INIT_STEM: { /* conv kernel (p, p, C, E); video (s, p, p, C, E) */
+    case RIN_INIT_STEM: { /* conv kernel (p, p, C, E); video (s, p, p, C, E), (s, p, p,
+                           * C (1 + k), E) with video_cond = channels */
         double rf = (double)c->patch * c->patch * (c->seq_len > 0 ? c->seq_stride : 1);
-        fan_in = (double)c->C * rf;
+        fan_in = d1; /* Pin: input channels x rf, exactly */
         fan_out = (double)c->E * rf;
         break;
     }
@@ -99,7 +100,7 @@ size_t rin_layout(const rin_config *c, float *base, rin_params_view *view, rin_t
     rin_dims d;
     rin_dims_compute(&d, c);
     /* symbols used by RIN_GLOBAL_TENSORS */
-    int n = d.n, P = d.P, Lz = d.Lz, dt = d.dt, Dc = d.Dc, rD = d.rD;
+    int n = d.n, P = d.P, Pin = d.Pin, Lz = d.Lz, dt = d.dt, Dc = d.Dc, rD = d.rD;
     rin_params_view scratch;
     rin_attn_params dummy_attn;
     rin_mlp_params dummy_mlp;

@@ -112,7 +112,7 @@ rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in) {
         check(&s, a->ro_y, B * n * d->P, "readout", "linear out_w");
         return s.found ? RIN_STATUS_NONFINITE : RIN_STATUS_OK;
     }
-    check(&s, a->patches, B * n * d->P, "patches", "patchify");
+    check(&s, a->patches, B * n * d->Pin, "patches", "patchify");
     check(&s, a->stem, B * n * E, "stem", "linear stem_w");
     check(&s, a->x0, B * n * E, "interface x0", "layernorm stem_ln_w and the tape_pos add");
     check(&s, a->tcode, B * d->dt, "time code", "the sinusoidal embedding of gamma");

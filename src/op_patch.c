@@ -10,9 +10,13 @@
  * and are dropped when written back. Tokens are (u, r, c) row-major and the vector is ordered
  * (frame-in-slot, row, column, channel), i.e. the Conv3D kernel (s,p,p,C,E) flattened and the
  * rearrange 'b (t h w) (t1 h1 w1 c) -> b (t t1) (h h1) (w w1) c'. An image is the case F = s = 1.
+ *
+ * Channel conditioning (rin's video_cond = channels, not in the spec): the noisy part's patches
+ * with C (1 + k) channels per pixel, the last k clean frames' pixels after the noisy ones.
  */
 #include <string.h>
 
+#include "internal.h"
 #include "ops.h"
 #include "profile.h"
 
@@ -112,4 +116,58 @@ void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_vi
                                int B) {
     geom g = video_geom(v, B);
     permute(dpatches, (float *)(uintptr_t)dclip, &g, 0, 0);
+}
+
+/* dir 0: patches <- [clip | cond frames Nc-k..Nc-1] per pixel; dir 1: dclip += the clip channels
+ * of patches (cond is not read). */
+static void stack_permute(float *patches, float *clip, const float *cond, int Nc, int k,
+                          const rin_video_patch *v, int B, int dir) {
+    int F = v->F, H = v->H, W = v->W, C = v->C, s = v->s, p = v->p, gw = W / p;
+    int grid = (H / p) * gw, nt = ((F + s - 1) / s) * grid, Ct = C * (1 + k);
+    size_t P = (size_t)s * p * p * Ct, frame = (size_t)H * W * C;
+    double prof_t0 = RIN_PROF_BEGIN();
+#pragma omp parallel for
+    for (int bt = 0; bt < B * nt; bt++) {
+        int b = bt / nt, t = bt % nt, u = t / grid, r = (t % grid) / gw, c = t % gw;
+        float *pv = patches + ((size_t)b * v->n + v->tok0 + t) * P;
+        const float *cb = cond ? cond + ((size_t)b * Nc + (Nc - k)) * frame : NULL;
+        for (int f1 = 0; f1 < s; f1++) {
+            int f = u * s + f1;
+            float *pf = pv + (size_t)f1 * p * p * Ct;
+            if (f >= F) { /* padding frame: zero in every channel */
+                if (dir == 0)
+                    memset(pf, 0, (size_t)p * p * Ct * sizeof(float));
+                continue;
+            }
+            for (int i = 0; i < p; i++)
+                for (int j = 0; j < p; j++) {
+                    size_t pix = ((size_t)r * p + i) * W + (size_t)c * p + j;
+                    float *x = clip + ((size_t)b * F + f) * frame + pix * C;
+                    float *e = pf + ((size_t)i * p + j) * Ct;
+                    if (dir == 1) {
+                        for (int ch = 0; ch < C; ch++)
+                            x[ch] += e[ch];
+                        continue;
+                    }
+                    for (int ch = 0; ch < C; ch++)
+                        e[ch] = x[ch];
+                    for (int m = 0; m < k; m++)
+                        memcpy(e + (size_t)(1 + m) * C, cb + (size_t)m * frame + pix * C,
+                               (size_t)C * sizeof(float));
+                }
+        }
+    }
+    RIN_PROF_END(PATCH, prof_t0, 0);
+}
+
+void rin_patchify3d_stack(float *patches, const float *clip, const float *cond, int Nc, int k,
+                          const rin_video_patch *v, int B) {
+    RIN_ASSERT(k >= 1 && k <= Nc && cond);
+    stack_permute(patches, (float *)(uintptr_t)clip, cond, Nc, k, v, B, 0);
+}
+
+void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k,
+                                   const rin_video_patch *v, int B) {
+    RIN_ASSERT(k >= 1);
+    stack_permute((float *)(uintptr_t)dpatches, dclip, NULL, 0, k, v, B, 1);
 }

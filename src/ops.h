@@ -109,6 +109,20 @@ void rin_patchify3d_backward(float *dclip, const float *dpatches, const rin_vide
 void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_video_patch *v,
                                int B);
 
+/* Channel conditioning (video_cond = channels; rin's own, not in the spec; docs/video.md): the
+ * noisy part v (tok0 = 0, n = its tokens) cut as above, each pixel's C channels widened to
+ * C (1 + k): the noisy frame's C, then the same pixel of the clean frames cond[Nc-k .. Nc-1]
+ * (oldest first, C each). The clean frames do not move with the time slot: every frame of every
+ * slot gets the same k frames. Padding frames are zero in all C (1 + k) channels (a Conv3D's
+ * SAME padding of the stacked input). patches (B,n,s p p C (1+k)), clip (B,F,H,W,C),
+ * cond (B,Nc,H,W,C), 1 <= k <= Nc. PyTorch: patchify3d(torch.cat([clip,
+ * cond[:, Nc-k:].permute(0,2,3,1,4).reshape(B,1,H,W,k C).expand(B,F,H,W,k C)], -1), s, p). */
+void rin_patchify3d_stack(float *patches, const float *clip, const float *cond, int Nc, int k,
+                          const rin_video_patch *v, int B);
+/* dclip += the noisy channels of dpatches (the clean frames are data and get no gradient). */
+void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k,
+                                   const rin_video_patch *v, int B);
+
 /* ---- rows broadcast (op_pointwise.c) --------------------------------------------------------
  * y (B,N,C) = x (B,N,C) + t (N,C) for every b (x may alias y); dt (N,C) += sum_b dy. */
 void rin_add_rows_forward(float *y, const float *x, const float *t, int B, int N, int C);

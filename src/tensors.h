@@ -19,7 +19,7 @@ enum rin_init {
     RIN_INIT_ZERO,
     RIN_INIT_ONE,
     RIN_INIT_GLOROT,    /* U(+-sqrt(6/(fan_in+fan_out))), fan_in = dim1, fan_out = dim0 */
-    RIN_INIT_STEM,      /* Glorot with conv fans: fan_in = C p^2, fan_out = E p^2 */
+    RIN_INIT_STEM,      /* Glorot with conv fans: fan_in = dim1 (C p^2), fan_out = E p^2 */
     RIN_INIT_MHA_QKV,   /* Keras MHA q/k/v kernel (d_in, heads, key_dim) fans */
     RIN_INIT_MHA_OUT,   /* Keras MHA output kernel (heads, key_dim, d_out) fans */
     RIN_INIT_TRUNC_NORM /* normal(0, 0.02) re-drawn outside +-2 std */
@@ -30,11 +30,12 @@ enum rin_init {
 #define TAPE_POS_INIT (c->tape_pos_encoding ? RIN_INIT_ZERO : RIN_INIT_TRUNC_NORM)
 
 /* Globals. Columns: field, present, ndim, dim0, dim1, init, heads, decayed.
- * Symbols in scope: c (config), n, P (= p*p*C), Lz (learned latents), Dt (time-token width),
+ * Symbols in scope: c (config), n, P (= p*p*C), Pin (stem input: P, or P (1 + k) with
+ * video_cond = channels), Lz (learned latents), Dt (time-token width),
  * Dc (class-token width), dt (= Dt/4, sinusoid width), rD (= lat_mlp_ratio * D). */
 // clang-format off
 #define RIN_GLOBAL_TENSORS(X)                                                                  \
-    X(stem_w,        1,                  2, c->E,   P,              RIN_INIT_STEM,       0, 1) \
+    X(stem_w,        1,                  2, c->E,   Pin,            RIN_INIT_STEM,       0, 1) \
     X(stem_b,        1,                  1, c->E,   0,              RIN_INIT_ZERO,       0, 0) \
     X(stem_ln_w,     1,                  1, c->E,   0,              RIN_INIT_ONE,        0, 0) \
     X(stem_ln_b,     1,                  1, c->E,   0,              RIN_INIT_ZERO,       0, 0) \

@@ -1,9 +1,12 @@
 /* test_model.c -- whole-model checks that need no fixture:
  *   - preset parameter counts (spec 1.9) and the init rules (spec 1.8);
  *   - per-element finite differences of every parameter, x_t and z_prev of a micro model
- *     (covers the time embedding, the class token and the self-conditioning path in place);
- *   - T4: a directional derivative over the whole parameter buffer (KANN's criterion);
- *   - T5: 1 vs 2 threads, training-mode determinism by seed, inference == training forward;
+ *     (covers the time embedding, the class token and the self-conditioning path in place),
+ *     also as video models (conditioning tokens, and rin's video_cond = channels);
+ *   - T4: a directional derivative over the whole parameter buffer (KANN's criterion), on an
+ *     image model and on a video_cond = channels model;
+ *   - T5: 1 vs 2 threads (image and video_cond = channels), training-mode determinism by seed,
+ *     inference == training forward;
  *   - the self-conditioning LN at zero scale makes z_prev irrelevant;
  *   - checkpoints: bitwise round trip and the messages for wrong files.
  */
@@ -403,6 +406,39 @@ TEST(model_fd_video) {
     problem_free(&p);
 }
 
+TEST(model_fd_video_channels) {
+    /* video_cond = channels (rin's, docs/video.md): 3 noisy frames (s = 2: one padding frame)
+     * whose every pixel also carries the last k = 2 of 3 clean frames, through a stem 3x as
+     * wide; no conditioning tokens. Every stem_w column (the clean frames' included) and x_t by
+     * finite differences. */
+    const char *const extra[][2] = {{"video_cond", "channels"}, {"video_cond_frames", "2"}};
+    rin_config c = micro_video_config("6", "3", extra, 2);
+    problem p;
+    problem_init(&p, &c, 2, 17);
+    printf("  micro video model, channels k=2: %d tokens (%d noisy), stem input %d, %zu "
+           "parameters\n",
+           rin_config_num_tokens(&c), p.m->dims.nx, p.m->dims.Pin, rin_config_num_params(&c));
+    CHECK(rin_config_num_tokens(&c) == 8 && p.m->dims.nx == 8 && p.m->dims.P == 8 &&
+          p.m->dims.Pin == 24);
+    fd_whole_model(&p);
+    /* the last k clean frames reach the prediction; an earlier one does not */
+    size_t frame = (size_t)c.H * c.W * c.C;
+    float *pred0 = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(pred0, p.pred, p.npix * 4);
+    p.cond[0 * frame + 5] += 0.5f; /* example 0, clean frame 0 */
+    problem_loss(&p);
+    CHECK(memcmp(pred0, p.pred, p.npix * 4) == 0);
+    for (int f = 1; f < 3; f++) {
+        p.cond[(size_t)f * frame + 5] += 0.5f;
+        problem_loss(&p);
+        CHECK_MSG(memcmp(pred0, p.pred, p.npix * 4) != 0, "clean frame %d ignored", f);
+        p.cond[(size_t)f * frame + 5] -= 0.5f;
+    }
+    free(pred0);
+    problem_free(&p);
+}
+
 /* ---- tape_pos_encoding = sin_cos_plus_learned (spec 1.1 step 4) ---------------------------- */
 
 /* The official 2-D code written out: for patch row r of R and column q of Q, with
@@ -563,12 +599,9 @@ TEST(model_fd_video_sin_cos_positions) {
 }
 
 /* T4: g.delta vs (L(w + h delta) - L(w - h delta)) / 2h over the whole buffer. */
-TEST(model_directional_derivative) {
-    rin_config c;
-    rin_config_preset(&c, "tiny", NULL, 0);
-    rin_config_set(&c, "num_layers", "2,0,1", NULL, 0);
+static void directional_check(const rin_config *c, int B, uint64_t seed) {
     problem p;
-    problem_init(&p, &c, 3, 21);
+    problem_init(&p, c, B, seed);
     problem_grad(&p);
     size_t nf = rin_model_buffer_floats(p.m);
     float *w = rin_model_params(p.m), *w0 = malloc(nf * 4), *delta = malloc(nf * 4);
@@ -602,16 +635,30 @@ TEST(model_directional_derivative) {
     problem_free(&p);
 }
 
-/* ---- determinism and modes ------------------------------------------------------------------- */
-
-TEST(model_threads_1_vs_2) {
+TEST(model_directional_derivative) {
     rin_config c;
     rin_config_preset(&c, "tiny", NULL, 0);
-    rin_config_set(&c, "drop_units", "0.1", NULL, 0);
-    rin_config_set(&c, "drop_path", "0.2", NULL, 0);
-    rin_config_set(&c, "num_layers", "2,1", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,0,1", NULL, 0);
+    directional_check(&c, 3, 21);
+}
+
+TEST(model_directional_derivative_video_channels) {
+    /* video_cond = channels with the preset's space-time positions, k = 2 of 3 clean frames,
+     * s = 2 (padding), two blocks */
+    const char *const extra[][2] = {{"video_cond", "channels"},
+                                    {"video_cond_frames", "2"},
+                                    {"tape_dim", "16"},
+                                    {"tape_pos_encoding", "sin_cos_3d_plus_learned"},
+                                    {"num_layers", "1,2"}};
+    rin_config c = micro_video_config("8", "3", extra, 5);
+    directional_check(&c, 3, 22);
+}
+
+/* ---- determinism and modes ------------------------------------------------------------------- */
+
+static void threads_check(const rin_config *c, int B, uint64_t seed) {
     problem p;
-    problem_init(&p, &c, 5, 31);
+    problem_init(&p, c, B, seed);
     p.training = 1;
     size_t nf = rin_model_buffer_floats(p.m);
     float *g1 = malloc(nf * 4), *pred1 = malloc(p.npix * 4), *z1 = malloc(p.nz * 4);
@@ -642,6 +689,28 @@ TEST(model_threads_1_vs_2) {
 #endif
     free(g1), free(pred1), free(z1), free(dx1);
     problem_free(&p);
+}
+
+TEST(model_threads_1_vs_2) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "drop_units", "0.1", NULL, 0);
+    rin_config_set(&c, "drop_path", "0.2", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,1", NULL, 0);
+    threads_check(&c, 5, 31);
+}
+
+TEST(model_threads_1_vs_2_video_channels) {
+    rin_config c;
+    rin_config_preset(&c, "video", NULL, 0);
+    const char *sets[][2] = {
+        {"image_height", "16"},     {"image_width", "16"},     {"seq_len", "7"},
+        {"cond_frames", "3"},       {"seq_stride", "2"},       {"tape_dim", "32"},
+        {"latent_dim", "32"},       {"latent_slots", "6"},     {"drop_path", "0.2"},
+        {"video_cond", "channels"}, {"video_cond_frames", "2"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        CHECK(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    threads_check(&c, 5, 32);
 }
 
 TEST(model_seed_determinism) {
@@ -935,11 +1004,17 @@ TEST(model_flops_match_the_ops) {
         {"tape_mlp_ratio", "0"}, {"self_cond", "none"},   {"image_width", "12"},
     };
     int nv = (int)(sizeof variants / sizeof variants[0]);
-    for (int v = -1; v <= nv; v++) { /* v == nv: the video preset (3-D patches, cond frames) */
+    /* v == nv: the video preset (3-D patches, cond frames); nv + 1: the same with
+     * video_cond = channels, k = 2 (a wider stem, no conditioning tokens) */
+    for (int v = -1; v <= nv + 1; v++) {
         rin_config c;
-        rin_config_preset(&c, v == nv ? "video" : "tiny", NULL, 0);
+        rin_config_preset(&c, v >= nv ? "video" : "tiny", NULL, 0);
         if (v >= 0 && v < nv)
             CHECK(rin_config_set(&c, variants[v][0], variants[v][1], NULL, 0) == RIN_STATUS_OK);
+        if (v == nv + 1) {
+            CHECK(rin_config_set(&c, "video_cond_frames", "2", NULL, 0) == RIN_STATUS_OK);
+            CHECK(rin_config_set(&c, "video_cond", "channels", NULL, 0) == RIN_STATUS_OK);
+        }
         rin_model *m;
         rin_ctx *ctx;
         CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
@@ -961,8 +1036,11 @@ TEST(model_flops_match_the_ops) {
         rin_profile_enable(0);
         double want = B * rin_config_flops(&c);
         printf("  %s%s%s: %.0f FLOPs per example (formula) vs %.0f (ops)\n",
-               v == nv ? "video" : "tiny", v >= 0 && v < nv ? " " : "",
-               v >= 0 && v < nv ? variants[v][0] : "", want / B, ops / B);
+               v > nv    ? "video channels"
+               : v == nv ? "video"
+                         : "tiny",
+               v >= 0 && v < nv ? " " : "", v >= 0 && v < nv ? variants[v][0] : "", want / B,
+               ops / B);
         CHECK_MSG(ops == want, "variant %d: ops report %.0f, rin_config_flops says %.0f", v, ops,
                   want);
         free(x), free(pred), free(cond);
@@ -978,4 +1056,55 @@ TEST(model_flops_match_the_ops) {
     rin_config_preset(&c, "cifar10", NULL, 0);
     double sc = 2.0 * 2.0 * 128 * 512 * 2048;
     CHECK(rin_config_flops(&c) == 2.0 * 4028437504.0 + sc);
+}
+
+TEST(checkpoint_video_cond_keys) {
+    /* a video checkpoint written before video_cond existed (no video_cond keys in its
+     * metadata) loads as the spec's tokens, bit for bit; a channels checkpoint round-trips */
+    rin_config c;
+    rin_config_preset(&c, "video", NULL, 0);
+    rin_config_set(&c, "image_height", "16", NULL, 0);
+    rin_config_set(&c, "image_width", "16", NULL, 0);
+    rin_model *m, *m2;
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "vcond.safetensors");
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 9);
+    rin_st_writer *w = rin_st_writer_new();
+    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
+    CHECK(rin_st_writer_meta(w, "format", "rin-checkpoint") == RIN_STATUS_OK);
+    for (int i = 0; i < rin_config_num_keys(); i++) {
+        char v[256];
+        if (!strncmp(rin_config_key(i), "video_cond", 10))
+            continue;
+        rin_config_get(&c, i, v, sizeof v);
+        CHECK(rin_st_writer_meta(w, rin_config_key(i), v) == RIN_STATUS_OK);
+    }
+    CHECK(rin_model_add_tensors(m, w, rin_model_params(m), "", names) == RIN_STATUS_OK);
+    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    free(names);
+    CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_config(m2)->video_cond == 0 && rin_model_config(m2)->video_cond_frames == 0);
+    CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(m2), rin_model_buffer_floats(m) * 4));
+    rin_model_free(m2);
+    rin_model_free(m);
+    /* channels, k = 2: saved and loaded with its keys */
+    rin_config_set(&c, "video_cond", "channels", NULL, 0);
+    rin_config_set(&c, "video_cond_frames", "2", NULL, 0);
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 10);
+    CHECK(rin_model_save(m, path, NULL, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(m2), rin_model_buffer_floats(m) * 4));
+    rin_st_file *f;
+    CHECK(rin_st_read(&f, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!strcmp(rin_st_meta(f, "video_cond"), "channels"));
+    CHECK(!strcmp(rin_st_meta(f, "video_cond_frames"), "2"));
+    rin_st_free(f);
+    rin_model_free(m2);
+    rin_model_free(m);
+    unlink(path);
 }

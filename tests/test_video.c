@@ -6,7 +6,8 @@
  *   - per-frame MSE/PSNR/SSIM: identical clips and a hand-computed pair;
  *   - the animated GIF read back with giflib;
  *   - the 3-D patch permutation: placement, padding, inverse and adjoints;
- *   - the video config keys.
+ *   - the video config keys;
+ *   - video_cond = channels: the stacked patches (placement, padding, adjoint) and its keys.
  */
 #include <gif_lib.h>
 #include <stdlib.h>
@@ -345,4 +346,107 @@ TEST(video_patch3d_inverse_and_adjoint) {
         memset(pat + ((size_t)b * n + 18) * P, 0, (size_t)grid * P * sizeof *pat);
     CHECK_CLOSE(gc_dot(pat, y, npat), gc_dot(x, back, nclip), 1e-9, 1e-9);
     free(x), free(y), free(pat), free(back), free(dx), free(dp), free(c2);
+}
+
+TEST(video_patch3d_stack) {
+    /* video_cond = channels: 5 noisy frames, s = 2 (slot 2 holds frame 4 and a padding frame),
+     * 3 clean frames of which the last k = 2 ride in every pixel of every noisy patch */
+    int B = 2, F = 5, Nc = 3, k = 2, H = 4, W = 6, C = 2, s = 2, p = 2, grid = 6;
+    int Ct = C * (1 + k), P = s * p * p * Ct, n = 3 * grid;
+    rin_video_patch v = {.F = F, .H = H, .W = W, .C = C, .s = s, .p = p, .n = n, .tok0 = 0};
+    size_t frame = (size_t)H * W * C, nclip = (size_t)B * F * frame, npat = (size_t)B * n * P;
+    float *x = gc_uniform(nclip, 11, -1, 1), *cond = gc_uniform((size_t)B * Nc * frame, 12, -1, 1);
+    float *pat = gc_uniform(npat, 13, 5, 6), *y = gc_uniform(npat, 14, -1, 1);
+    float *zero = gc_zeros((size_t)B * Nc * frame), *dx = gc_uniform(nclip, 15, -1, 1);
+    float *dx0 = malloc(nclip * sizeof *dx0);
+    rin_patchify3d_stack(pat, x, cond, Nc, k, &v, B);
+    /* entry (((f%s) p + row%p) p + col%p) Ct + ch' of token (f/s, row/p, col/p): ch' < C the
+     * noisy frame f, then clean frame Nc-k+m at the same pixel; zero in padding frames */
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < 6; f++)
+            for (int r = 0; r < H; r++)
+                for (int q = 0; q < W; q++)
+                    for (int ch = 0; ch < Ct; ch++) {
+                        int tok = (f / s) * grid + (r / p) * (W / p) + q / p;
+                        int e = (((f % s) * p + r % p) * p + q % p) * Ct + ch;
+                        size_t pix = ((size_t)r * W + q) * C + (size_t)(ch % C);
+                        float want = 0.0f;
+                        if (f < F && ch < C)
+                            want = x[((size_t)b * F + f) * frame + pix];
+                        else if (f < F)
+                            want = cond[((size_t)b * Nc + Nc - k + ch / C - 1) * frame + pix];
+                        bad += pat[((size_t)b * n + tok) * P + e] != want;
+                    }
+    CHECK_MSG(bad == 0, "%d entries misplaced", bad);
+    /* the backward adds the noisy channels only: <stack(x, 0), y> = <x, back(y)>, and it
+     * accumulates */
+    memcpy(dx0, dx, nclip * sizeof *dx);
+    rin_patchify3d_stack_backward(dx, y, k, &v, B);
+    rin_patchify3d_stack(pat, x, zero, Nc, k, &v, B);
+    double lhs = gc_dot(pat, y, npat), rhs = gc_dot(x, dx, nclip) - gc_dot(x, dx0, nclip);
+    CHECK_CLOSE(lhs, rhs, 1e-9, 1e-6);
+    /* k = 1 is the last clean frame alone */
+    int P1 = s * p * p * 2 * C;
+    float *pat1 = gc_zeros((size_t)B * n * P1);
+    rin_patchify3d_stack(pat1, x, cond, Nc, 1, &v, B);
+    CHECK(pat1[C] == cond[(size_t)(Nc - 1) * frame] && pat1[0] == x[0]);
+    free(x), free(cond), free(pat), free(y), free(zero), free(dx), free(dx0), free(pat1);
+}
+
+TEST(video_config_channels) {
+    rin_config c;
+    char err[256];
+    CHECK(rin_config_preset(&c, "video", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(c.video_cond == 0 && c.video_cond_frames == 0); /* the spec's tokens */
+    rin_config t = c;
+    /* channels: k defaults to 1; no conditioning tokens; the stem takes C (1 + k) per pixel */
+    CHECK(rin_config_set(&c, "video_cond", "channels", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(c.video_cond == 1 && c.video_cond_frames == 1);
+    CHECK(rin_config_validate(&c, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_num_tokens(&c) == 11 * 16);
+    rin_model *m;
+    CHECK(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
+    const rin_tensor_info *sw = rin_model_find_tensor(m, "stem_w");
+    CHECK(sw && sw->shape[0] == 128 && sw->shape[1] == 8 * 8 * 2);
+    CHECK(rin_model_find_tensor(m, "out_w")->shape[0] == 8 * 8);
+    CHECK(rin_model_find_tensor(m, "tape_pos")->shape[0] == 11 * 16);
+    rin_model_free(m);
+    /* a k set before the mode is kept; tokens clears it */
+    CHECK(rin_config_set(&t, "video_cond_frames", "2", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_config_set(&t, "video_cond", "channels", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(t.video_cond_frames == 2 && rin_config_validate(&t, err, sizeof err) == RIN_STATUS_OK);
+    char buf[4096];
+    rin_config_format(&t, buf, sizeof buf);
+    CHECK(strstr(buf, "video_cond=channels\nvideo_cond_frames=2\n") != NULL);
+    CHECK(rin_config_set(&t, "video_cond", "tokens", err, sizeof err) == RIN_STATUS_OK);
+    CHECK(t.video_cond == 0 && t.video_cond_frames == 0);
+    /* what is refused, and the message names the key, the value and what was expected */
+    struct {
+        const char *preset, *sets[3][2], *msg;
+    } bad[] = {
+        {"fmnist", {{"video_cond", "channels"}}, "video_cond: channels is for video models"},
+        {"video",
+         {{"video_cond", "channels"}, {"video_cond_frames", "6"}},
+         "video_cond_frames: 6 is out of range [1, cond_frames = 5]"},
+        {"video", {{"video_cond_frames", "2"}}, "video_cond_frames: 2 applies to video_cond = "},
+        {"video",
+         {{"video_cond", "channels"}, {"cond_frames", "0"}},
+         "video_cond: channels needs clean conditioning frames"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rin_config b;
+        rin_config_preset(&b, bad[i].preset, NULL, 0);
+        for (int j = 0; j < 3 && bad[i].sets[j][0]; j++)
+            CHECK(rin_config_set(&b, bad[i].sets[j][0], bad[i].sets[j][1], err, sizeof err) ==
+                  RIN_STATUS_OK);
+        err[0] = 0;
+        CHECK(rin_config_validate(&b, err, sizeof err) == RIN_STATUS_CONFIG);
+        CHECK_MSG(strstr(err, bad[i].msg), "case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+    }
+    CHECK(rin_config_set(&t, "video_cond", "frames", err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "video_cond: 'frames' is not supported (expected tokens or channels)"),
+              "%s", err);
+    CHECK(rin_config_set(&t, "video_cond_frames", "-1", err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "video_cond_frames: -1 is out of range"), "%s", err);
 }
