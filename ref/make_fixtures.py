@@ -65,9 +65,18 @@ FIXTURES = [
 # repeated over the 2 + 1 time slots under the learned residual
 FIXTURES.append(dict(FIXTURES[-1], name="model_video_sincos", draw_seed=1005,
                      meta=dict(FIXTURES[-1]["meta"], tape_pos_encoding="sin_cos_plus_learned")))
+# video_cond = channels (rin's, docs/video.md): 3 noisy frames (padded to 2 slots of s = 2) whose
+# every pixel also carries the last 2 of 3 clean frames; no conditioning tokens, a stem 3x wide
+FIXTURES.append(dict(FIXTURES[3], name="model_video_channels", draw_seed=1006,
+                     meta=dict(FIXTURES[3]["meta"], seq_len="6", cond_frames="3",
+                               video_cond="channels", video_cond_frames="2")))
 
 FD_H = 1e-6
 FD_RTOL = 1e-6
+# The float64 central difference carries cancellation noise of about eps |L| / h = 2.2e-16 x
+# O(1) / 1e-6, a few 1e-10, whatever the gradient's size: a gradient of 1e-4 (model_cond's
+# blocks.2.process.1.attn_bq[12]) then misses FD_RTOL by rounding alone on some machines.
+FD_ATOL = 1e-9
 FD_PARAM_ELEMENTS = 10  # random parameter elements checked per config (plus x_t, z_prev)
 
 
@@ -182,6 +191,18 @@ def check_ops():
                           - conv3.permute(0, 2, 3, 4, 1).reshape(Bi, -1, E)).abs().max()
     errs["unpatchify3d"] = (R.unpatchify3d(R.patchify3d(clip, s, p), H, W, C, s, p)[:, :Fr]
                             - clip).abs().max()
+    # patchify3d_stack + linear == Conv3D over the noisy frames with the last k clean frames
+    # stacked as channels (written out frame by frame), time zero-padded at the end
+    Nc, k = 3, 2
+    cond = torch.randn(Bi, Nc, H, W, C, dtype=torch.float64, generator=g)
+    swk = torch.randn(E, s * p * p * C * (1 + k), dtype=torch.float64, generator=g)
+    frames = [torch.cat([clip[:, f]] + [cond[:, Nc - k + m] for m in range(k)], dim=-1)
+              for f in range(Fr)]
+    stacked = torch.stack(frames + [torch.zeros_like(frames[0])], dim=1)  # (B, F+1, H, W, C(1+k))
+    convk = F.conv3d(stacked.permute(0, 4, 1, 2, 3),
+                     swk.reshape(E, s, p, p, C * (1 + k)).permute(0, 4, 1, 2, 3), stride=(s, p, p))
+    errs["patchify3d_stack"] = (R.linear(R.patchify3d_stack(clip, cond, Nc, k, s, p), swk, None)
+                                - convk.permute(0, 2, 3, 4, 1).reshape(Bi, -1, E)).abs().max()
     # gamma code: direct formula on one example
     d, gm = 8, 0.37
     k = np.arange(d // 2)
@@ -201,12 +222,16 @@ def fd_check(params64, cfg, inp64, training, seed, grads, rng):
     names = list(params64)
     picks = [(names[i], None) for i in rng.integers(0, len(names), size=FD_PARAM_ELEMENTS)]
     picks += [("x_t", None)] + ([("z_prev", None)] if "z_prev" in inp64 else [])
+    if cfg.get("video_cond") == "channels":  # a stem_w column of a clean frame's channel
+        C = cfg["image_channels"]
+        col = C + int(rng.integers(0, C * cfg["video_cond_frames"]))
+        picks.append(("stem_w", int(rng.integers(0, cfg["tape_dim"])) * cfg["Pin"] + col))
     worst = 0.0
     with torch.no_grad():
-        for name, _ in picks:
+        for name, fixed in picks:
             t = params64[name] if name in params64 else inp64[name]
             flat = t.view(-1)
-            e = int(rng.integers(0, flat.numel()))
+            e = int(rng.integers(0, flat.numel())) if fixed is None else fixed
             old = float(flat[e])
             flat[e] = old + FD_H
             lp = float(run(params64, cfg, inp64, training, seed)[0])
@@ -219,7 +244,8 @@ def fd_check(params64, cfg, inp64, training, seed, grads, rng):
             worst = max(worst, rel)
             print("    fd %-36s [%4d] autograd % .10e  fd % .10e  rel %.1e"
                   % (name, e, an, fd, rel))
-            assert rel <= FD_RTOL, (name, e, an, fd, rel)
+            assert abs(fd - an) <= FD_ATOL + FD_RTOL * max(abs(fd), abs(an)), (name, e, an, fd,
+                                                                               rel)
     return worst
 
 
@@ -265,7 +291,8 @@ def make_fixture(fx, outdir):
             inp64[k].grad = None
     worst = fd_check(params64, cfg, inp64, training, seed, grads,
                      np.random.default_rng(fx["draw_seed"] + 7))
-    print("    finite differences: worst relative error %.1e (bound %.0e)" % (worst, FD_RTOL))
+    print("    finite differences: worst relative error %.1e (bound %.0e + %.0e / |g|)"
+          % (worst, FD_RTOL, FD_ATOL))
 
     tensors = dict(params32)
     tensors.update(inp32)

@@ -8,7 +8,8 @@ convention is visible here:
 
   - one Python function per C op of src/ops.h, with the same name (minus "rin_" and
     "_forward") and the same order of inputs: linear, layernorm, gelu, silu, residual,
-    dropout_apply, attention, patchify, unpatchify, add_rows, gamma_code, mse;
+    dropout_apply, attention, patchify, unpatchify, patchify3d, unpatchify3d, patchify3d_stack,
+    add_rows, gamma_code, mse;
   - the sub-layers and the model on top of them: attn_branch, mlp_branch, time_token,
     class_token, init_latents, rin_block, readout, forward;
   - the counter-based hash of src/rng.c (hash64, counter_uniform), so that dropout and
@@ -195,6 +196,17 @@ def unpatchify3d(patches, H, W, C, s, p):
     return x.reshape(B, nt * s, H, W, C)
 
 
+def patchify3d_stack(clip, cond, Nc, k, s, p):
+    """rin_patchify3d_stack (video_cond = channels; rin's own, not in the spec): the noisy frames
+    clip (B,F,H,W,C) with every pixel's channels widened to C (1 + k), the noisy frame's C, then
+    the same pixel of the clean frames cond[:, Nc-k:] (oldest first) in every frame, then cut as
+    patchify3d (padding frames are zero in all channels) -> (B, n, s*p*p*C*(1+k))."""
+    B, F_, H, W, C = clip.shape
+    assert cond.shape[1] == Nc and 1 <= k <= Nc
+    last = cond[:, Nc - k:].permute(0, 2, 3, 1, 4).reshape(B, 1, H, W, k * C)
+    return patchify3d(torch.cat([clip, last.expand(B, F_, H, W, k * C)], dim=-1), s, p)
+
+
 def add_rows(x, t):
     """rin_add_rows_forward: x (B,N,C) + t (N,C) for every b."""
     return x + t.unsqueeze(0)
@@ -355,7 +367,9 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     (-1: dropped label) or None when num_classes is 0; z_prev (B,L,D) or None (zeros; only used
     with self-conditioning); training: dropout and drop-path on; seed: their counter-RNG seed.
     Video (cfg seq_len > 0, spec 6): x_t (B, T-Nc, H, W, C) noisy frames, cond (B, Nc, H, W, C)
-    clean frames; pred (B, T-Nc, H, W, C).
+    clean frames; pred (B, T-Nc, H, W, C). cfg video_cond "tokens" (the spec's) tokenises cond
+    after the noisy frames; "channels" (rin's) stacks its last video_cond_frames frames onto every
+    noisy pixel instead (patchify3d_stack) and has no conditioning tokens.
     acts: optional dict that receives the intermediates (names as in the C rin_acts where there
     is one), for bisecting a failing test op by op."""
     B = x_t.shape[0]
@@ -363,7 +377,10 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     H, W, C, p = cfg["image_height"], cfg["image_width"], cfg["image_channels"], cfg["patch_size"]
     # interface (spec 1.1)
     video = cfg["seq_len"] > 0
-    if video:  # spec 6.1: noisy tokens, then the conditioning frames' through the same stem
+    if video and cfg["video_cond"] == "channels":  # rin's: the last k clean frames as channels
+        patches = patchify3d_stack(x_t, cond, cfg["cond_frames"], cfg["video_cond_frames"],
+                                   cfg["seq_stride"], p)
+    elif video:  # spec 6.1: noisy tokens, then the conditioning frames' through the same stem
         s = cfg["seq_stride"]
         patches = patchify3d(x_t, s, p)
         if cfg["cond_frames"] > 0:
@@ -415,6 +432,8 @@ CONFIG_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "t
 
 VIDEO_KEYS = ["seq_len", "seq_stride", "cond_frames"]
 
+VIDEO_COND_KEYS = ["video_cond", "video_cond_frames"]  # absent: "tokens", 0 (the spec's)
+
 _INT_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "tape_dim",
              "latent_dim", "latent_slots", "latent_num_heads", "rw_num_heads",
              "latent_mlp_ratio", "tape_mlp_ratio", "num_classes"]
@@ -464,6 +483,14 @@ def config_from_meta(meta):
     cfg["self_cond"] = meta["self_cond"] == "latent"
     for k in VIDEO_KEYS:  # absent in image checkpoints: 0
         cfg[k] = int(meta.get(k, "0"))
+    cfg["video_cond"] = meta.get("video_cond", "tokens")
+    cfg["video_cond_frames"] = int(meta.get("video_cond_frames", "0"))
+    if cfg["video_cond"] not in ("tokens", "channels"):
+        raise ValueError("video_cond must be tokens or channels, not %r" % cfg["video_cond"])
+    if cfg["video_cond"] == "channels" and not (
+            cfg["seq_len"] > 0 and 1 <= cfg["video_cond_frames"] <= cfg["cond_frames"]):
+        raise ValueError("video_cond = channels needs a video model and 1 <= video_cond_frames "
+                         "<= cond_frames")
     cfg["tape_pos_encoding"] = meta.get("tape_pos_encoding", "learned")
     if cfg["tape_pos_encoding"] not in ("learned", "sin_cos_plus_learned"):
         raise ValueError("tape_pos_encoding must be learned or sin_cos_plus_learned, not %r"
@@ -487,6 +514,9 @@ def config_to_meta(cfg):
     if cfg.get("tape_pos_encoding", "learned") != "learned":
         keys.append("tape_pos_encoding")
         m["tape_pos_encoding"] = cfg["tape_pos_encoding"]
+    if cfg.get("video_cond", "tokens") != "tokens":
+        keys += VIDEO_COND_KEYS
+        m.update({k: str(cfg[k]) for k in VIDEO_COND_KEYS})
     return {k: m[k] for k in keys}
 
 
@@ -515,9 +545,13 @@ def derive_dims(cfg):
     if c.get("seq_len", 0) > 0:  # spec 6.1: time slots of the noisy and conditioning frames
         s, grid = c["seq_stride"], c["n"]
         Tx, Nc = c["seq_len"] - c["cond_frames"], c["cond_frames"]
-        c["n"] = grid * (-(-Tx // s) + -(-Nc // s))
+        channels = c.get("video_cond", "tokens") == "channels"  # no conditioning tokens
+        c["n"] = grid * (-(-Tx // s) + (0 if channels else -(-Nc // s)))
         c["P"] = s * c["P"]
         c["nx"] = grid * -(-Tx // s)
+    # the stem's input width: P, or P (1 + k) with video_cond = channels
+    c["Pin"] = c["P"] * (1 + c["video_cond_frames"]) if c.get("video_cond") == "channels" \
+        else c["P"]
     return c
 
 
@@ -543,7 +577,7 @@ def param_table(cfg):
     write MLP), block 1, ... kind is one of weight, bias, ln_w, pos, sc_ln_w."""
     c = cfg
     E, D, A, dt, rD, rE = c["tape_dim"], c["latent_dim"], c["A"], c["dt"], c["rD"], c["rE"]
-    rows = [("stem_w", (E, c["P"]), "weight"), ("stem_b", (E,), "bias"),
+    rows = [("stem_w", (E, c["Pin"]), "weight"), ("stem_b", (E,), "bias"),
             ("stem_ln_w", (E,), "ln_w"), ("stem_ln_b", (E,), "bias"),
             ("tape_pos", (c["n"], E), "pos"), ("latent_pos", (c["Lz"], D), "pos"),
             ("time_w1", (4 * dt, dt), "weight"), ("time_b1", (4 * dt,), "bias"),

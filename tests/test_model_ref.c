@@ -7,7 +7,9 @@
  * and drop-path in training mode (model_cond), an unconditional non-square greyscale model
  * without a write MLP (model_uncond), and time/class tokens as read-only interface tokens
  * without self-conditioning (model_readonly), and a video model (model_video, spec 6: 3-D
- * patches with time padding on the noisy and the conditioning frames, readout cropped).
+ * patches with time padding on the noisy and the conditioning frames, readout cropped), also
+ * with rin's video_cond = channels (model_video_channels: the last 2 of 3 clean frames stacked
+ * onto every noisy pixel through a stem 3x as wide, no conditioning tokens).
  *
  * Tolerances (style.md section 10): outputs and loss |a - b| <= 1e-5 + 1e-4 |b| per element;
  * every gradient tensor: max |a - b| / max |b| <= 1e-4. Measured worst values are printed per
@@ -191,4 +193,7 @@ TEST(model_ref_video) {
 }
 TEST(model_ref_video_sin_cos_positions) {
     run_fixture("model_video_sincos.safetensors");
+}
+TEST(model_ref_video_channels) {
+    run_fixture("model_video_channels.safetensors");
 }
