@@ -191,7 +191,8 @@ void rin_ctx_zero_grad(rin_ctx *ctx);
 /* Bytes held by the ctx (activations, scratch, gradients). */
 size_t rin_ctx_bytes(const rin_ctx *ctx);
 /* Video models with cond_frames > 0: the clean conditioning frames (B, cond_frames, H, W, C),
- * in [-b, b], that the following rin_forward calls tokenise after the noisy frames (spec 6.1).
+ * in [-b, b], that the following rin_forward calls tokenise after the noisy frames (spec 6.1;
+ * video_cond = channels: whose last video_cond_frames frames join every noisy pixel).
  * Referenced, not copied: keep the buffer alive and unchanged while the ctx uses it. */
 void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
 /* Debugging (off by default): after each rin_forward and rin_backward, scan the activations
