@@ -73,14 +73,21 @@ static rin_status open_clips(rin_video_source *v, const char *path, char *err, s
                           "%s: tensor %s must be U8 with 5 dimensions (N, T, H, W, C); it is %s "
                           "with %d",
                           path, t->name, rin_dtype_name(t->dtype), t->ndim);
-    if (t->shape[0] < 1 || t->shape[1] < v->T || t->shape[2] != v->H || t->shape[3] != v->W ||
-        t->shape[4] != v->C)
+    if (t->shape[0] < 1 || t->shape[2] != v->H || t->shape[3] != v->W || t->shape[4] != v->C)
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
                           "%s: tensor %s has shape (%lld, %lld, %lld, %lld, %lld); the model needs "
                           "(N >= 1, T >= %d, %d, %d, %d)",
                           path, t->name, (long long)t->shape[0], (long long)t->shape[1],
                           (long long)t->shape[2], (long long)t->shape[3], (long long)t->shape[4],
                           v->T, v->H, v->W, v->C);
+    /* the frame count alone: a roll-out asks for longer clips than the model's */
+    if (t->shape[1] < v->T)
+        return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
+                          "%s: its clips have %lld frames, but %d are needed (tensor %s, shape "
+                          "(%lld, %lld, %lld, %lld, %lld))",
+                          path, (long long)t->shape[1], v->T, t->name, (long long)t->shape[0],
+                          (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3],
+                          (long long)t->shape[4]);
     v->n = (long)t->shape[0];
     v->Tf = (int)t->shape[1];
     v->clips = rin_st_data(v->file, t);
@@ -93,6 +100,10 @@ rin_status rin_video_open(rin_video_source **out, const char *source, int T, int
     if (T < 1 || H < 1 || W < 1 || (C != 1 && C != 3))
         return rin_errorf(err, errlen, RIN_STATUS_ARG,
                           "video source %s: bad clip shape %dx%dx%dx%d", source, T, H, W, C);
+    if (T > RIN_VIDEO_MAX_FRAMES)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                          "video source %s: clips of %d frames asked for; at most %d", source, T,
+                          RIN_VIDEO_MAX_FRAMES);
     rin_video_source *v = calloc(1, sizeof *v);
     if (!v)
         return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "out of memory");
@@ -157,8 +168,8 @@ static void moving_clip(const rin_video_source *v, long index, uint8_t *clip) {
     memset(clip, 0, (size_t)T * H * W * C);
     rin_rng rng;
     rin_rng_seed(&rng, rin_hash64(v->seed, STREAM_MMNIST, (uint64_t)index));
-    double ys[4096], xs[4096];
-    RIN_ASSERT(T <= 4096);
+    double ys[RIN_VIDEO_MAX_FRAMES], xs[RIN_VIDEO_MAX_FRAMES];
+    RIN_ASSERT(T <= RIN_VIDEO_MAX_FRAMES);
     for (int it = 0; it < RIN_MMNIST_ITEMS; it++) {
         int id = (int)(rin_rng_u64(&rng) % (uint64_t)v->items->n);
         const uint8_t *img = v->scaled + (size_t)id * k * k;
@@ -204,6 +215,75 @@ void rin_video_batch(const rin_video_source *v, long index0, int B, int Nc, floa
             x0[(size_t)i * nx + k] = lut[clip[nc + k]];
     }
     free(clip);
+}
+
+/* ---- prediction and roll-out ------------------------------------------------------------------
+ */
+
+#define STREAM_VIDEO_CHUNK 0x56494445ull /* "VIDE" */
+#define STREAM_ROLLOUT     0x524F4C4Cull /* "ROLL" */
+
+rin_status rin_video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                             int max_batch, float *out, char *err, size_t errlen) {
+    const rin_config *c = &ctx->model->cfg;
+    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    for (int i0 = 0; i0 < N; i0 += max_batch) {
+        int B = N - i0 < max_batch ? N - i0 : max_batch;
+        rin_sample_config s = *sc;
+        s.seed = rin_hash64(sc->seed, STREAM_VIDEO_CHUNK, (uint64_t)i0);
+        rin_ctx_set_cond(ctx, cond ? cond + (size_t)i0 * nc : NULL);
+        rin_status st =
+            rin_sample(ctx, &s, B, NULL, out + (size_t)i0 * nx, NULL, NULL, err, errlen);
+        if (st)
+            return st;
+    }
+    return RIN_STATUS_OK;
+}
+
+uint64_t rin_video_round_seed(uint64_t seed, int r) {
+    return r == 0 ? seed : rin_hash64(seed, STREAM_ROLLOUT, (uint64_t)r);
+}
+
+rin_status rin_video_rollout(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                             int max_batch, int F, float *out, char *err, size_t errlen) {
+    const rin_config *c = &ctx->model->cfg;
+    int Nc = c->cond_frames, b = c->seq_len - Nc;
+    size_t frame = (size_t)c->H * c->W * c->C;
+    if (F < 1 || b < 1)
+        return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                          "roll-out of %d frames with %d predicted per round: both must be >= 1", F,
+                          b);
+    /* round r's conditioning frames (N, Nc) and prediction (N, b) */
+    float *rc = malloc(((size_t)N * Nc * frame + 1) * sizeof *rc);
+    float *rp = malloc((size_t)N * b * frame * sizeof *rp);
+    if (!rc || !rp) {
+        free(rc), free(rp);
+        return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "roll-out of %d clips: out of memory", N);
+    }
+    rin_status st = RIN_STATUS_OK;
+    for (int r = 0, done = 0; done < F; r++, done += b) {
+        /* the last Nc frames of [cond ; out's first `done` frames]: sequence frame g (counting
+         * the conditioning frames from 0) is cond's frame g for g < Nc, else out's g - Nc */
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < Nc; j++) {
+                int g = done + j;
+                const float *src = g < Nc ? cond + ((size_t)i * Nc + g) * frame
+                                          : out + ((size_t)i * F + g - Nc) * frame;
+                memcpy(rc + ((size_t)i * Nc + j) * frame, src, frame * sizeof *rc);
+            }
+        rin_sample_config s = *sc;
+        s.seed = rin_video_round_seed(sc->seed, r);
+        st = rin_video_predict(ctx, &s, Nc ? rc : NULL, N, max_batch, rp, err, errlen);
+        if (st)
+            break;
+        int keep = F - done < b ? F - done : b; /* the last round's surplus is dropped */
+        for (int i = 0; i < N; i++)
+            memcpy(out + ((size_t)i * F + done) * frame, rp + (size_t)i * b * frame,
+                   (size_t)keep * frame * sizeof *out);
+    }
+    rin_ctx_set_cond(ctx, NULL); /* rc is about to go */
+    free(rc), free(rp);
+    return st;
 }
 
 /* ---- GIF ------------------------------------------------------------------------------------- */

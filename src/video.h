@@ -10,7 +10,10 @@
  *                              T' >= T (the tensor named "clips" when there are several); the
  *                              first T frames of each clip are used.
  * Clip i of a source is a pure function of (source, seed, i), so training batches are indexed by
- * step and a resumed run continues exactly; test sets are clips 0..N-1 of a fixed seed.
+ * step and a resumed run continues exactly; test sets are clips 0..N-1 of a fixed seed. T is the
+ * clip length asked for, not a property of the clips: a source opened with a longer T (the
+ * ground truth of a roll-out, rin_video_rollout) gives the same clips, longer. Clip i of T' > T
+ * frames begins with clip i of T frames, for the generator too.
  */
 #ifndef RIN_VIDEO_H
 #define RIN_VIDEO_H
@@ -27,6 +30,8 @@
 #define RIN_MMNIST_ITEMS  2
 #define RIN_MMNIST_FRAMES 20
 #define RIN_MMNIST_STEP   0.1
+/* The longest clip a source gives (the generator's trajectories live on the stack). */
+#define RIN_VIDEO_MAX_FRAMES 4096
 
 typedef struct rin_video_source {
     int T, H, W, C; /* clip shape */
@@ -43,15 +48,17 @@ typedef struct rin_video_source {
     char name[512];
 } rin_video_source;
 
-/* Opens `source` for clips of T frames of H x W x C. C may be 1 or 3 (grey items are copied to
- * every channel). Errors name the source and the problem. */
+/* Opens `source` for clips of T frames of H x W x C, 1 <= T <= RIN_VIDEO_MAX_FRAMES. C may be 1
+ * or 3 (grey items are copied to every channel). Errors name the source and the problem; stored
+ * clips shorter than T name the file, its frame count and T. */
 rin_status rin_video_open(rin_video_source **out, const char *source, int T, int H, int W, int C,
                           uint64_t seed, char *err, size_t errlen);
 void rin_video_free(rin_video_source *v);
 
 /* Clip `index` as bytes (T, H, W, C). The generator draws from rin_rng seeded with
- * rin_hash64(seed, "MMNI", index): for each item its index, then y, x, theta; stored clips are
- * taken in order, clip index mod n. */
+ * rin_hash64(seed, "MMNI", index): for each item its index, then y, x, theta, and nothing per
+ * frame, so the draws do not depend on T and a longer clip only continues the motion; stored
+ * clips are taken in order, clip index mod n. */
 void rin_video_clip(const rin_video_source *v, long index, uint8_t *clip);
 
 /* Clips index0 .. index0+B-1 as floats (2u/255 - 1) b, split into the first Nc frames
@@ -64,6 +71,28 @@ void rin_video_batch(const rin_video_source *v, long index0, int B, int Nc, floa
  * reflects at 0 and 1; ys, xs (T) receive the positions after each frame's move. The top-left
  * pixel of frame f is (int)(canvas * ys[f]), (int)(canvas * xs[f]). */
 void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double *xs);
+
+/* ---- prediction and roll-out (docs/video.md) ----------------------------------------------------
+ */
+
+/* The b = T - Nc frames after each of N clips' conditioning frames cond (N, Nc, H, W, C), in
+ * [-b_scale, b_scale], into out (N, b, H, W, C): rin_sample in chunks of max_batch clips (at most
+ * the ctx's max_batch), the chunk starting at clip i0 with its noise seeded
+ * rin_hash64(sc->seed, "VIDE", i0). cond may be NULL when Nc = 0. The ctx's conditioning
+ * pointer is left at the last chunk's. */
+rin_status rin_video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                             int max_batch, float *out, char *err, size_t errlen);
+
+/* The noise seed of roll-out round r: sc->seed itself for round 0 (so a roll-out of b frames is
+ * rin_video_predict bit for bit), rin_hash64(seed, "ROLL", r) after. */
+uint64_t rin_video_round_seed(uint64_t seed, int r);
+
+/* Roll-out to F >= 1 predicted frames per clip, any F: round r = 0, 1, ... conditions on the
+ * last Nc frames of [cond ; the r b frames predicted so far] and predicts b more with
+ * rin_video_predict at seed rin_video_round_seed(sc->seed, r); the last round's surplus frames
+ * are dropped. ceil(F / b) rounds; out (N, F, H, W, C). Allocates its round buffers. */
+rin_status rin_video_rollout(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                             int max_batch, int F, float *out, char *err, size_t errlen);
 
 /* ---- output -----------------------------------------------------------------------------------
  */

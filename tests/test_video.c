@@ -1,7 +1,10 @@
 /* test_video.c -- clips for video prediction (src/video.c):
  *   - the moving-items generator: deterministic by (seed, index), items stay in the frame and
- *     are drawn where the documented trajectory puts them, bounces reverse the direction;
+ *     are drawn where the documented trajectory puts them, bounces reverse the direction; a
+ *     longer clip (a roll-out's ground truth) begins with the shorter one;
  *   - stored clips (uint8 safetensors N x T x H x W x C) and their rejection messages;
+ *   - prediction and roll-out: one round is the CLI's former prediction loop bit for bit, three
+ *     rounds condition each round on the last frames of the one before;
  *   - batches split into conditioning and predicted frames, scaled as the image batcher does;
  *   - per-frame MSE/PSNR/SSIM: identical clips and a hand-computed pair;
  *   - the animated GIF read back with giflib;
@@ -27,6 +30,25 @@ static int write_white_items(const char *path, int n, int h, int w) {
         for (int k = 0; k < 4; k++)
             b[4 * i + k] = (uint8_t)(head[i] >> (24 - 8 * k));
     memset(b + 16, 255, bytes - 16);
+    int ok = test_write_bytes(path, b, bytes);
+    free(b);
+    return ok;
+}
+
+/* An IDX file of n h x w items that differ from each other and have no symmetry: item i's
+ * pixel (y, x) is (37 i + 11 y + 3 x y) mod 256. */
+static int write_patterned_items(const char *path, int n, int h, int w) {
+    size_t bytes = 16 + (size_t)n * h * w;
+    uint8_t *b = malloc(bytes);
+    uint32_t head[4] = {0x803, (uint32_t)n, (uint32_t)h, (uint32_t)w};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            b[4 * i + k] = (uint8_t)(head[i] >> (24 - 8 * k));
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                b[16 + ((size_t)i * h + y) * w + x] =
+                    (uint8_t)((37 * i + 11 * y + 3 * x * y) % 256);
     int ok = test_write_bytes(path, b, bytes);
     free(b);
     return ok;
@@ -69,6 +91,65 @@ TEST(video_generator_deterministic) {
     }
     free(x), free(y);
     rin_video_free(a), rin_video_free(b), rin_video_free(c);
+    test_dir_remove(&td);
+}
+
+TEST(video_generator_longer_clips) {
+    /* A roll-out's ground truth: clip i of T' frames begins with clip i of T frames (same seed,
+     * any index, negative ones too), and its later frames continue the motion. */
+    test_dir td = test_dir_make("video");
+    if (!td.ok)
+        return;
+    char path[300], src[400], err[512];
+    test_dir_file(path, sizeof path, &td, "items-idx3-ubyte");
+    CHECK(write_patterned_items(path, 7, 28, 28));
+    snprintf(src, sizeof src, "mmnist:idx:%s", path);
+    int T = 16, Tl = 5 + 3 * 11 + 1, H = 32, W = 32;
+    size_t fr = (size_t)H * W;
+    rin_video_source *v[3] = {NULL, NULL, NULL};
+    int Ts[3] = {T, Tl, Tl + 7};
+    for (int j = 0; j < 3; j++)
+        CHECK(rin_video_open(&v[j], src, Ts[j], H, W, 1, 4, err, sizeof err) == RIN_STATUS_OK);
+    uint8_t *a = malloc((Tl + 7) * fr), *b = malloc((Tl + 7) * fr), *c = malloc((Tl + 7) * fr);
+    int prefix_bad = 0, still = 0, empty = 0;
+    long idx[] = {0, 1, 5, 123456, -1, -3};
+    for (size_t q = 0; v[0] && v[1] && v[2] && q < sizeof idx / sizeof idx[0]; q++) {
+        rin_video_clip(v[0], idx[q], a);
+        rin_video_clip(v[1], idx[q], b);
+        rin_video_clip(v[2], idx[q], c);
+        prefix_bad += memcmp(a, b, T * fr) != 0;
+        prefix_bad += memcmp(b, c, Tl * fr) != 0;
+        /* the frames past T move and are not blank */
+        for (int f = T; f < Tl; f++) {
+            still += !memcmp(b + (size_t)f * fr, b + (size_t)(f - 1) * fr, fr);
+            int lit = 0;
+            for (size_t k = 0; k < fr; k++)
+                lit += b[(size_t)f * fr + k] != 0;
+            empty += lit == 0;
+        }
+    }
+    CHECK_MSG(prefix_bad == 0, "%d clips do not begin with the shorter clip", prefix_bad);
+    CHECK_MSG(still == 0 && empty == 0, "%d still and %d empty frames past T", still, empty);
+    /* batches too: the conditioning frames are the same, the truth continues */
+    int Nc = 5, B = 2;
+    float *c0 = malloc((size_t)B * Nc * fr * sizeof *c0), *x0 = malloc(B * (T - Nc) * fr * 4);
+    float *c1 = malloc((size_t)B * Nc * fr * sizeof *c1), *x1 = malloc(B * (Tl - Nc) * fr * 4);
+    if (v[0] && v[1]) {
+        rin_video_batch(v[0], 3, B, Nc, 1.0f, c0, x0);
+        rin_video_batch(v[1], 3, B, Nc, 1.0f, c1, x1);
+        CHECK(!memcmp(c0, c1, (size_t)B * Nc * fr * sizeof *c0));
+        for (int i = 0; i < B; i++)
+            CHECK(!memcmp(x0 + (size_t)i * (T - Nc) * fr, x1 + (size_t)i * (Tl - Nc) * fr,
+                          (size_t)(T - Nc) * fr * sizeof *x0));
+    }
+    for (int j = 0; j < 3; j++)
+        rin_video_free(v[j]);
+    /* the limit is named */
+    rin_video_source *big = NULL;
+    CHECK(rin_video_open(&big, src, RIN_VIDEO_MAX_FRAMES + 1, H, W, 1, 4, err, sizeof err) ==
+          RIN_STATUS_ARG);
+    CHECK_MSG(strstr(err, "4097 frames") && strstr(err, "at most 4096"), "%s", err);
+    free(a), free(b), free(c), free(c0), free(x0), free(c1), free(x1);
     test_dir_remove(&td);
 }
 
@@ -185,10 +266,19 @@ TEST(video_stored_clips) {
         CHECK_CLOSE(cond[2 * 20 + 39], (2.0 * data[39] / 255.0 - 1.0) * 0.5, 1e-6, 0);
     }
     rin_video_free(v);
-    /* too many frames wanted, a wrong frame size: the message gives both shapes */
+    /* too many frames wanted (a model's clip or a roll-out's ground truth): the message names
+     * the file, its frame count and what was needed */
     CHECK(rin_video_open(&v, src, 7, H, W, C, 0, err, sizeof err) == RIN_STATUS_FORMAT);
-    CHECK_MSG(strstr(err, "(3, 6, 4, 5, 1)") && strstr(err, "T >= 7"), "%s", err);
+    CHECK_MSG(strstr(err, path) && strstr(err, "its clips have 6 frames, but 7 are needed") &&
+                  strstr(err, "(3, 6, 4, 5, 1)"),
+              "%s", err);
+    /* exactly the file's length is fine */
+    CHECK(rin_video_open(&v, src, 6, H, W, C, 0, err, sizeof err) == RIN_STATUS_OK);
+    rin_video_free(v);
+    /* a wrong frame size: the message gives both shapes */
     CHECK(rin_video_open(&v, src, 5, 4, 4, C, 0, err, sizeof err) == RIN_STATUS_FORMAT);
+    CHECK_MSG(strstr(err, "(3, 6, 4, 5, 1)") && strstr(err, "(N >= 1, T >= 5, 4, 4, 1)"), "%s",
+              err);
     CHECK(rin_video_open(&v, "movies:x", 5, 4, 4, C, 0, err, sizeof err) == RIN_STATUS_ARG);
     CHECK(strstr(err, "unknown video source") != NULL);
     free(data);
@@ -449,4 +539,162 @@ TEST(video_config_channels) {
               "%s", err);
     CHECK(rin_config_set(&t, "video_cond_frames", "-1", err, sizeof err) == RIN_STATUS_CONFIG);
     CHECK_MSG(strstr(err, "video_cond_frames: -1 is out of range"), "%s", err);
+}
+
+/* ---- prediction and roll-out --------------------------------------------------------------- */
+
+/* A micro video model of 8 x 8 frames (one 8 x 8 patch per frame): T frames of which Nc are
+ * clean, initialised from seed 5. channels: video_cond = channels with k = Nc. */
+static rin_model *rollout_model(const char *T, const char *Nc, int channels) {
+    rin_config c;
+    char err[512];
+    rin_config_preset(&c, "video", NULL, 0);
+    const char *sets[][2] = {{"image_height", "8"}, {"image_width", "8"}, {"seq_len", T},
+                             {"cond_frames", Nc},   {"tape_dim", "16"},   {"latent_dim", "16"},
+                             {"latent_slots", "4"}, {"num_layers", "1"},  {"latent_num_heads", "2"},
+                             {"rw_num_heads", "2"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    if (channels) {
+        RIN_ASSERT(rin_config_set(&c, "video_cond", "channels", NULL, 0) == RIN_STATUS_OK);
+        RIN_ASSERT(rin_config_set(&c, "video_cond_frames", Nc, NULL, 0) == RIN_STATUS_OK);
+    }
+    rin_model *m = NULL;
+    if (rin_model_create(&m, &c, err, sizeof err)) {
+        test_fail(__FILE__, __LINE__, "%s", err);
+        return NULL;
+    }
+    rin_model_init_params(m, 5);
+    return m;
+}
+
+/* The prediction loop of cli/video.c before roll-out existed, written out: chunks of max_batch
+ * clips, chunk i0's noise seeded rin_hash64(seed, "VIDE", i0). */
+static void todays_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                           int max_batch, float *out) {
+    const rin_config *c = &ctx->model->cfg;
+    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    char err[512];
+    for (int i0 = 0; i0 < N; i0 += max_batch) {
+        int B = N - i0 < max_batch ? N - i0 : max_batch;
+        rin_sample_config s = *sc;
+        s.seed = rin_hash64(sc->seed, 0x56494445ull, (uint64_t)i0);
+        rin_ctx_set_cond(ctx, cond + (size_t)i0 * nc);
+        if (rin_sample(ctx, &s, B, NULL, out + (size_t)i0 * nx, NULL, NULL, err, sizeof err))
+            test_fail(__FILE__, __LINE__, "%s", err);
+    }
+}
+
+static void rollout_sample_config(rin_sample_config *sc) {
+    rin_sample_config_default(sc);
+    snprintf(sc->sampler, sizeof sc->sampler, "ddim");
+    sc->steps = 2;
+    sc->seed = 11;
+}
+
+TEST(video_rollout_one_round_is_todays_prediction) {
+    /* --frames b (and the default): the roll-out is one round, bit for bit the prediction the
+     * CLI made before roll-out existed; F < b is its first F frames */
+    rin_model *m = rollout_model("5", "2", 0);
+    if (!m)
+        return;
+    const rin_config *c = rin_model_config(m);
+    int N = 3, Nc = 2, b = 3, maxb = 2;
+    size_t fr = (size_t)c->H * c->W * c->C, nx = (size_t)b * fr;
+    rin_ctx *ctx = NULL;
+    char err[512];
+    CHECK(rin_ctx_create(&ctx, m, maxb, RIN_CTX_INFER, err, sizeof err) == RIN_STATUS_OK);
+    rin_sample_config sc;
+    rollout_sample_config(&sc);
+    float *cond = gc_uniform((size_t)N * Nc * fr, 21, -1, 1);
+    float *want = gc_uniform(N * nx, 22, 5, 6), *got = gc_uniform(N * nx, 23, 7, 8);
+    float *one = gc_zeros((size_t)N * fr);
+    todays_predict(ctx, &sc, cond, N, maxb, want);
+    CHECK(rin_video_rollout(ctx, &sc, cond, N, maxb, b, got, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!memcmp(want, got, N * nx * sizeof *got));
+    CHECK(rin_video_predict(ctx, &sc, cond, N, maxb, got, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!memcmp(want, got, N * nx * sizeof *got));
+    CHECK(rin_video_rollout(ctx, &sc, cond, N, maxb, 1, one, err, sizeof err) == RIN_STATUS_OK);
+    for (int i = 0; i < N; i++)
+        CHECK(!memcmp(one + (size_t)i * fr, want + (size_t)i * nx, fr * sizeof *one));
+    CHECK(rin_video_round_seed(11, 0) == 11);
+    /* F = 0 is refused */
+    CHECK(rin_video_rollout(ctx, &sc, cond, N, maxb, 0, got, err, sizeof err) == RIN_STATUS_ARG);
+    CHECK_MSG(strstr(err, "roll-out of 0 frames"), "%s", err);
+    free(cond), free(want), free(got), free(one);
+    rin_ctx_free(ctx);
+    rin_model_free(m);
+}
+
+TEST(video_rollout_three_rounds) {
+    /* F = 2b + 1: three rounds, the last one's surplus dropped. Each round must be the
+     * one-round prediction from the last Nc frames of [given ; predicted so far] with seed
+     * rin_hash64(seed, "ROLL", r) (r > 0). Nc = 3 > b = 2 mixes given and predicted frames in
+     * round 1; the channels model (Nc = 2 < b = 3) reads them through its stem. */
+    struct {
+        const char *T, *Nc;
+        int channels;
+    } cases[] = {{"5", "3", 0}, {"5", "2", 1}};
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        rin_model *m = rollout_model(cases[cs].T, cases[cs].Nc, cases[cs].channels);
+        if (!m)
+            return;
+        const rin_config *c = rin_model_config(m);
+        int N = 3, maxb = 2, Nc = c->cond_frames, b = c->seq_len - Nc, F = 2 * b + 1;
+        size_t fr = (size_t)c->H * c->W * c->C;
+        int L = Nc + 3 * b; /* the reference's whole sequence per clip */
+        rin_ctx *ctx = NULL;
+        char err[512];
+        CHECK(rin_ctx_create(&ctx, m, maxb, RIN_CTX_INFER, err, sizeof err) == RIN_STATUS_OK);
+        rin_sample_config sc;
+        rollout_sample_config(&sc);
+        float *cond = gc_uniform((size_t)N * Nc * fr, 31, -1, 1);
+        float *seq = gc_zeros((size_t)N * L * fr), *rc = gc_zeros((size_t)N * Nc * fr);
+        float *rp = gc_zeros((size_t)N * b * fr), *got = gc_uniform((size_t)N * F * fr, 32, 5, 6);
+        for (int i = 0; i < N; i++)
+            memcpy(seq + (size_t)i * L * fr, cond + (size_t)i * Nc * fr, Nc * fr * sizeof *seq);
+        int differs = 0;
+        for (int r = 0; r < 3; r++) {
+            /* round r reads sequence frames r b .. r b + Nc - 1 */
+            for (int i = 0; i < N; i++)
+                memcpy(rc + (size_t)i * Nc * fr, seq + ((size_t)i * L + r * b) * fr,
+                       Nc * fr * sizeof *rc);
+            rin_sample_config s = sc;
+            s.seed = r ? rin_hash64(sc.seed, 0x524F4C4Cull, (uint64_t)r) : sc.seed;
+            CHECK(rin_video_round_seed(sc.seed, r) == s.seed);
+            todays_predict(ctx, &s, rc, N, maxb, rp);
+            for (int i = 0; i < N; i++)
+                memcpy(seq + ((size_t)i * L + Nc + r * b) * fr, rp + (size_t)i * b * fr,
+                       b * fr * sizeof *seq);
+            if (r == 1) {
+                /* the model reads its conditioning: round 1 from the given frames again (the
+                 * wrong ones) predicts something else, so the comparison below sees them */
+                todays_predict(ctx, &s, cond, N, maxb, rp);
+                for (int i = 0; i < N; i++)
+                    differs += memcmp(rp + (size_t)i * b * fr, seq + ((size_t)i * L + Nc + b) * fr,
+                                      b * fr * sizeof *rp) != 0;
+            }
+        }
+        CHECK_MSG(differs == N, "case %zu: %d of %d clips depend on their conditioning", cs,
+                  differs, N);
+        CHECK(rin_video_rollout(ctx, &sc, cond, N, maxb, F, got, err, sizeof err) == RIN_STATUS_OK);
+        int bad = 0;
+        for (int i = 0; i < N; i++)
+            bad += memcmp(got + (size_t)i * F * fr, seq + ((size_t)i * L + Nc) * fr,
+                          F * fr * sizeof *got) != 0;
+        CHECK_MSG(bad == 0,
+                  "case %zu (Nc %d, b %d): %d clips differ from the round-by-round "
+                  "reference",
+                  cs, Nc, b, bad);
+        /* the same seed gives the same bytes; rounds draw fresh noise (round 1 is not round 0
+         * again: the seeds differ) */
+        float *again = gc_zeros((size_t)N * F * fr);
+        CHECK(rin_video_rollout(ctx, &sc, cond, N, maxb, F, again, err, sizeof err) ==
+              RIN_STATUS_OK);
+        CHECK(!memcmp(got, again, (size_t)N * F * fr * sizeof *got));
+        CHECK(rin_video_round_seed(sc.seed, 1) != rin_video_round_seed(sc.seed, 2));
+        free(cond), free(seq), free(rc), free(rp), free(got), free(again);
+        rin_ctx_free(ctx);
+        rin_model_free(m);
+    }
 }
