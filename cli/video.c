@@ -1,10 +1,12 @@
 /* video.c -- the video side of the command line (docs/video.md): clip sources for `rin train`,
- * future-frame prediction from conditioning frames, the PNG strip and the animated GIF of
- * `rin sample`, and the per-frame metrics of `rin eval` against the copy-last-frame baseline.
+ * future-frame prediction from conditioning frames and its roll-out to any length (--frames),
+ * the PNG strip and the animated GIF of `rin sample`, and the per-frame metrics of `rin eval`
+ * against the copy-last-frame and all-black baselines.
  *
  *   rin train  --preset video --data mmnist --run runs/video
  *   rin sample --model runs/video/model.safetensors --n 4 --strip strip.png --gif clip.gif
  *   rin eval   --model runs/video/model.safetensors --data mmnist:fmnist:test --n 100 --k 4
+ *   rin eval   --model runs/video/model.safetensors --frames 33      # 3 rounds of 11
  */
 #include <getopt.h>
 #include <math.h>
@@ -17,15 +19,25 @@
 #include "internal.h"
 #include "video.h"
 
-rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed) {
-    char src[600], err[1024];
+/* The source `data` with clips of T frames, or NULL with the message in err. */
+static rin_video_source *open_source(const rin_config *c, const char *data, uint64_t seed, int T,
+                                     char *err, size_t errlen) {
+    char src[600];
     /* an image dataset source means moving items of that dataset */
     if (!strncmp(data, "mmnist", 6) || !strncmp(data, "clips:", 6))
         snprintf(src, sizeof src, "%s", data);
     else
         snprintf(src, sizeof src, "mmnist:%s", data);
     rin_video_source *v;
-    if (rin_video_open(&v, src, c->seq_len, c->H, c->W, c->C, seed, err, sizeof err))
+    if (rin_video_open(&v, src, T, c->H, c->W, c->C, seed, err, errlen))
+        return NULL;
+    return v;
+}
+
+rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed) {
+    char err[1024];
+    rin_video_source *v = open_source(c, data, seed, c->seq_len, err, sizeof err);
+    if (!v)
         die("%s", err);
     return v;
 }
@@ -58,51 +70,44 @@ int video_args_name_video_model(int argc, char **argv) {
 
 void video_predict(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
                    int max_batch, float *out) {
-    const rin_config *c = &ctx->model->cfg;
-    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
     char err[1024];
-    for (int i0 = 0; i0 < N; i0 += max_batch) {
-        int B = N - i0 < max_batch ? N - i0 : max_batch;
-        rin_sample_config s = *sc;
-        s.seed = rin_hash64(sc->seed, 0x56494445ull /* "VIDE" */, (uint64_t)i0);
-        rin_ctx_set_cond(ctx, cond + (size_t)i0 * nc);
-        if (rin_sample(ctx, &s, B, NULL, out + (size_t)i0 * nx, NULL, NULL, err, sizeof err))
-            die("sampling: %s", err);
-    }
+    if (rin_video_predict(ctx, sc, cond, N, max_batch, out, err, sizeof err))
+        die("sampling: %s", err);
 }
 
-/* Whole clips (N, T, H, W, C) from conditioning frames and predicted frames. */
-static void join_clips(float *clips, const float *cond, const float *pred, int N,
-                       const rin_config *c) {
-    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
-    for (int i = 0; i < N; i++) {
-        memcpy(clips + (size_t)i * (nc + nx), cond + (size_t)i * nc, nc * sizeof(float));
-        memcpy(clips + (size_t)i * (nc + nx) + nc, pred + (size_t)i * nx, nx * sizeof(float));
-    }
-}
-
-void video_write_strip(const char *path, const rin_config *c, const float *cond, const float *truth,
-                       const float *pred, int N, float b, int scale, const png_provenance *prov) {
-    size_t frame = (size_t)c->H * c->W * c->C, per = (size_t)c->seq_len * frame;
-    float *tiles = malloc(2 * (size_t)N * per * sizeof *tiles);
+/* The strip of N clips whose predicted part has F frames (truth and pred (N, F, H, W, C)): per
+ * clip a row of cond + truth, then a row of cond + pred, Nc + F frames each. */
+static void write_strip(const char *path, const rin_config *c, const float *cond,
+                        const float *truth, const float *pred, int N, int F, float b, int scale,
+                        const png_provenance *prov) {
+    int Nc = c->cond_frames, T = Nc + F;
+    size_t frame = (size_t)c->H * c->W * c->C, nc = (size_t)Nc * frame, nx = (size_t)F * frame;
+    float *tiles = malloc(2 * (size_t)N * (nc + nx) * sizeof *tiles);
     if (!tiles)
         die("out of memory (strip)");
-    for (int i = 0; i < N; i++) {
-        join_clips(tiles + (size_t)(2 * i) * per, cond + (size_t)i * rin_config_cond_floats(c),
-                   truth + (size_t)i * rin_config_input_floats(c), 1, c);
-        join_clips(tiles + (size_t)(2 * i + 1) * per, cond + (size_t)i * rin_config_cond_floats(c),
-                   pred + (size_t)i * rin_config_input_floats(c), 1, c);
-    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < 2; k++) {
+            float *row = tiles + (size_t)(2 * i + k) * (nc + nx);
+            memcpy(row, cond + (size_t)i * nc, nc * sizeof *row);
+            memcpy(row + nc, (k ? pred : truth) + (size_t)i * nx, nx * sizeof *row);
+        }
     char err[1024];
-    if (rin_grid_write(path, tiles, 2 * N * c->seq_len, c->H, c->W, c->C, c->seq_len, b, scale,
+    if (rin_grid_write(path, tiles, 2 * N * T, c->H, c->W, c->C, T, b, scale,
                        prov ? prov->text : NULL, prov ? prov->n : 0, err, sizeof err))
         die("%s", err);
     free(tiles);
 }
 
-void video_write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
-                     const float *pred, int N, float b, int scale) {
-    int T = c->seq_len, Nc = c->cond_frames;
+void video_write_strip(const char *path, const rin_config *c, const float *cond, const float *truth,
+                       const float *pred, int N, float b, int scale, const png_provenance *prov) {
+    write_strip(path, c, cond, truth, pred, N, c->seq_len - c->cond_frames, b, scale, prov);
+}
+
+/* The GIF of N clips whose predicted part has F frames: Nc + F frames of truth beside
+ * prediction. */
+static void write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
+                      const float *pred, int N, int F, float b, int scale) {
+    int Nc = c->cond_frames, T = Nc + F;
     size_t frame = (size_t)c->H * c->W * c->C;
     float *tiles = malloc(2 * (size_t)N * frame * sizeof *tiles);
     uint8_t *frames = NULL;
@@ -115,9 +120,8 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < N; i++)
             for (int k = 0; k < 2; k++) {
-                const float *src =
-                    t < Nc ? cond + ((size_t)i * Nc + t) * frame
-                           : (k ? pred : truth) + ((size_t)i * (T - Nc) + t - Nc) * frame;
+                const float *src = t < Nc ? cond + ((size_t)i * Nc + t) * frame
+                                          : (k ? pred : truth) + ((size_t)i * F + t - Nc) * frame;
                 memcpy(tiles + (size_t)(2 * i + k) * frame, src, frame * sizeof(float));
             }
         uint8_t *g, *big;
@@ -142,6 +146,11 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
     free(frames);
 }
 
+void video_write_gif(const char *path, const rin_config *c, const float *cond, const float *truth,
+                     const float *pred, int N, float b, int scale) {
+    write_gif(path, c, cond, truth, pred, N, c->seq_len - c->cond_frames, b, scale);
+}
+
 void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
                    const rin_sample_config *sc, int N, float b, int scale,
                    const png_provenance *prov) {
@@ -164,6 +173,7 @@ typedef struct video_opts {
     const char *model, *weights, *data, *strip, *gif, *csv;
     long first; /* first clip index of the source */
     int n, k, steps, batch, scale;
+    int frames;           /* predicted frames per clip, by roll-out (0: seq_len - cond_frames) */
     rin_sample_config sc; /* sampler, spacing, schedule, latent carry (SAMPLING_OPTIONS) */
     uint64_t seed, data_seed;
 } video_opts;
@@ -185,10 +195,14 @@ static void video_usage(FILE *f, int eval) {
             "                    rin sample (docs/sampling.md)\n"
             "  --seed S          noise seed (default 0)\n"
             "  --batch B         clips per network call (default 16)\n"
+            "  --frames F        frames to predict per clip, by roll-out: rounds of\n"
+            "                    seq_len - cond_frames frames, each conditioned on the last\n"
+            "                    cond_frames frames so far (default seq_len - cond_frames:\n"
+            "                    one round, no roll-out)\n"
             "%s",
             eval ? "eval" : "sample", eval ? 100 : 4,
-            eval ? "  --csv FILE        per-frame table (frame, model and copy-last MSE, PSNR, "
-                   "SSIM)\n"
+            eval ? "  --csv FILE        per-frame table (frame; model, copy-last and all-black\n"
+                   "                    MSE, PSNR, SSIM)\n"
                  : "  --strip FILE      PNG strip, per clip truth row then prediction row\n"
                    "                    (default video_strip.png)\n"
                    "  --gif FILE        animated GIF, truth beside prediction (default "
@@ -215,6 +229,7 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
                                          {"gif", required_argument, 0, 'G'},
                                          {"csv", required_argument, 0, 'C'},
                                          {"scale", required_argument, 0, 'Z'},
+                                         {"frames", required_argument, 0, 'F'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     *o = (video_opts){.weights = "ema",
@@ -246,6 +261,7 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         case 'G': o->gif = optarg; break;
         case 'C': o->csv = optarg; break;
         case 'Z': o->scale = parse_scale("--scale", optarg); break;
+        case 'F': o->frames = (int)parse_long("--frames", optarg, 1, RIN_VIDEO_MAX_FRAMES); break;
         case 'h': video_usage(stdout, eval); exit(0);
         default:
             if (sampling_option(&o->sc, c, optarg))
@@ -266,7 +282,8 @@ typedef struct video_run {
     rin_ctx *ctx;
     rin_sample_config sc;
     rin_video_source *src;
-    float *cond, *truth, *pred; /* (n, Nc, ...), (n, T-Nc, ...), (n, T-Nc, ...) */
+    int F;                      /* predicted frames per clip (--frames) */
+    float *cond, *truth, *pred; /* (n, Nc, ...), (n, F, ...), (n, F, ...) */
 } video_run;
 
 static void video_run_open(video_run *r, const video_opts *o) {
@@ -290,8 +307,14 @@ static void video_run_open(video_run *r, const video_opts *o) {
     int B = o->batch < o->n ? o->batch : o->n;
     if (rin_ctx_create(&r->ctx, r->m, B, RIN_CTX_INFER, err, sizeof err))
         die("%s", err);
-    r->src = video_open_for(c, o->data, o->data_seed);
-    size_t nc = rin_config_cond_floats(c), nx = rin_config_input_floats(c);
+    /* the ground truth of a roll-out: the same clips, Nc + F frames long */
+    int b = c->seq_len - c->cond_frames;
+    r->F = o->frames ? o->frames : b;
+    r->src = open_source(c, o->data, o->data_seed, c->cond_frames + r->F, err, sizeof err);
+    if (!r->src)
+        die("%s; %s needs %d conditioning + %d predicted frames per clip", err,
+            o->frames ? "--frames" : "the model", c->cond_frames, r->F);
+    size_t nc = rin_config_cond_floats(c), nx = (size_t)r->F * c->H * c->W * c->C;
     r->cond = malloc(((size_t)o->n * nc + 1) * sizeof(float));
     r->truth = malloc((size_t)o->n * nx * sizeof(float));
     r->pred = malloc((size_t)o->n * nx * sizeof(float));
@@ -308,6 +331,15 @@ static void video_run_close(video_run *r) {
     rin_model_free(r->m);
 }
 
+/* F predicted frames per clip by roll-out (rin_video_rollout; F = seq_len - cond_frames is
+ * video_predict bit for bit). */
+static void rollout(rin_ctx *ctx, const rin_sample_config *sc, const float *cond, int N,
+                    int max_batch, int F, float *out) {
+    char err[1024];
+    if (rin_video_rollout(ctx, sc, cond, N, max_batch, F, out, err, sizeof err))
+        die("sampling: %s", err);
+}
+
 int cmd_sample_video(int argc, char **argv) {
     video_opts o;
     video_parse(&o, argc, argv, 0);
@@ -315,28 +347,32 @@ int cmd_sample_video(int argc, char **argv) {
     video_run_open(&r, &o);
     const rin_config *c = rin_model_config(r.m);
     double t0 = rin_time_seconds();
-    video_predict(r.ctx, &r.sc, r.cond, o.n, o.batch, r.pred);
+    rollout(r.ctx, &r.sc, r.cond, o.n, o.batch, r.F, r.pred);
     float b = (float)r.sc.b_scale;
     png_provenance prov;
     provenance_checkpoint(&prov, o.model, o.weights);
     provenance_sampler(&prov, &r.sc);
     provenance_add(&prov, "data", "%s (data seed %llu), clips %ld-%ld", o.data,
                    (unsigned long long)o.data_seed, o.first, o.first + o.n - 1);
-    video_write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, b, o.scale, &prov);
-    video_write_gif(o.gif, c, r.cond, r.truth, r.pred, o.n, b, o.scale);
-    fprintf(stderr,
-            "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames, "
-            "%s %d steps, %.1f s; strip %s, gif %s\n",
-            o.n, o.data, o.first, c->cond_frames, c->seq_len - c->cond_frames, o.sc.sampler,
-            o.steps, rin_time_seconds() - t0, o.strip, o.gif);
+    int bf = c->seq_len - c->cond_frames;
+    if (r.F != bf) /* a strip without roll-out keeps its bytes */
+        provenance_add(&prov, "rollout", "%d frames in %d rounds of %d", r.F, (r.F + bf - 1) / bf,
+                       bf);
+    write_strip(o.strip, c, r.cond, r.truth, r.pred, o.n, r.F, b, o.scale, &prov);
+    write_gif(o.gif, c, r.cond, r.truth, r.pred, o.n, r.F, b, o.scale);
+    fprintf(stderr, "rin sample: %d clips of %s (from %ld), %d conditioning + %d predicted frames",
+            o.n, o.data, o.first, c->cond_frames, r.F);
+    if (r.F != bf)
+        fprintf(stderr, " (roll-out: %d rounds of %d)", (r.F + bf - 1) / bf, bf);
+    fprintf(stderr, ", %s %d steps, %.1f s; strip %s, gif %s\n", o.sc.sampler, o.steps,
+            rin_time_seconds() - t0, o.strip, o.gif);
     video_run_close(&r);
     return 0;
 }
 
-/* Per-frame metrics in [0, 1] of pred against truth, both in [-b, b]. */
-static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c, float b,
-                             double *sse, double *psnr, double *ssim) {
-    int F = c->seq_len - c->cond_frames;
+/* Per-frame metrics in [0, 1] of pred against truth, both (F, H, W, C) in [-b, b]. */
+static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c, int F,
+                             float b, double *sse, double *psnr, double *ssim) {
     size_t nx = (size_t)F * c->H * c->W * c->C;
     float *p = malloc(2 * nx * sizeof *p);
     if (!p)
@@ -368,52 +404,53 @@ int cmd_eval_video(int argc, char **argv) {
     video_run r;
     video_run_open(&r, &o);
     const rin_config *c = rin_model_config(r.m);
-    int F = c->seq_len - c->cond_frames, N = o.n;
+    int F = r.F, N = o.n, Nc = c->cond_frames, bf = c->seq_len - Nc;
     size_t frame = (size_t)c->H * c->W * c->C, nx = (size_t)F * frame;
     float b = (float)r.sc.b_scale;
-    /* per clip and frame; [0]: model best of K (chosen per clip and metric by the mean over
-     * the predicted frames, as SVG does), [1]: the model's first sample, [2]: copy-last */
-    double *acc = calloc((size_t)9 * F, sizeof *acc);
-    double *sse = malloc(3 * (size_t)F * o.k * sizeof *sse), *psnr = sse + (size_t)F * o.k;
-    double *ssim = psnr + (size_t)F * o.k;
-    float *copy = malloc(nx * sizeof *copy);
-    if (!acc || !sse || !copy)
+    /* per frame, averaged over clips; groups of 3 (MSE, PSNR, SSIM): [0] the model's best of K
+     * (chosen per clip and metric by the mean over the predicted frames, as SVG does), [1] the
+     * model's first sample, [2] copy-last, [3] all-black */
+    enum { GROUPS = 4 };
+    double *acc = calloc((size_t)3 * GROUPS * F, sizeof *acc);
+    double *sse = malloc(3 * (size_t)F * sizeof *sse), *psnr = sse + F, *ssim = psnr + F;
+    float *base = malloc(nx * sizeof *base);
+    float *preds = malloc((size_t)N * nx * sizeof *preds);
+    double *all = malloc((size_t)o.k * N * 3 * F * sizeof *all);
+    if (!acc || !sse || !base || !preds || !all)
         die("out of memory");
     double t0 = rin_time_seconds();
-    float *preds = malloc((size_t)N * nx * sizeof *preds);
-    if (!preds)
-        die("out of memory");
-    double *all = malloc((size_t)o.k * N * 3 * F * sizeof *all);
-    if (!all)
-        die("out of memory");
     for (int k = 0; k < o.k; k++) {
         rin_sample_config sc = r.sc;
         sc.seed = eval_sample_seed(&o, k);
-        video_predict(r.ctx, &sc, r.cond, N, o.batch, preds);
+        rollout(r.ctx, &sc, r.cond, N, o.batch, F, preds);
         for (int i = 0; i < N; i++) {
             double *m = all + ((size_t)k * N + i) * 3 * F;
-            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, b, m, m + F,
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b, m, m + F,
                              m + 2 * F);
         }
         fprintf(stderr, "rin eval: sample %d of %d for %d clips, %.0f s\n", k + 1, o.k, N,
                 rin_time_seconds() - t0);
     }
     for (int i = 0; i < N; i++) {
-        /* copy the last conditioning frame into every predicted frame */
-        const float *last = c->cond_frames > 0
-                                ? r.cond + ((size_t)i * c->cond_frames + c->cond_frames - 1) * frame
-                                : NULL;
-        for (int f = 0; f < F; f++) {
-            if (last)
-                memcpy(copy + (size_t)f * frame, last, frame * sizeof *copy);
-            else
-                memset(copy + (size_t)f * frame, 0, frame * sizeof *copy);
-        }
-        frame_metrics_01(copy, r.truth + (size_t)i * nx, c, b, sse, psnr, ssim);
-        for (int f = 0; f < F; f++) {
-            acc[6 * F + f] += sse[f];
-            acc[7 * F + f] += psnr[f];
-            acc[8 * F + f] += ssim[f];
+        /* the baselines: the last conditioning frame in every predicted frame (black without
+         * conditioning frames), and an all-black frame (pixel 0, -b) */
+        for (int g = 2; g < GROUPS; g++) {
+            const float *last =
+                g == 2 && Nc > 0 ? r.cond + ((size_t)i * Nc + Nc - 1) * frame : NULL;
+            for (int f = 0; f < F; f++) {
+                float *dst = base + (size_t)f * frame;
+                if (last)
+                    memcpy(dst, last, frame * sizeof *base);
+                else
+                    for (size_t q = 0; q < frame; q++)
+                        dst[q] = g == 2 ? 0.0f : -b;
+            }
+            frame_metrics_01(base, r.truth + (size_t)i * nx, c, F, b, sse, psnr, ssim);
+            for (int f = 0; f < F; f++) {
+                acc[(size_t)(3 * g) * F + f] += sse[f];
+                acc[(size_t)(3 * g + 1) * F + f] += psnr[f];
+                acc[(size_t)(3 * g + 2) * F + f] += ssim[f];
+            }
         }
         for (int q = 0; q < 3; q++) { /* q: sse (lower is better), psnr, ssim (higher) */
             int bk = 0;
@@ -433,7 +470,7 @@ int cmd_eval_video(int argc, char **argv) {
             }
         }
     }
-    for (int j = 0; j < 9 * F; j++)
+    for (int j = 0; j < 3 * GROUPS * F; j++)
         acc[j] /= N;
     /* the table is built in memory and written atomically at the end */
     char *csv_text = NULL;
@@ -443,37 +480,42 @@ int cmd_eval_video(int argc, char **argv) {
         die("out of memory (--csv %s)", o.csv);
     printf("video prediction: %s, %d clips of %s (data seed %llu, from %ld), %d conditioning "
            "frames, %d predicted; %s %d steps, K = %d\n",
-           o.model, N, o.data, (unsigned long long)o.data_seed, o.first, c->cond_frames, F,
-           o.sc.sampler, o.steps, o.k);
+           o.model, N, o.data, (unsigned long long)o.data_seed, o.first, Nc, F, o.sc.sampler,
+           o.steps, o.k);
+    if (F != bf)
+        printf("roll-out: %d rounds of %d frames, each conditioned on the last %d frames so far "
+               "(given or predicted); round r = 0, 1, ... starts at frame %d + %d r\n",
+               (F + bf - 1) / bf, bf, Nc, Nc + 1, bf);
     printf("per-frame MSE = squared error summed over the %dx%d frame, pixels in [0,1]; PSNR "
            "(MAX 1) and SSIM (11x11 Gaussian, sigma 1.5) per frame, then averaged\n",
            c->H, c->W);
-    printf("%-6s | %-26s | %-26s | %-26s\n", "frame", "model best-of-K MSE PSNR SSIM",
-           "model 1 sample MSE PSNR SSIM", "copy-last MSE PSNR SSIM");
+    printf("%-6s | %-26s | %-26s | %-26s | %-26s\n", "frame", "model best-of-K MSE PSNR SSIM",
+           "model 1 sample MSE PSNR SSIM", "copy-last MSE PSNR SSIM", "all-black MSE PSNR SSIM");
     if (csv)
         fprintf(csv, "frame,best_mse,best_psnr,best_ssim,one_mse,one_psnr,one_ssim,copy_mse,"
-                     "copy_psnr,copy_ssim\n");
+                     "copy_psnr,copy_ssim,black_mse,black_psnr,black_ssim\n");
     for (int f = 0; f < F; f++) {
-        printf("%-6d |", c->cond_frames + f + 1);
-        for (int g = 0; g < 3; g++)
+        printf("%-6d |", Nc + f + 1);
+        for (int g = 0; g < GROUPS; g++)
             printf(" %8.2f %7.2f %7.4f  |", acc[(3 * g) * F + f], acc[(3 * g + 1) * F + f],
                    acc[(3 * g + 2) * F + f]);
         printf("\n");
         if (csv) {
-            fprintf(csv, "%d", c->cond_frames + f + 1);
-            for (int j = 0; j < 9; j++)
+            fprintf(csv, "%d", Nc + f + 1);
+            for (int j = 0; j < 3 * GROUPS; j++)
                 fprintf(csv, ",%.6g", acc[(size_t)j * F + f]);
             fprintf(csv, "\n");
         }
     }
     printf("%-6s |", "mean");
-    for (int g = 0; g < 3; g++)
+    for (int g = 0; g < GROUPS; g++)
         printf(" %8.2f %7.2f %7.4f  |", mean_of(acc + (3 * g) * F, F),
                mean_of(acc + (3 * g + 1) * F, F), mean_of(acc + (3 * g + 2) * F, F));
     printf("\n");
-    if (N > 1 && c->cond_frames > 0) {
+    if (N > 1 && Nc > 0) {
         /* Does the model use its conditioning frames? The first sample again, same noise,
-         * with clip i + 1's conditioning frames: a model that reads them does worse here. */
+         * with clip i + 1's conditioning frames (the whole roll-out from them): a model that
+         * reads them does worse here. */
         size_t nc = rin_config_cond_floats(c);
         float *other = malloc((size_t)N * nc * sizeof *other);
         if (!other)
@@ -482,10 +524,10 @@ int cmd_eval_video(int argc, char **argv) {
             memcpy(other + (size_t)i * nc, r.cond + (size_t)((i + 1) % N) * nc, nc * sizeof *other);
         rin_sample_config sc = r.sc;
         sc.seed = eval_sample_seed(&o, 0);
-        video_predict(r.ctx, &sc, other, N, o.batch, preds);
+        rollout(r.ctx, &sc, other, N, o.batch, F, preds);
         double m[3] = {0, 0, 0};
         for (int i = 0; i < N; i++) {
-            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, b, sse, psnr,
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b, sse, psnr,
                              ssim);
             m[0] += mean_of(sse, F) / N, m[1] += mean_of(psnr, F) / N;
             m[2] += mean_of(ssim, F) / N;
@@ -503,7 +545,7 @@ int cmd_eval_video(int argc, char **argv) {
             die("--csv: %s", err);
         free(csv_text);
     }
-    free(acc), free(sse), free(copy), free(preds), free(all);
+    free(acc), free(sse), free(base), free(preds), free(all);
     video_run_close(&r);
     return 0;
 }

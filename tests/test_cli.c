@@ -14,10 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gif_lib.h>
+
 #include "data.h"
 #include "imageio.h"
 #include "internal.h"
 #include "test.h"
+#include "video.h"
 
 static const char *cli(void) {
     const char *p = getenv("RIN_CLI");
@@ -891,6 +894,171 @@ TEST(cli_video_channels_train_sample_eval) {
                            &other[1], &other[2], &own[0], &own[1], &own[2]) == 6);
         CHECK(other[0] != own[0]);
     }
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
+
+/* 1 when the two files hold the same bytes. */
+static int same_file_bytes(const char *a, const char *b) {
+    long na = file_size(a), nb = file_size(b);
+    if (na < 0 || na != nb)
+        return 0;
+    char *x = malloc((size_t)na + 1), *y = malloc((size_t)nb + 1);
+    FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
+    int same = x && y && f && g && fread(x, 1, (size_t)na, f) == (size_t)na &&
+               fread(y, 1, (size_t)nb, g) == (size_t)nb && !memcmp(x, y, (size_t)na);
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
+    free(x), free(y);
+    return same;
+}
+
+/* Column `col` (0 = frame) of the CSV row whose frame is `frame`, or NAN. */
+static double csv_value(const char *text, int frame, int col) {
+    char key[32];
+    snprintf(key, sizeof key, "\n%d,", frame);
+    const char *p = strstr(text, key);
+    if (!p)
+        return NAN;
+    p++;
+    for (int k = 0; k < col; k++) {
+        p = strchr(p, ',');
+        if (!p)
+            return NAN;
+        p++;
+    }
+    return strtod(p, NULL);
+}
+
+TEST(cli_video_rollout) {
+    /* --frames: the default and --frames b are today's output byte for byte; --frames 2b + 1
+     * rolls out three rounds, writes strips and GIFs of every frame, and rin eval reports every
+     * horizon against copy-last and all-black on clips as long as the roll-out; too short a
+     * clips file is named with its frame count and what was needed. An initialised (untrained)
+     * micro model: 2 conditioning + b = 3 predicted frames of 16 x 16. */
+    char dir[256], img[300], lab[300], p[900], out[16384], mo[600], clips[600];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_vroll_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(mo, sizeof mo, "%s/model.safetensors", dir);
+    snprintf(clips, sizeof clips, "%s/clips.safetensors", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 6);
+    int st = run(out, sizeof out,
+                 "init --preset video --set image_height=16 --set image_width=16 --set seq_len=5 "
+                 "--set cond_frames=2 --set tape_dim=16 --set latent_dim=16 --set latent_slots=4 "
+                 "--set num_layers=1 --set latent_num_heads=2 --set rw_num_heads=2 --seed 3 "
+                 "--out %s",
+                 mo);
+    CHECK_MSG(st == 0, "%s", out);
+    char a_png[600], a_gif[600], b_png[600], b_gif[600], common[1200];
+    snprintf(common, sizeof common, "--model %s --data mmnist:idx:%s --n 3 --steps 2 --batch 2", mo,
+             img);
+    snprintf(a_png, sizeof a_png, "%s/a.png", dir);
+    snprintf(a_gif, sizeof a_gif, "%s/a.gif", dir);
+    snprintf(b_png, sizeof b_png, "%s/b.png", dir);
+    snprintf(b_gif, sizeof b_gif, "%s/b.gif", dir);
+    st = run(out, sizeof out, "sample %s --strip %s --gif %s", common, a_png, a_gif);
+    CHECK_MSG(st == 0, "%s", out);
+    st = run(out, sizeof out, "sample %s --strip %s --gif %s --frames 3", common, b_png, b_gif);
+    CHECK_MSG(st == 0, "%s", out);
+    CHECK(same_file_bytes(a_png, b_png) && same_file_bytes(a_gif, b_gif));
+    /* three rounds: 2 + 7 frames per row, and as many GIF frames */
+    st = run(out, sizeof out, "sample %s --strip %s --gif %s --frames 7 --scale 1", common, b_png,
+             b_gif);
+    printf("%s", out);
+    CHECK(st == 0 && strstr(out, "2 conditioning + 7 predicted frames (roll-out: 3 rounds of 3)"));
+    uint8_t *px = NULL;
+    int H = 0, W = 0, C = 0;
+    CHECK(rin_png_read(b_png, &px, &H, &W, &C, NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(H == 6 * 18 + 2 && W == 9 * 18 + 2, "strip %dx%d", H, W);
+    free(px);
+    char v[256];
+    CHECK(run(out, sizeof out, "info %s", b_png) == 0);
+    CHECK(!strcmp(info_value(out, "rollout", v, sizeof v), "7 frames in 3 rounds of 3"));
+    /* the GIF: 2 + 7 frames of the one-round GIF's size, 2 + 3 frames (default --scale) */
+    int gerr = 0, n[2] = {0, 0}, gw[2] = {0, 0}, gh[2] = {0, 0};
+    const char *gifs[2] = {a_gif, b_gif};
+    for (int j = 0; j < 2; j++) {
+        GifFileType *g = DGifOpenFileName(gifs[j], &gerr);
+        CHECK(g && DGifSlurp(g) == GIF_OK);
+        if (g) {
+            n[j] = g->ImageCount, gw[j] = g->SWidth, gh[j] = g->SHeight;
+            DGifCloseFile(g, &gerr);
+        }
+    }
+    CHECK_MSG(n[0] == 5 && n[1] == 9, "gif frames %d and %d", n[0], n[1]);
+    CHECK_MSG(gw[0] == 6 * gw[1] && gh[0] == 6 * gh[1], "gif %dx%d vs %dx%d at scale 1", gw[0],
+              gh[0], gw[1], gh[1]);
+
+    /* rin eval: the first round of a roll-out is the one-round prediction (same noise), so its
+     * rows equal the default's; then every horizon against both baselines */
+    char csv1[600], csv7[600], t1[8192], t7[8192];
+    snprintf(csv1, sizeof csv1, "%s/one.csv", dir);
+    snprintf(csv7, sizeof csv7, "%s/seven.csv", dir);
+    st = run(out, sizeof out, "eval %s --k 1 --csv %s", common, csv1);
+    CHECK_MSG(st == 0 && strstr(out, "all-black"), "%s", out);
+    st = run(out, sizeof out, "eval %s --k 1 --csv %s --frames 7", common, csv7);
+    printf("%s", out);
+    CHECK(st == 0 && strstr(out, "roll-out: 3 rounds of 3 frames") &&
+          strstr(out, "conditioning check:"));
+    read_text(csv1, t1, sizeof t1);
+    read_text(csv7, t7, sizeof t7);
+    const char *hdr = "frame,best_mse,best_psnr,best_ssim,one_mse,one_psnr,one_ssim,copy_mse,"
+                      "copy_psnr,copy_ssim,black_mse,black_psnr,black_ssim\n";
+    CHECK(!strncmp(t7, hdr, strlen(hdr)));
+    CHECK(count_lines(csv1) == 1 + 3 && count_lines(csv7) == 1 + 7);
+    const char *nl = strchr(t1, '\n');
+    CHECK(nl && !strncmp(t7, t1, strlen(t1))); /* header and rows of frames 3, 4, 5 */
+    CHECK(csv_value(t7, 9, 0) == 9 && isnan(csv_value(t7, 10, 0)));
+    /* the all-black baseline against the clips' own frames 3..9 (the truth of the roll-out):
+     * the per-frame squared sum of the pixels in [0, 1], averaged over the 3 clips */
+    rin_video_source *src = NULL;
+    char err[512], spec[400];
+    snprintf(spec, sizeof spec, "mmnist:idx:%s", img);
+    CHECK(rin_video_open(&src, spec, 9, 16, 16, 1, 1, err, sizeof err) == RIN_STATUS_OK);
+    if (src) {
+        uint8_t clip[9 * 256];
+        double want[9] = {0};
+        for (int i = 0; i < 3; i++) {
+            rin_video_clip(src, i, clip);
+            for (int f = 2; f < 9; f++)
+                for (int k = 0; k < 256; k++) {
+                    double u = clip[f * 256 + k] / 255.0;
+                    want[f] += u * u / 3;
+                }
+        }
+        for (int f = 2; f < 9; f++) {
+            double got = csv_value(t7, f + 1, 10);
+            CHECK_MSG(fabs(got - want[f]) <= 1e-5 * want[f] + 1e-9, "frame %d: black %g vs %g",
+                      f + 1, got, want[f]);
+        }
+        rin_video_free(src);
+    }
+
+    /* errors: --frames out of range, a clips file shorter than the roll-out */
+    st = run(out, sizeof out, "eval %s --frames 0", common);
+    CHECK_MSG(st != 0 && strstr(out, "--frames"), "%s", out);
+    uint8_t *data = calloc((size_t)2 * 6 * 256, 1);
+    rin_st_writer *w = rin_st_writer_new();
+    int64_t shape[5] = {2, 6, 16, 16, 1};
+    CHECK(rin_st_writer_add(w, "clips", RIN_DTYPE_U8, 5, shape, data) == RIN_STATUS_OK);
+    CHECK(rin_st_writer_save(w, clips, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    free(data);
+    st = run(out, sizeof out, "eval --model %s --data clips:%s --n 2 --steps 1 --frames 4", mo,
+             clips);
+    CHECK_MSG(st == 0, "a 6-frame file holds 2 + 4: %s", out);
+    st = run(out, sizeof out, "sample --model %s --data clips:%s --n 2 --steps 1 --frames 7", mo,
+             clips);
+    printf("%s", out);
+    CHECK_MSG(st != 0 && strstr(out, clips) &&
+                  strstr(out, "its clips have 6 frames, but 9 are needed") &&
+                  strstr(out, "; --frames needs 2 conditioning + 7 predicted frames per clip"),
+              "%s", out);
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
