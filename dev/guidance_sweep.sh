@@ -17,6 +17,7 @@ N=${N:-1000}
 STEPS=${STEPS:-50}
 SAMPLER=${SAMPLER:-ddim}
 RIN=${RIN:-build/rin}
+EXTRA=${EXTRA:-} # more rin eval options, e.g. "--kid-size 100" for a quick check
 [ -x "$RIN" ] || make -j2 all
 mkdir -p "$OUT"
 export OMP_WAIT_POLICY=passive
@@ -24,7 +25,7 @@ for w in $WS; do
     [ -f "$OUT/w_$w.json" ] && continue
     echo "== guidance $w"
     "$RIN" eval --fake "ckpt:$MODEL" --fake-n "$N" --steps "$STEPS" --sampler "$SAMPLER" \
-        --guidance "$w" --json "$OUT/w_$w.tmp"
+        --guidance "$w" --json "$OUT/w_$w.tmp" $EXTRA
     mv "$OUT/w_$w.tmp" "$OUT/w_$w.json"
 done
 best=$(python3 - "$OUT" "$MODEL" "$N" "$SAMPLER" "$STEPS" $WS <<'PY'
