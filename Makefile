@@ -11,6 +11,10 @@
 #   MPI     auto (default): with OpenMPI when its mpicc is found, else without (one line says so);
 #           1: data-parallel training with OpenMPI (docs/distributed.md), an error without it;
 #           0: one process only
+#   DNNL    auto (default): also link oneDNN (libdnnl-dev) for the dnnl GEMM path when its header
+#           is found, else without (one line says so); 1: an error without it; 0: OpenBLAS only.
+#           Needs BLAS=openblas and OMP=1 (oneDNN's threads are OpenMP's); RIN_GEMM picks the
+#           path at run time (src/gemm.h, docs/performance.md)
 #
 # `make test` and `make demo` first install what is missing (.ci/install-deps.sh), then run make
 # again for the work (run-tests, run-demo), so that the checks below see what was installed.
@@ -25,6 +29,7 @@ DEBUG ?= 0
 WERROR ?= 0
 PERF ?= 0
 MPI ?= auto
+DNNL ?= auto
 
 BUILD ?= build
 
@@ -76,6 +81,32 @@ else ifeq ($(MPI),1)
 $(error MPI=1 needs OpenMPI (Debian: openmpi-bin libopenmpi-dev; `make deps` installs them); or build with MPI=0)
 else
 $(info OpenMPI not found (no mpicc): building without MPI, one process only; `make deps` installs it)
+endif
+endif
+endif
+# oneDNN: found by its header (a compile of one #include, no other probing). Its CPU runtime is
+# OpenMP, so without OMP=1 it would start threads of its own; BLAS=none means no GEMM library.
+ifeq ($(filter $(DNNL),auto 0 1),)
+$(error DNNL must be auto, 0 or 1, not '$(DNNL)')
+endif
+ifneq ($(BUILD_GOALS),)
+ifneq ($(DNNL),0)
+ifeq ($(DNNL)$(BLAS),1none)
+$(error DNNL=1 needs BLAS=openblas (BLAS=none builds have no GEMM library))
+endif
+ifeq ($(DNNL)$(OMP),10)
+$(error DNNL=1 needs OMP=1: oneDNN runs its GEMMs on OpenMP threads, which must be rin's)
+endif
+ifeq ($(BLAS)$(OMP),openblas1)
+DNNL_FOUND := $(shell printf '\043include <oneapi/dnnl/dnnl.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+ifeq ($(DNNL_FOUND),yes)
+CFLAGS += -DRIN_DNNL
+LDLIBS := -ldnnl $(LDLIBS)
+else ifeq ($(DNNL),1)
+$(error DNNL=1 needs oneDNN (Debian: libdnnl-dev; `make deps` installs it); or build with DNNL=0)
+else
+$(info oneDNN not found (no oneapi/dnnl/dnnl.h): building without the dnnl GEMM path; `make deps` installs it)
+endif
 endif
 endif
 endif

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "internal.h"
 #include "ops.h"
 #include "parallel.h"
@@ -232,6 +233,9 @@ rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mo
     if (max_batch < 1)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "max_batch must be >= 1 (got %d)",
                           max_batch);
+    rin_status gst = rin_gemm_check(err, errlen); /* RIN_GEMM names a path this build runs */
+    if (gst)
+        return gst;
     const rin_config *c = &m->cfg;
     rin_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)

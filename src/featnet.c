@@ -15,6 +15,7 @@
 
 #include "data.h"
 #include "featnet.h"
+#include "gemm.h"
 #include "internal.h"
 #include "ops.h"
 
@@ -91,6 +92,9 @@ rin_status rin_featnet_create(rin_featnet **out, int max_batch, int train, char 
     if (max_batch < 1 || max_batch > (1 << 16))
         return rin_errorf(err, errlen, RIN_STATUS_ARG,
                           "featnet: max_batch %d is outside [1, 65536]", max_batch);
+    rin_status gst = rin_gemm_check(err, errlen); /* RIN_GEMM names a path this build runs */
+    if (gst)
+        return gst;
     rin_featnet *n = calloc(1, sizeof *n);
     if (!n)
         return rin_errorf(err, errlen, RIN_STATUS_NOMEM, "featnet: out of memory");

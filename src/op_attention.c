@@ -8,19 +8,17 @@
  *
  * With BLAS each pair is five small GEMMs read in place through the row stride A (no head
  * transposes): S = scale q_h k_h^T and out_h = P v_h forward; dP = dout_h v_h^T, dv_h += P^T
- * dout_h, dk_h += dS^T q_h, dq_h += dS k_h backward. Each thread runs a single-threaded sgemm
- * (parallel.h). The *_naive loops are the serial reference of the tests and the BLAS=none path.
+ * dout_h, dk_h += dS^T q_h, dq_h += dS k_h backward, through rin_sgemm (gemm.h), which runs
+ * each on its calling thread inside the parallel loop. The *_naive loops are the serial
+ * reference of the tests and the BLAS=none path.
  */
 #include <math.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "parallel.h"
 #include "simd.h"
 #include "profile.h"
-
-#ifdef RIN_BLAS
-#include <cblas.h>
-#endif
 
 #ifdef RIN_X86_SIMD
 RIN_AVX2 static void softmax_rows_avx2(float *S, int Nq, int Nk) {
@@ -175,7 +173,6 @@ static void attention_forward_blas(float *out, float *att, const float *q, const
                                    const float *v, int B, int Nq, int Nk, int A, int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    rin_blas_single_threaded();
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -184,11 +181,9 @@ static void attention_forward_blas(float *out, float *att, const float *q, const
         const float *vb = v + (size_t)b * Nk * A + (size_t)h * hs;
         float *ob = out + (size_t)b * Nq * A + (size_t)h * hs;
         float *P = att + (size_t)bh * Nq * Nk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, scale, qb, A, kb, A, 0.0f,
-                    P, Nk);
+        rin_sgemm(0, 1, Nq, Nk, hs, scale, qb, A, kb, A, 0.0f, P, Nk);
         softmax_rows(P, Nq, Nk);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, P, Nk, vb, A, 0.0f,
-                    ob, A);
+        rin_sgemm(0, 0, Nq, hs, Nk, 1.0f, P, Nk, vb, A, 0.0f, ob, A);
     }
 }
 
@@ -198,7 +193,6 @@ static void attention_backward_blas(float *dq, float *dk, float *dv, float *scra
                                     int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    rin_blas_single_threaded();
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -207,15 +201,11 @@ static void attention_backward_blas(float *dq, float *dk, float *dv, float *scra
         const float *P = att + (size_t)bh * Nq * Nk;
         float *dS = scratch + (size_t)bh * Nq * Nk;
         /* dP = dout_h v_h^T, then dS through the softmax (scale folded in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hs, 1.0f, dout + qo, A, v + ko,
-                    A, 0.0f, dS, Nk);
+        rin_sgemm(0, 1, Nq, Nk, hs, 1.0f, dout + qo, A, v + ko, A, 0.0f, dS, Nk);
         softmax_backward_rows(dS, P, scale, Nq, Nk);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hs, Nq, 1.0f, P, Nk, dout + qo, A,
-                    1.0f, dv + ko, A);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hs, Nq, 1.0f, dS, Nk, q + qo, A,
-                    1.0f, dk + ko, A);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hs, Nk, 1.0f, dS, Nk, k + ko, A,
-                    1.0f, dq + qo, A);
+        rin_sgemm(1, 0, Nk, hs, Nq, 1.0f, P, Nk, dout + qo, A, 1.0f, dv + ko, A);
+        rin_sgemm(1, 0, Nk, hs, Nq, 1.0f, dS, Nk, q + qo, A, 1.0f, dk + ko, A);
+        rin_sgemm(0, 0, Nq, hs, Nk, 1.0f, dS, Nk, k + ko, A, 1.0f, dq + qo, A);
     }
 }
 #endif

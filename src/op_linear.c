@@ -1,22 +1,17 @@
 /* op_linear.c -- fully connected layer, forward and backward.
  *
- * out (N,O) = in (N,I) @ w^T + b with w in PyTorch layout (O,I). The GEMMs go to cblas_sgemm
- * (row-major) when built with BLAS, each OpenMP thread calling a single-threaded sgemm on its
- * own block of output rows (parallel.h); the *_naive loops are the reference the
- * tests compare against and the path of a BLAS=none build. Bias work is split over output
- * features, so every sum runs over rows in a fixed order whatever the thread count.
+ * out (N,O) = in (N,I) @ w^T + b with w in PyTorch layout (O,I). The GEMMs go to rin_sgemm
+ * (gemm.h: OpenBLAS or oneDNN, tiles independent of the thread count) when built with BLAS;
+ * the *_naive loops are the reference the tests compare against and the path of a BLAS=none
+ * build. Bias work is split over output features, so every sum runs over rows in a fixed order
+ * whatever the thread count.
  */
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "parallel.h"
 #include "profile.h"
-
-#ifdef RIN_BLAS
-#include <cblas.h>
-/* OpenBLAS's cblas.h pulls in <complex.h>, whose macro I would rename our dimension. */
-#undef I
-#endif
 
 void rin_linear_forward_naive(float *out, const float *in, const float *w, const float *b, int N,
                               int I, int O) {
@@ -66,44 +61,33 @@ void rin_linear_backward_naive(float *din, float *dw, float *db, const float *do
 #ifdef RIN_BLAS
 static void linear_forward_blas(float *out, const float *in, const float *w, const float *b, int N,
                                 int I, int O) {
-    rin_blas_single_threaded();
-#pragma omp parallel
-    {
-        long lo, hi;
-        rin_thread_range(N, &lo, &hi);
-        if (hi > lo) {
-            /* the bias is the GEMM's starting value (beta 1): one pass over out, not two */
-            if (b)
-                for (long r = lo; r < hi; r++)
-                    memcpy(out + (size_t)r * O, b, (size_t)O * sizeof *out);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), O, I, 1.0f,
-                        in + (size_t)lo * I, I, w, I, b ? 1.0f : 0.0f, out + (size_t)lo * O, O);
-        }
+    /* the bias is the GEMM's starting value (beta 1): one pass over out, not two */
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < N; r++)
+            memcpy(out + (size_t)r * O, b, (size_t)O * sizeof *out);
     }
+    rin_sgemm(0, 1, N, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
 }
 
 static void linear_backward_blas(float *din, float *dw, float *db, const float *dout,
                                  const float *in, const float *w, int N, int I, int O) {
-    rin_blas_single_threaded();
+    /* din (N,I) += dout (N,O) @ w (O,I) */
+    if (din)
+        rin_sgemm(0, 0, N, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);
+    /* dw (O,I) += dout^T (O,N) @ in (N,I) */
+    rin_sgemm(1, 0, O, I, N, 1.0f, dout, O, in, I, 1.0f, dw, I);
+    /* db (O) += column sums of dout: each thread a block of features, rows in order */
+    if (db) {
 #pragma omp parallel
-    {
-        long lo, hi;
-        /* din (N,I) += dout (N,O) @ w (O,I): each thread a block of rows */
-        rin_thread_range(N, &lo, &hi);
-        if (din && hi > lo)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), I, O, 1.0f,
-                        dout + (size_t)lo * O, O, w, I, 1.0f, din + (size_t)lo * I, I);
-        /* dw (O,I) += dout^T (O,N) @ in (N,I) and db (O) += column sums: a block of features */
-        rin_thread_range(O, &lo, &hi);
-        if (hi > lo) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), I, N, 1.0f,
-                        dout + lo, O, in, I, 1.0f, dw + (size_t)lo * I, I);
-            if (db)
-                for (int r = 0; r < N; r++) {
-                    const float *g = dout + (size_t)r * O;
-                    for (long o = lo; o < hi; o++)
-                        db[o] += g[o];
-                }
+        {
+            long lo, hi;
+            rin_thread_range(O, &lo, &hi);
+            for (int r = 0; r < N; r++) {
+                const float *g = dout + (size_t)r * O;
+                for (long o = lo; o < hi; o++)
+                    db[o] += g[o];
+            }
         }
     }
 }

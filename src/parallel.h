@@ -36,21 +36,9 @@ static inline void rin_thread_range(long n, long *lo, long *hi) {
     *hi = n * (t + 1) / nt;
 }
 
-/* With OpenMP the threads are ours: each thread hands its block of work to a single-threaded
- * sgemm. Letting a threaded OpenBLAS run beside our OpenMP loops made the two thread pools
- * spin against each other on a 2-core machine (measured: 64 vs 122 img/s for a train step of
- * a small model). Call before any cblas_* call made inside a parallel region. */
-#if defined(RIN_BLAS) && defined(_OPENMP)
-void openblas_set_num_threads(int num_threads);
-static inline void rin_blas_single_threaded(void) {
-    static int done;
-    if (!done) {
-        openblas_set_num_threads(1);
-        done = 1;
-    }
-}
-#else
-static inline void rin_blas_single_threaded(void) {}
-#endif
+/* BLAS threads: gemm.h. Every GEMM library call runs on its caller's thread (OpenBLAS is set to
+ * one thread, oneDNN runs one inside our regions); letting a threaded OpenBLAS run beside our
+ * OpenMP loops made the two pools spin against each other on a 2-core machine (measured: 64 vs
+ * 122 img/s for a train step of a small model). */
 
 #endif /* RIN_PARALLEL_H */
