@@ -134,7 +134,8 @@ def main():
             lines.append(row)
         ceil = sorted({(r["threads"], r["sgemm_gflops"]) for r in m["rin"]["runs"]})
         lines.append("")
-        lines.append("%s: SGEMM ceiling (OpenBLAS, 2048^3) " % m["name"] +
+        lines.append("%s: GEMM path %s; its SGEMM ceiling (2048^3) " % (
+                         m["name"], m["rin"].get("gemm", "openblas")) +
                      ", ".join("%d thread%s %.1f GFLOP/s" % (t, "s" if t > 1 else "", g)
                                for t, g in ceil))
         lines.append("")

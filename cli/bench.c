@@ -13,9 +13,15 @@
  *
  * Achieved GFLOP/s use rin_config_flops (linear layers and attention products): a train step
  * with self-conditioning is 4 forward-equivalents per image (no-grad pass, gradient pass,
- * backward at twice the forward), 3 without; a sampling step is 1. The SGEMM ceiling is the
- * same BLAS on a 2048^3 product with its own threads: the best the machine does on the
- * operation that dominates the model.
+ * backward at twice the forward), 3 without; a sampling step is 1. The SGEMM ceiling is
+ * rin_sgemm on a 2048^3 product with the same threads and the same GEMM path: the best the
+ * machine does on the operation that dominates the model.
+ *
+ * The GEMM path (gemm.h: RIN_GEMM, or the default for the CPU) is printed first. With
+ * --gemm openblas,dnnl every figure is taken for each path side by side: rounds of one child
+ * per path (the order rotating each round), so a machine shared with other jobs loads the
+ * paths alike; each figure is the median over rounds of each child's median step, with the
+ * ratio to the first path; then the GEMM shapes of one train step, each timed on every path.
  */
 #define _DEFAULT_SOURCE /* wait4 */
 #include <errno.h>
@@ -27,19 +33,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gemm.h"
 #include "internal.h"
+#include "parallel.h"
 #include "profile.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef RIN_BLAS
-#include <cblas.h>
-#undef I
-#endif
-
 #define MAX_THREADS_LIST 8
 #define MAX_STEPS        1000
+#define MAX_ROUNDS       15
+#define MAX_SHAPES       12
 
 typedef struct bench_settings {
     rin_config model;
@@ -61,6 +66,11 @@ typedef struct bench_result {
     double gflop_per_step;
     double prof_s[RIN_PROF_COUNT], prof_gflop[RIN_PROF_COUNT]; /* per step, --profile */
     double prof_total_s;                                       /* per step */
+    /* --gemm: the shapes of one train step, GFLOP/s of each on each path */
+    int nshapes;
+    rin_gemm_shape shapes[MAX_SHAPES];
+    double shape_gflops[MAX_SHAPES][RIN_GEMM_PATH_COUNT];
+    double gemm_macs_per_step; /* all shapes' multiply-adds */
     char err[256];
 } bench_result;
 
@@ -225,8 +235,8 @@ done:
     free(out), free(labels), free(dt), free(cond);
 }
 
-/* The BLAS's own threaded SGEMM on a 2048^3 product, best of 5. */
-static void bench_sgemm(int T, bench_result *res) {
+/* rin_sgemm on a 2048^3 product (NT, as the linear layers), over rin's threads, best of 5. */
+static void bench_sgemm(bench_result *res) {
 #ifdef RIN_BLAS
     const int N = 2048;
     float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
@@ -240,13 +250,12 @@ static void bench_sgemm(int T, bench_result *res) {
         a[i] = (float)(i % 7) * 0.25f - 0.75f;
         b[i] = (float)(i % 5) * 0.25f - 0.5f;
     }
-    openblas_set_num_threads(T);
     double best = 1e30;
     for (int r = 0; r < 6; r++) {
         double t0 = rin_time_seconds();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        rin_sgemm(0, 1, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
         double e = rin_time_seconds() - t0;
-        if (r > 0 && e < best) /* the first call warms the BLAS buffers */
+        if (r > 0 && e < best) /* the first call warms the library's buffers */
             best = e;
     }
     res->gflop_per_step = 2.0 * N * N * N / 1e9;
@@ -254,16 +263,109 @@ static void bench_sgemm(int T, bench_result *res) {
     res->ok = 1;
     free(a), free(b), free(c);
 #else
-    (void)T;
     snprintf(res->err, sizeof res->err, "built without BLAS (BLAS=none)");
 #endif
 }
 
-typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM } phase;
+#ifdef RIN_BLAS
+/* One recorded shape, n products in a row: from serial code as the linear op calls it (the
+ * team's tiles), or as the attention core does, every thread its own products at once. */
+static double time_shape(const rin_gemm_shape *g, int n, float *A, float *B, float *C,
+                         size_t per_thread) {
+    int lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
+    double t0 = rin_time_seconds();
+    if (g->in_parallel) {
+#pragma omp parallel
+        {
+            size_t o = per_thread * (size_t)rin_thread_id();
+            for (int r = 0; r < n; r++)
+                rin_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A + o, lda, B + o, ldb, g->beta,
+                          C + o, g->N);
+        }
+    } else {
+        for (int r = 0; r < n; r++)
+            rin_sgemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A, lda, B, ldb, g->beta, C, g->N);
+    }
+    return rin_time_seconds() - t0;
+}
+#endif
+
+/* The shapes of one train step (traced), then each timed on every path in paths[], the paths
+ * interleaved, rounds times; GFLOP/s from the median. */
+static void bench_shapes(const bench_settings *s, int B, const int *paths, int npaths, int rounds,
+                         bench_result *res) {
+#ifdef RIN_BLAS
+    rin_gemm_trace(1);
+    bench_train(s, B, 0, 1, res);
+    rin_gemm_shape all[256];
+    int n = rin_gemm_trace_get(all, 256);
+    rin_gemm_trace(0);
+    if (!res->ok)
+        return;
+    res->ok = 0;
+    res->gemm_macs_per_step = 0;
+    for (int i = 0; i < n; i++)
+        res->gemm_macs_per_step += (double)all[i].M * all[i].N * all[i].K * (double)all[i].calls;
+    res->nshapes = n < MAX_SHAPES ? n : MAX_SHAPES;
+    memcpy(res->shapes, all, (size_t)res->nshapes * sizeof all[0]);
+    int T = rin_max_threads();
+    size_t big = 0;
+    for (int i = 0; i < res->nshapes; i++) {
+        const rin_gemm_shape *g = &res->shapes[i];
+        size_t m = (size_t)g->M * g->K + (size_t)g->K * g->N + (size_t)g->M * g->N;
+        if (m > big)
+            big = m;
+    }
+    /* one buffer per operand, T copies for the shapes the threads run side by side */
+    size_t per = big + 64, tot = per * (size_t)T;
+    float *A = rin_aligned_alloc(tot * sizeof(float)), *Bm = rin_aligned_alloc(tot * 4);
+    float *C = rin_aligned_alloc(tot * sizeof(float));
+    if (!A || !Bm || !C) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        free(A), free(Bm), free(C);
+        return;
+    }
+    for (size_t i = 0; i < tot; i++) {
+        A[i] = (float)(i % 7) * 0.25f - 0.75f;
+        Bm[i] = (float)(i % 5) * 0.25f - 0.5f;
+        C[i] = 0.0f;
+    }
+    for (int i = 0; i < res->nshapes; i++) {
+        const rin_gemm_shape *g = &res->shapes[i];
+        double flop = 2.0 * g->M * g->N * g->K * (g->in_parallel ? T : 1);
+        int reps = (int)(0.05e9 / flop) + 1; /* about 50 MFLOP, a few ms, per timing */
+        double t[RIN_GEMM_PATH_COUNT][MAX_ROUNDS];
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < npaths; k++) {
+                int q = paths[(k + r) % npaths];
+                rin_gemm_force((rin_gemm_path)q, NULL, 0);
+                time_shape(g, 1, A, Bm, C, per); /* warm */
+                t[q][r] = time_shape(g, reps, A, Bm, C, per) / reps;
+            }
+        for (int k = 0; k < npaths; k++)
+            res->shape_gflops[i][paths[k]] = flop / median(t[paths[k]], rounds) / 1e9;
+    }
+    free(A), free(Bm), free(C);
+    res->ok = 1;
+#else
+    (void)s, (void)B, (void)paths, (void)npaths, (void)rounds;
+    snprintf(res->err, sizeof res->err, "built without BLAS (BLAS=none)");
+#endif
+}
+
+typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM, PHASE_SHAPES } phase;
+
+/* What a child runs besides the phase: the GEMM path (-1: as chosen), and for PHASE_SHAPES the
+ * paths to compare. */
+typedef struct child_gemm {
+    int path;
+    const int *paths;
+    int npaths, rounds;
+} child_gemm;
 
 /* Runs one measurement in a child with T threads; returns its peak RSS in MiB. */
 static double run_child(phase ph, const bench_settings *s, int B, int warm, int steps, int T,
-                        bench_result *res) {
+                        const child_gemm *cg, bench_result *res) {
     int fd[2];
     memset(res, 0, sizeof *res);
     if (pipe(fd))
@@ -277,12 +379,16 @@ static double run_child(phase ph, const bench_settings *s, int B, int warm, int 
         bench_result r;
         memset(&r, 0, sizeof r);
         set_threads(T);
-        if (ph == PHASE_TRAIN)
+        if (cg && cg->path >= 0 && rin_gemm_force((rin_gemm_path)cg->path, r.err, sizeof r.err))
+            ; /* r.ok stays 0: the parent reports r.err */
+        else if (ph == PHASE_TRAIN)
             bench_train(s, B, warm, steps, &r);
         else if (ph == PHASE_SAMPLE)
             bench_sample(s, B, warm, steps, &r);
+        else if (ph == PHASE_SHAPES)
+            bench_shapes(s, B, cg->paths, cg->npaths, cg->rounds, &r);
         else
-            bench_sgemm(T, &r);
+            bench_sgemm(&r);
         ssize_t w = write(fd[1], &r, sizeof r);
         _exit(w == (ssize_t)sizeof r ? 0 : 3);
     }
@@ -319,25 +425,68 @@ static void print_profile(const char *what, int T, const bench_result *r) {
            100.0 * rest / r->prof_total_s);
 }
 
+/* --gemm: the GEMM shapes of one train step, each timed on every path (a child). */
+static void print_shapes(const bench_settings *s, int B, int T, const int *paths, int npaths,
+                         int rounds) {
+    bench_result r;
+    child_gemm cg = {.path = -1, .paths = paths, .npaths = npaths, .rounds = rounds};
+    run_child(PHASE_SHAPES, s, B, 0, 1, T, &cg, &r);
+    printf("\nGEMM shapes of one train step, %d thread%s (%.1f GFLOP in GEMMs; the %d largest "
+           "by work), GFLOP/s per path, median of %d:\n",
+           T, T > 1 ? "s" : "", 2.0 * r.gemm_macs_per_step / 1e9, r.nshapes, rounds);
+    printf("  %-34s %6s %6s |", "op(A) op(B)  M x N x K  alpha beta", "calls", "share");
+    for (int k = 0; k < npaths; k++)
+        printf(" %9s", rin_gemm_path_name((rin_gemm_path)paths[k]));
+    for (int k = 1; k < npaths; k++)
+        printf(" %6s/%s", rin_gemm_path_name((rin_gemm_path)paths[k]),
+               rin_gemm_path_name((rin_gemm_path)paths[0]));
+    printf("\n");
+    for (int i = 0; i < r.nshapes; i++) {
+        const rin_gemm_shape *g = &r.shapes[i];
+        char what[64];
+        snprintf(what, sizeof what, "%c%c %5d x %4d x %4d  %.3g %g%s", g->ta ? 'T' : 'N',
+                 g->tb ? 'T' : 'N', g->M, g->N, g->K, (double)g->alpha, (double)g->beta,
+                 g->in_parallel ? " (per head)" : "");
+        double share = (double)g->M * g->N * g->K * (double)g->calls / r.gemm_macs_per_step;
+        printf("  %-34s %6ld %5.1f%% |", what, g->calls, 100.0 * share);
+        for (int k = 0; k < npaths; k++)
+            printf(" %9.1f", r.shape_gflops[i][paths[k]]);
+        for (int k = 1; k < npaths; k++)
+            printf(" %*.2fx",
+                   (int)strlen(rin_gemm_path_name((rin_gemm_path)paths[k])) +
+                       (int)strlen(rin_gemm_path_name((rin_gemm_path)paths[0])),
+                   r.shape_gflops[i][paths[k]] / r.shape_gflops[i][paths[0]]);
+        printf("\n");
+    }
+}
+
 static void bench_usage(FILE *f) {
-    fprintf(f, "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
-               "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
-               "                 [--json FILE]\n"
-               "\n"
-               "Median img/s of a train step (self-conditioning pass, gradient pass, backward,\n"
-               "optimizer, EMA, as `rin train` runs it) and of a sampling step, with the achieved\n"
-               "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
-               "SGEMM ceiling of the BLAS. Weights are freshly initialised, images synthetic.\n"
-               "\n"
-               "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
-               "  --config FILE    'key = value' lines: model and training keys\n"
-               "  --set key=value  one setting (repeatable; wins over the file)\n"
-               "  --batch B        images per step (default 32)\n"
-               "  --steps N        timed steps (default 5); --warmup W untimed first (default 1)\n"
-               "  --threads LIST   comma-separated OpenMP thread counts (default 1,<max>)\n"
-               "  --only PHASE     train or sample (default both)\n"
-               "  --profile        also print where the time goes, per kind of op\n"
-               "  --json FILE      also write the figures as JSON\n");
+    fprintf(f,
+            "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
+            "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
+            "                 [--json FILE]\n"
+            "\n"
+            "Median img/s of a train step (self-conditioning pass, gradient pass, backward,\n"
+            "optimizer, EMA, as `rin train` runs it) and of a sampling step, with the achieved\n"
+            "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
+            "SGEMM ceiling of the GEMM path. Weights are freshly initialised, images synthetic.\n"
+            "\n"
+            "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
+            "  --config FILE    'key = value' lines: model and training keys\n"
+            "  --set key=value  one setting (repeatable; wins over the file)\n"
+            "  --batch B        images per step (default 32)\n"
+            "  --steps N        timed steps (default 5); --warmup W untimed first (default 1)\n"
+            "  --threads LIST   comma-separated OpenMP thread counts (default 1,<max>)\n"
+            "  --only PHASE     train or sample (default both)\n"
+            "  --profile        also print where the time goes, per kind of op\n"
+            "  --gemm LIST      GEMM paths side by side: openblas,dnnl or all (default: the\n"
+            "                   one path RIN_GEMM or the CPU chooses); then each GEMM shape\n"
+            "                   of a train step on every path\n"
+            "  --rounds R       with --gemm: rounds of one child per path, the order\n"
+            "                   rotating, figures the medians over rounds (default 3)\n"
+            "  --json FILE      also write the figures as JSON\n"
+            "\n"
+            "RIN_GEMM=openblas|dnnl forces a GEMM path (default: the fastest for the CPU).\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -347,10 +496,12 @@ int cmd_bench(int argc, char **argv) {
         {"steps", required_argument, 0, 'n'},   {"warmup", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'}, {"only", required_argument, 0, 'o'},
         {"json", required_argument, 0, 'j'},    {"help", no_argument, 0, 'h'},
-        {"profile", no_argument, 0, 'P'},       {0, 0, 0, 0}};
+        {"profile", no_argument, 0, 'P'},       {"gemm", required_argument, 0, 'g'},
+        {"rounds", required_argument, 0, 'r'},  {0, 0, 0, 0}};
     const char *preset = "fmnist", *cfgfile = NULL, *json = NULL, *threads = NULL;
     const char *sets[64];
-    int nsets = 0, B = 32, steps = 5, warm = 1, do_train = 1, do_sample = 1;
+    int nsets = 0, B = 32, steps = 5, warm = 1, do_train = 1, do_sample = 1, rounds = 3;
+    const char *gemm_list = NULL;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -376,6 +527,8 @@ int cmd_bench(int argc, char **argv) {
             break;
         case 'j': json = optarg; break;
         case 'P': want_profile = 1; break;
+        case 'g': gemm_list = optarg; break;
+        case 'r': rounds = (int)parse_long("--rounds", optarg, 1, MAX_ROUNDS); break;
         case 'h': bench_usage(stdout); return 0;
         default: bench_usage(stderr); return 2;
         }
@@ -421,64 +574,138 @@ int cmd_bench(int argc, char **argv) {
             tl[nt++] = (int)mx;
     }
 
+    /* the GEMM paths: RIN_GEMM is checked here, before any child runs */
+    if (rin_gemm_check(err, sizeof err))
+        die("%s", err);
+    int paths[RIN_GEMM_PATH_COUNT], npaths = 0, side = gemm_list != NULL;
+    if (!side) {
+        paths[npaths++] = (int)rin_gemm_active();
+        rounds = 1;
+    } else if (!strcmp(gemm_list, "all")) {
+        for (int p = 0; p < RIN_GEMM_PATH_COUNT; p++)
+            if (rin_gemm_path_available((rin_gemm_path)p, NULL, 0))
+                paths[npaths++] = p;
+    } else {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", gemm_list);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            rin_gemm_path p;
+            if (rin_gemm_parse(tok, &p, err, sizeof err))
+                die("--gemm: %s", err);
+            for (int k = 0; k < npaths; k++)
+                if (paths[k] == (int)p)
+                    die("--gemm: '%s' twice", tok);
+            paths[npaths++] = (int)p;
+        }
+    }
+    if (npaths == 0)
+        die("--gemm: no GEMM path in this build");
+
     double flops = rin_config_flops(&s.model);
     printf("rin bench: %s, %zu parameters, %.3f GFLOP per image forward; batch %d, median of %d "
            "steps after %d warm-up\n",
            preset, rin_config_num_params(&s.model), flops / 1e9, B, steps, warm);
-#ifdef RIN_BLAS
-    printf("BLAS: %s, core %s\n", openblas_get_config(), openblas_get_corename());
-#endif
-    printf("%7s | %-44s | %-44s\n", "", "train step (self-cond, backward, LAMB, EMA)",
-           "sampling step");
-    printf("%7s | %8s %8s %8s %7s %8s | %8s %8s %8s %7s %8s\n", "threads", "img/s", "step s",
-           "GFLOP/s", "%sgemm", "peak MB", "img/s", "step s", "GFLOP/s", "%sgemm", "peak MB");
+    char gdesc[320];
+    rin_gemm_describe(gdesc, sizeof gdesc);
+    printf("GEMM path: %s\n", gdesc);
+    if (side) {
+        printf("GEMM paths side by side:");
+        for (int k = 0; k < npaths; k++)
+            printf(" %s", rin_gemm_path_name((rin_gemm_path)paths[k]));
+        printf("; %d round%s of one child per path in turn (order rotating), figures the median "
+               "over rounds\n",
+               rounds, rounds > 1 ? "s" : "");
+    }
+    printf("%7s %s| %-44s | %-44s\n", "", side ? "         " : "",
+           "train step (self-cond, backward, LAMB, EMA)", "sampling step");
+    printf("%7s %s| %8s %8s %8s %7s %8s | %8s %8s %8s %7s %8s\n", "threads",
+           side ? "path     " : "", "img/s", "step s", "GFLOP/s", "%sgemm", "peak MB", "img/s",
+           "step s", "GFLOP/s", "%sgemm", "peak MB");
 
-    double res[MAX_THREADS_LIST][3][2]; /* [thread][phase][img/s, peak MB] */
-    bench_result prof[2];               /* the last thread count's, for --profile */
-    double ceil_g[MAX_THREADS_LIST];
-    char jbuf[8192];
+    /* [thread][phase][path]: img/s (GFLOP/s for the ceiling), peak MB */
+    double ips[MAX_THREADS_LIST][3][RIN_GEMM_PATH_COUNT], mbs[3][RIN_GEMM_PATH_COUNT];
+    bench_result prof[2]; /* the last thread count's, for --profile */
+    char jbuf[16384];
     int jw = snprintf(jbuf, sizeof jbuf,
                       "{\n  \"preset\": \"%s\",\n  \"params\": %zu,\n  \"gflop_forward\": %.6g,\n"
-                      "  \"batch\": %d,\n  \"steps\": %d,\n  \"runs\": [",
-                      preset, rin_config_num_params(&s.model), flops / 1e9, B, steps);
+                      "  \"batch\": %d,\n  \"steps\": %d,\n  \"gemm\": \"%s\",\n  \"runs\": [",
+                      preset, rin_config_num_params(&s.model), flops / 1e9, B, steps,
+                      rin_gemm_path_name(rin_gemm_active()));
     for (int i = 0; i < nt; i++) {
-        bench_result r;
         int T = tl[i];
-        run_child(PHASE_SGEMM, &s, B, warm, steps, T, &r);
-        ceil_g[i] = r.gflop_per_step / r.median_s;
-        printf("%7d |", T);
-        for (int ph = PHASE_TRAIN; ph <= PHASE_SAMPLE; ph++) {
-            if ((ph == PHASE_TRAIN && !do_train) || (ph == PHASE_SAMPLE && !do_sample)) {
-                printf(" %-44s |", "-");
+        double secs[3][RIN_GEMM_PATH_COUNT][MAX_ROUNDS], gflop[3] = {0, 0, 0};
+        /* phase by phase, and within a phase the paths in turn, so load drifts hit all alike */
+        for (int ph = PHASE_TRAIN; ph <= PHASE_SGEMM; ph++) {
+            if ((ph == PHASE_TRAIN && !do_train) || (ph == PHASE_SAMPLE && !do_sample))
                 continue;
-            }
-            double mb = run_child((phase)ph, &s, B, warm, steps, T, &r);
-            double ips = B / r.median_s, g = r.gflop_per_step / r.median_s;
-            res[i][ph][0] = ips;
-            prof[ph] = r;
-            res[i][ph][1] = mb;
-            printf(" %8.2f %8.3f %8.1f %6.0f%% %8.0f %s", ips, r.median_s, g, 100.0 * g / ceil_g[i],
-                   mb, ph == PHASE_TRAIN ? "|" : "");
-            if (jw > 0 && (size_t)jw < sizeof jbuf)
-                jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
-                               "%s\n    {\"threads\": %d, \"phase\": \"%s\", \"img_per_s\": %.6g, "
-                               "\"step_s\": %.6g, \"gflops\": %.6g, \"sgemm_gflops\": %.6g, "
-                               "\"peak_rss_mb\": %.6g}",
-                               jbuf[jw - 1] == '[' ? "" : ",", T,
-                               ph == PHASE_TRAIN ? "train" : "sample", ips, r.median_s, g,
-                               ceil_g[i], mb);
-            fflush(stdout);
+            for (int k = 0; k < npaths; k++)
+                mbs[ph][k] = 0;
+            for (int r = 0; r < rounds; r++)
+                for (int kk = 0; kk < npaths; kk++) {
+                    int k = (kk + r) % npaths;
+                    child_gemm cg = {.path = side ? paths[k] : -1};
+                    bench_result res;
+                    double mb = run_child((phase)ph, &s, B, warm, steps, T, &cg, &res);
+                    secs[ph][k][r] = res.median_s;
+                    gflop[ph] = res.gflop_per_step;
+                    if (mb > mbs[ph][k])
+                        mbs[ph][k] = mb;
+                    if (ph != PHASE_SGEMM && k == 0)
+                        prof[ph] = res;
+                }
         }
-        printf("   sgemm %.1f GFLOP/s\n", ceil_g[i]);
+        for (int k = 0; k < npaths; k++) {
+            double ceil_g = gflop[PHASE_SGEMM] / median(secs[PHASE_SGEMM][k], rounds);
+            ips[i][PHASE_SGEMM][k] = ceil_g;
+            if (side)
+                printf("%7d %-8s |", T, rin_gemm_path_name((rin_gemm_path)paths[k]));
+            else
+                printf("%7d |", T);
+            for (int ph = PHASE_TRAIN; ph <= PHASE_SAMPLE; ph++) {
+                if ((ph == PHASE_TRAIN && !do_train) || (ph == PHASE_SAMPLE && !do_sample)) {
+                    printf(" %-44s |", "-");
+                    continue;
+                }
+                double sec = median(secs[ph][k], rounds);
+                double v = B / sec, g = gflop[ph] / sec;
+                ips[i][ph][k] = v;
+                printf(" %8.2f %8.3f %8.1f %6.0f%% %8.0f %s", v, sec, g, 100.0 * g / ceil_g,
+                       mbs[ph][k], ph == PHASE_TRAIN ? "|" : "");
+                if (jw > 0 && (size_t)jw < sizeof jbuf)
+                    jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
+                                   "%s\n    {\"threads\": %d, \"gemm\": \"%s\", \"phase\": \"%s\", "
+                                   "\"img_per_s\": %.6g, \"step_s\": %.6g, \"gflops\": %.6g, "
+                                   "\"sgemm_gflops\": %.6g, \"peak_rss_mb\": %.6g}",
+                                   jbuf[jw - 1] == '[' ? "" : ",", T,
+                                   rin_gemm_path_name((rin_gemm_path)paths[k]),
+                                   ph == PHASE_TRAIN ? "train" : "sample", v, sec, g, ceil_g,
+                                   mbs[ph][k]);
+            }
+            printf("   sgemm %.1f GFLOP/s\n", ceil_g);
+        }
+        for (int k = 1; side && k < npaths; k++) {
+            printf("  %s / %s, %d thread%s:", rin_gemm_path_name((rin_gemm_path)paths[k]),
+                   rin_gemm_path_name((rin_gemm_path)paths[0]), T, T > 1 ? "s" : "");
+            if (do_train)
+                printf(" train %.2fx", ips[i][PHASE_TRAIN][k] / ips[i][PHASE_TRAIN][0]);
+            if (do_sample)
+                printf(" sample %.2fx", ips[i][PHASE_SAMPLE][k] / ips[i][PHASE_SAMPLE][0]);
+            printf(" sgemm %.2fx\n", ips[i][PHASE_SGEMM][k] / ips[i][PHASE_SGEMM][0]);
+        }
+        fflush(stdout);
     }
-    for (int i = 1; i < nt; i++) {
-        printf("scaling %d -> %d threads:", tl[0], tl[i]);
-        if (do_train)
-            printf(" train %.2fx", res[i][PHASE_TRAIN][0] / res[0][PHASE_TRAIN][0]);
-        if (do_sample)
-            printf(" sample %.2fx", res[i][PHASE_SAMPLE][0] / res[0][PHASE_SAMPLE][0]);
-        printf(" (sgemm %.2fx)\n", ceil_g[i] / ceil_g[0]);
-    }
+    for (int i = 1; i < nt; i++)
+        for (int k = 0; k < npaths; k++) {
+            printf("scaling %d -> %d threads%s%s:", tl[0], tl[i], side ? ", " : "",
+                   side ? rin_gemm_path_name((rin_gemm_path)paths[k]) : "");
+            if (do_train)
+                printf(" train %.2fx", ips[i][PHASE_TRAIN][k] / ips[0][PHASE_TRAIN][k]);
+            if (do_sample)
+                printf(" sample %.2fx", ips[i][PHASE_SAMPLE][k] / ips[0][PHASE_SAMPLE][k]);
+            printf(" (sgemm %.2fx)\n", ips[i][PHASE_SGEMM][k] / ips[0][PHASE_SGEMM][k]);
+        }
+    if (side)
+        print_shapes(&s, B, tl[nt - 1], paths, npaths, rounds);
     if (want_profile) {
         if (do_train)
             print_profile("train", tl[nt - 1], &prof[PHASE_TRAIN]);
