@@ -336,9 +336,10 @@ void rin_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
     if (team > 1 && (nt > 1 || g.path == RIN_GEMM_DNNL)) {
         /* Inside our region every library call is one thread's: oneDNN sees omp_in_parallel()
          * and runs on its caller alone. A single tile of oneDNN's goes there too (one thread
-         * works, the others wait at the barrier): from serial code oneDNN would start a team of
-         * its own, and changing the thread count for the call costs more (libgomp re-docks its
-         * pool). */
+         * works, the others wait at the barrier): from serial code oneDNN would open its own
+         * parallel region over our threads and cut the product its own way, which depends on
+         * the thread count; setting the count to 1 around the call measured slower (libgomp
+         * re-docks its pool). */
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < nt; t++)
             product_tile(&g, t);

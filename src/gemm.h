@@ -18,7 +18,7 @@
  *
  * Threads: rin's own OpenMP team only. Every library call is single-threaded (OpenBLAS is set
  * to one thread; oneDNN's OpenMP runtime, the same libgomp as ours, runs one thread inside
- * our parallel regions and is given one outside them). Called from serial code, rin_sgemm
+ * our parallel regions, so rin calls it only inside one). Called from serial code, rin_sgemm
  * cuts C into tiles that depend on (M, N, K) alone, never on the thread count, and runs them
  * over the team; called inside a parallel region it runs the same tiles on the calling
  * thread. Each tile is one library call on the same sub-matrices whatever the thread count,

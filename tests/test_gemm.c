@@ -7,6 +7,7 @@
  *   - every path through the ops: linear forward/backward and the attention core against
  *     their *_naive loops;
  *   - a product cut into tiles gives the same bits with 1 and 2 threads, per path;
+ *   - products start no thread beside rin's team (no second pool spinning against it);
  *   - RIN_GEMM's values: unknown names and paths the build lacks give a message that names the
  *     variable, the value and the choices, in the library and through the CLI.
  * A path this build or CPU lacks is skipped with the reason printed, never passed silently.
@@ -56,8 +57,8 @@ static void ref_gemm(double *C, int ta, int tb, int M, int N, int K, double alph
         for (int j = 0; j < N; j++) {
             double s = 0;
             for (int k = 0; k < K; k++) {
-                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                double a = (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                double b = (double)(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
                 s += a * b;
             }
             double c0 = beta != 0.0 ? beta * (double)C0[(size_t)i * ldc + j] : 0.0;
@@ -80,7 +81,7 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
     if (beta == 0.0f) /* beta 0 must not read C: NaN there would show */
         for (size_t i = 0; i < nc; i++)
             C[i] = NAN;
-    ref_gemm(ref, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, ldc);
+    ref_gemm(ref, ta, tb, M, N, K, (double)alpha, A, lda, B, ldb, (double)beta, C0, ldc);
     rin_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     for (int i = 0; i < M; i++)
         memcpy(got + (size_t)i * N, C + (size_t)i * ldc, (size_t)N * sizeof *got);
@@ -135,10 +136,11 @@ static void gemm_parity(rin_gemm_path path) {
     gemm_case(1, 0, 128, 32, 128, 1.0f, 1.0f, 224, seed += 10);
     gemm_case(1, 0, 64, 32, 196, 1.0f, 1.0f, 96, seed += 10);
     /* several tiles, with 2 threads, odd edges */
+    int threads = rin_max_threads();
     set_threads(2);
     gemm_case(0, 1, 2047, 515, 96, 1.0f, 1.0f, 1, seed += 10);
     gemm_case(1, 0, 515, 261, 2049, 1.0f, 1.0f, 0, seed += 10);
-    set_threads(rin_max_threads());
+    set_threads(threads);
 #endif
 }
 
@@ -238,6 +240,7 @@ static void gemm_threads(rin_gemm_path path) {
     if (!use_path(path))
         return;
 #ifdef RIN_BLAS
+    int threads = rin_max_threads();
     static const int shp[][5] = {{0, 1, 4099, 771, 256},
                                  {0, 0, 2053, 256, 768},
                                  {1, 0, 768, 259, 4097},
@@ -262,7 +265,7 @@ static void gemm_threads(rin_gemm_path path) {
         GC_BITWISE(what, C2, C1, nc);
         free(A), free(B), free(C0), free(C1), free(C2);
     }
-    set_threads(rin_max_threads());
+    set_threads(threads);
 #endif
 }
 
@@ -273,6 +276,70 @@ TEST(gemm_openblas_threads_1_vs_2) {
 
 TEST(gemm_dnnl_threads_1_vs_2) {
     gemm_threads(RIN_GEMM_DNNL);
+    rin_gemm_reset();
+}
+
+#ifdef RIN_BLAS
+/* Threads of this process (Linux /proc), -1 when unknown. */
+static int process_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8))
+            n = atoi(line + 8);
+    if (f)
+        fclose(f);
+    return n;
+}
+#endif
+
+/* No second pool: with rin's team of 2 running, products through path p (several tiles from
+ * serial code, one tile from serial code, one inside a parallel region) start no thread, so
+ * the library computed on rin's threads (a oneDNN team of its own, or a threaded OpenBLAS,
+ * would have added threads). */
+static void gemm_no_second_pool(rin_gemm_path path) {
+    if (!use_path(path))
+        return;
+#ifdef RIN_BLAS
+#ifdef _OPENMP
+    const int M = 1024, N = 512, K = 256;
+    float *A = gc_uniform((size_t)M * K, 5000, -1.0f, 1.0f);
+    float *B = gc_uniform((size_t)K * N, 5001, -1.0f, 1.0f), *C = gc_zeros((size_t)M * N);
+    int threads = rin_max_threads();
+    set_threads(2);
+    int seen = 0;
+#pragma omp parallel
+    {
+#pragma omp atomic
+        seen++;
+    }
+    int before = process_threads();
+    rin_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);    /* several tiles */
+    rin_sgemm(0, 0, 64, 64, 64, 1.0f, A, K, B, N, 0.0f, C, N); /* one tile, from serial code */
+#pragma omp parallel
+    rin_sgemm(0, 0, 64, 64, 64, 1.0f, A, K, B, N, 0.0f, C + (size_t)64 * rin_thread_id(), N);
+    int after = process_threads();
+    printf("  team of %d; process threads %d before the products, %d after\n", seen, before, after);
+    if (before < 0)
+        test_skip("no /proc/self/status: thread count unknown");
+    else
+        CHECK(after == before);
+    set_threads(threads);
+    free(A), free(B), free(C);
+#else
+    test_skip("built with OMP=0: no team to share");
+#endif
+#endif
+}
+
+TEST(gemm_openblas_no_second_pool) {
+    gemm_no_second_pool(RIN_GEMM_OPENBLAS);
+    rin_gemm_reset();
+}
+
+TEST(gemm_dnnl_no_second_pool) {
+    gemm_no_second_pool(RIN_GEMM_DNNL);
     rin_gemm_reset();
 }
 
