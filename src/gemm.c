@@ -310,6 +310,12 @@ void rin_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
     if (M <= 0 || N <= 0)
         return;
     RIN_ASSERT(K >= 0 && lda >= (ta ? M : K) && ldb >= (tb ? K : N) && ldc >= N);
+    if (K == 0) { /* C = beta C, which the libraries may refuse (lda < 1) */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
     product g = {.path = rin_gemm_active(),
                  .ta = ta,
                  .tb = tb,

@@ -2,8 +2,8 @@
  * choice of a path:
  *   - every path on odd sizes (7, 13, 33), on rin's real shapes (the cifar10 and fmnist-small
  *     linear layers per image, the attention heads read in place through a row stride), every
- *     transpose combination (rin uses NT, NN and TN), alpha 1 and the attention scale, beta 0
- *     over a C full of NaN and beta 1, against a double-precision loop;
+ *     transpose combination (rin uses NT, NN and TN), K = 0, alpha 1 and the attention scale, beta
+ * 0 over a C full of NaN and beta 1, against a double-precision loop;
  *   - every path through the ops: linear forward/backward and the attention core against
  *     their *_naive loops;
  *   - a product cut into tiles gives the same bits with 1 and 2 threads, per path;
@@ -109,7 +109,8 @@ static void gemm_parity(rin_gemm_path path) {
         return;
 #ifdef RIN_BLAS
     const float scale = 0.17677669f; /* 1/sqrt(32): the attention scale */
-    static const int odd[][3] = {{7, 13, 33}, {13, 33, 7}, {33, 7, 13}, {1, 5, 3}, {33, 33, 1}};
+    static const int odd[][3] = {{7, 13, 33}, {13, 33, 7}, {33, 7, 13},
+                                 {1, 5, 3},   {33, 33, 1}, {7, 13, 0}};
     unsigned long long seed = 1000;
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
@@ -395,4 +396,34 @@ TEST(gemm_choice_cli) {
     CHECK(rc != 0);
     CHECK(strstr(out, "RIN_GEMM=bogus") && strstr(out, "unknown GEMM path") &&
           strstr(out, "openblas") && strstr(out, "dnnl"));
+}
+
+/* rin bench --gemm all: a row per path of this build, the ratio line, the shape table. */
+TEST(gemm_bench_side_by_side) {
+    const char *cli = getenv("RIN_CLI");
+    char cmd[512], out[16384];
+    snprintf(cmd, sizeof cmd,
+             "%s bench --preset tiny --batch 2 --steps 1 --warmup 0 --threads 1 --gemm all "
+             "--rounds 1 --only sample 2>&1",
+             cli && *cli ? cli : "build/rin");
+    int rc = test_shell(out, sizeof out, cmd);
+    printf("%s", out);
+#ifdef RIN_BLAS
+    CHECK(rc == 0);
+    CHECK(strstr(out, "GEMM path: ") && strstr(out, "GEMM paths side by side"));
+    CHECK(strstr(out, "GEMM shapes of one train step"));
+    int n = 0;
+    for (int p = 0; p < RIN_GEMM_PATH_COUNT; p++) {
+        char row[32];
+        if (!rin_gemm_path_available((rin_gemm_path)p, NULL, 0))
+            continue;
+        n++;
+        snprintf(row, sizeof row, "      1 %-8s |", rin_gemm_path_name((rin_gemm_path)p));
+        CHECK_MSG(strstr(out, row), "no row '%s'", row);
+    }
+    if (n > 1)
+        CHECK(strstr(out, " / openblas, 1 thread:"));
+#else
+    CHECK(rc != 0); /* no GEMM library: rin bench has no ceiling to measure */
+#endif
 }

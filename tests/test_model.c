@@ -5,8 +5,8 @@
  *     also as video models (conditioning tokens, and rin's video_cond = channels);
  *   - T4: a directional derivative over the whole parameter buffer (KANN's criterion), on an
  *     image model and on a video_cond = channels model;
- *   - T5: 1 vs 2 threads (image and video_cond = channels), training-mode determinism by seed,
- *     inference == training forward;
+ *   - T5: 1 vs 2 threads (image and video_cond = channels, and per GEMM path), training-mode
+ *     determinism by seed, inference == training forward;
  *   - the self-conditioning LN at zero scale makes z_prev irrelevant;
  *   - checkpoints: bitwise round trip and the messages for wrong files.
  */
