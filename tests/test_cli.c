@@ -921,12 +921,12 @@ static double csv_value(const char *text, int frame, int col) {
     snprintf(key, sizeof key, "\n%d,", frame);
     const char *p = strstr(text, key);
     if (!p)
-        return NAN;
+        return (double)NAN;
     p++;
     for (int k = 0; k < col; k++) {
         p = strchr(p, ',');
         if (!p)
-            return NAN;
+            return (double)NAN;
         p++;
     }
     return strtod(p, NULL);
