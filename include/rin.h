@@ -100,6 +100,11 @@ typedef struct rin_config {
      * the stem taking C (1 + k) channels per pixel). */
     int video_cond;
     int video_cond_frames; /* k of 'channels', 1 .. cond_frames; 0 with 'tokens' and images */
+    /* rin's own, not in the spec (docs/video.md): 1 adds to every interface token a linear map
+     * (time_tape_w) of the sin/cos code of that token's noise level: a noisy token's time slot
+     * gets its gamma (rin_batch.gamma_tok, or the example's gamma), a conditioning token
+     * gamma = 1. 0 (every checkpoint without the key) is the spec's model. */
+    int token_gamma;
 } rin_config;
 
 /* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */
@@ -212,6 +217,10 @@ typedef struct rin_batch {
     uint64_t seed;       /* randomness of dropout and drop-path */
     uint64_t example0;   /* global index of example 0: a data-parallel shard of a larger batch
                           * draws the masks that the whole batch would (0 otherwise) */
+    /* token_gamma models only (else ignored): (B, noisy time slots) the noise level of each
+     * time slot of the noisy frames, slot-major per example (an image has one slot); the
+     * time token still takes gamma. NULL: gamma for every slot. */
+    const float *gamma_tok;
 } rin_batch;
 
 /* pred (B,H,W,C): the network output (eps by default); z_out (B,L,D): latents after the last

@@ -66,6 +66,7 @@ static const config_key keys[] = {
     {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 2,  "learned, sin_cos_plus_learned or sin_cos_3d_plus_learned"},
     {"video_cond",       KEY_VIDEO_COND, OFF(video_cond),    0, 1,     "video: conditioning frames as tokens (spec) or channels (rin's)"},
     {"video_cond_frames", KEY_INT,      OFF(video_cond_frames), 0, 4095, "video: last clean frames stacked as channels (channels mode)"},
+    {"token_gamma",      KEY_BOOL,      OFF(token_gamma),    0, 1,     "each interface token gets an embedding of its noise level (rin's)"},
 };
 // clang-format on
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -77,14 +78,14 @@ const char *rin_config_key(int i) {
     return i >= 0 && i < NKEYS ? keys[i].name : NULL;
 }
 
-/* The video keys, tape_pos_encoding and the video_cond keys came after the first checkpoints: a
- * file without them holds an image model with learned positions, or a video model with the
- * spec's conditioning tokens (their value 0). */
+/* The video keys, tape_pos_encoding, the video_cond keys and token_gamma came after the first
+ * checkpoints: a file without them holds an image model with learned positions, or a video model
+ * with the spec's conditioning tokens, and no per-token noise level (their value 0). */
 int rin_config_key_optional(int i) {
     const char *k = rin_config_key(i);
     return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames") ||
                  !strcmp(k, "tape_pos_encoding") || !strcmp(k, "video_cond") ||
-                 !strcmp(k, "video_cond_frames"));
+                 !strcmp(k, "video_cond_frames") || !strcmp(k, "token_gamma"));
 }
 
 static void base_defaults(rin_config *c) {
@@ -363,6 +364,10 @@ void rin_dims_compute(rin_dims *d, const rin_config *c) {
     }
     /* video_cond = channels: each pixel of a noisy patch also carries k clean frames' C */
     d->Pin = c->seq_len > 0 && c->video_cond ? d->P * (1 + c->video_cond_frames) : d->P;
+    /* token_gamma: one noise level per noisy time slot, and gamma = 1 for conditioning tokens */
+    d->grid = c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
+    d->ns = c->seq_len > 0 ? time_slots(d->Tx, c->seq_stride) : 1;
+    d->ng = d->ns + (d->n > d->nx);
     d->A = c->E < c->D ? c->E : c->D;
     int has_class = c->num_classes > 0;
     d->Lz = c->L - c->time_on_latent - (has_class && c->cond_on_latent);
@@ -501,6 +506,8 @@ double rin_config_flops(const rin_config *c) {
     rin_dims_compute(&d, c);
     double n = d.n, E = c->E, D = c->D, L = c->L, A = d.A, nkv = d.n + d.nr;
     double f = n * d.Pin * E + d.dt * 4.0 * d.dt + 16.0 * d.dt * d.dt; /* stem, time MLP */
+    if (c->token_gamma) /* the per-slot embeddings of the noise levels */
+        f += (double)d.ng * d.dt * E;
     if (c->num_classes > 0)
         f += (double)c->num_classes * d.Dc;
     if (c->self_cond)

@@ -118,6 +118,11 @@ static void layout_arena(rin_ctx *ctx, arena *a) {
     acts->th = take(a, (size_t)B * 4 * d->dt);
     acts->ta = take(a, (size_t)B * 4 * d->dt);
     acts->ttok = take(a, (size_t)B * d->Dt);
+    if (c->token_gamma) {
+        acts->tg_gamma = take(a, (size_t)B * d->ng);
+        acts->tg_code = take(a, (size_t)B * d->ng * d->dt);
+        acts->tg_emb = take(a, (size_t)B * d->ng * E);
+    }
     if (c->num_classes > 0) {
         acts->onehot = take(a, (size_t)B * c->num_classes);
         acts->ctok = take(a, (size_t)B * d->Dc);
@@ -219,6 +224,8 @@ static void layout_arena(rin_ctx *ctx, arena *a) {
         g->dtmp = take(a, (size_t)B * maxN * maxW);
         g->dpatch = take(a, (size_t)B * n * d->Pin); /* readout (P) and stem (Pin >= P) */
         g->dtt = take(a, (size_t)B * d->Dt);
+        if (c->token_gamma)
+            g->dtg = take(a, (size_t)B * d->ng * E);
         g->dta = take(a, (size_t)B * 4 * d->dt);
         g->dth = take(a, (size_t)B * 4 * d->dt);
         g->dct = take(a, (size_t)B * d->Dc);
@@ -362,6 +369,25 @@ static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B
     }
 }
 
+/* token_gamma (rin's, docs/video.md): row r of example b's embeddings is time_tape_w @ code(g),
+ * g the noise level of noisy time slot r (gamma_tok, or the example's gamma), and g = 1 for the
+ * last row when there are conditioning tokens; x0 += each token's row. */
+static void token_gamma_forward(rin_ctx *ctx, const rin_batch *in) {
+    const rin_dims *d = &ctx->model->dims;
+    rin_acts *a = &ctx->acts;
+    int B = in->B, E = ctx->model->cfg.E;
+    for (int b = 0; b < B; b++) {
+        float *g = a->tg_gamma + (size_t)b * d->ng;
+        for (int r = 0; r < d->ns; r++)
+            g[r] = in->gamma_tok ? in->gamma_tok[(size_t)b * d->ns + r] : in->gamma[b];
+        if (d->ng > d->ns)
+            g[d->ns] = 1.0f; /* clean conditioning tokens */
+    }
+    rin_gamma_code(a->tg_code, a->tg_gamma, 1000.0f, B * d->ng, d->dt);
+    rin_linear_forward(a->tg_emb, a->tg_code, ctx->pv.g.time_tape_w, NULL, B * d->ng, d->dt, E);
+    rin_add_slot_rows_forward(a->x0, a->tg_emb, B, d->n, d->nx, d->grid, d->ng, E);
+}
+
 /* ---- sub-layers --------------------------------------------------------------------------- */
 
 /* Drop-path scales of one branch: 1/(1-rate) for kept examples, 0 for dropped; NULL when the
@@ -503,6 +529,8 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
     rin_add_rows_forward(a->x0, a->x0, g->tape_pos, B, n, E);
     if (ctx->model->tape_pos_fixed) /* sin_cos_plus_learned: the fixed codes; no gradient */
         rin_add_rows_forward(a->x0, a->x0, ctx->model->tape_pos_fixed, B, n, E);
+    if (c->token_gamma) /* rin's: x0 += time_tape_w code(each token's gamma) */
+        token_gamma_forward(ctx, in);
 
     /* time token from gamma (not t), class token from one-hot labels */
     rin_gamma_code(a->tcode, in->gamma, 1000.0f, B, d->dt);
@@ -704,8 +732,14 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
         }
     }
 
-    /* interface: x0 = LN(stem) + tape_pos, stem = patches Wstem^T + bstem */
+    /* interface: x0 = LN(stem) + tape_pos (+ token_gamma's rows), stem = patches Wstem^T + bstem */
     rin_add_rows_backward(dg->tape_pos, s->dX, B, n, E);
+    if (c->token_gamma) { /* tg_emb = tg_code time_tape_w^T; the codes have no gradient */
+        memset(s->dtg, 0, (size_t)B * d->ng * E * sizeof(float));
+        rin_add_slot_rows_backward(s->dtg, s->dX, B, n, d->nx, d->grid, d->ng, E);
+        rin_linear_backward(NULL, dg->time_tape_w, NULL, s->dtg, a->tg_code, g->time_tape_w,
+                            B * d->ng, d->dt, E);
+    }
     memset(s->dtmp, 0, xsz * sizeof(float));
     rin_layernorm_backward(s->dtmp, dg->stem_ln_w, dg->stem_ln_b, s->dX, a->stem, a->stem_mean,
                            a->stem_rstd, g->stem_ln_w, B * n, E);

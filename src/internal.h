@@ -168,6 +168,9 @@ typedef struct rin_dims {
     int n;            /* interface tokens */
     int P;            /* p*p*C (video: s*p*p*C), a token's readout width */
     int Pin;          /* the stem's input width: P, or P (1 + k) with video_cond = channels */
+    int grid;         /* tokens per time slot, (H/p)(W/p) */
+    int ns;           /* noisy time slots (1 for images): rows of rin_batch.gamma_tok */
+    int ng;           /* token_gamma rows per example: ns, + 1 (gamma = 1) with cond. tokens */
     int A;            /* min(E, D) */
     int Lz;           /* learned latent rows = L - latent condition tokens */
     int Dt;           /* time-token width (D if time_on_latent else E) */
@@ -269,6 +272,7 @@ typedef struct rin_acts {
     float *tcode;                        /* (B,dt) */
     float *th, *ta;                      /* (B,4dt) time MLP pre-activation and SiLU output */
     float *ttok;                         /* (B,Dt) */
+    float *tg_gamma, *tg_code, *tg_emb;  /* token_gamma: (B,ng) (B,ng,dt) (B,ng,E) */
     float *onehot;                       /* (B,classes) */
     float *ctok;                         /* (B,Dc) */
     float *xr;                           /* (B,nr,E) read-only interface tokens */
@@ -297,6 +301,7 @@ typedef struct rin_grad_scratch {
     float *dpatch;            /* (B,n,P) */
     float *dtt, *dta, *dth;   /* (B,Dt) (B,4dt) (B,4dt) time MLP */
     float *dct;               /* (B,Dc) class token */
+    float *dtg;               /* (B,ng,E) token_gamma embeddings */
 } rin_grad_scratch;
 
 struct rin_ctx {

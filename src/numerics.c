@@ -114,6 +114,9 @@ rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in) {
     }
     check(&s, a->patches, B * n * d->Pin, "patches", "patchify");
     check(&s, a->stem, B * n * E, "stem", "linear stem_w");
+    if (c->token_gamma)
+        check(&s, a->tg_emb, B * d->ng * c->E, "token gamma embeddings",
+              "linear time_tape_w over the sinusoidal codes of the tokens' gamma");
     check(&s, a->x0, B * n * E, "interface x0", "layernorm stem_ln_w and the tape_pos add");
     check(&s, a->tcode, B * d->dt, "time code", "the sinusoidal embedding of gamma");
     check(&s, a->th, B * 4 * d->dt, "time MLP hidden", "linear time_w1");

@@ -179,3 +179,37 @@ void rin_add_rows_backward(float *dt, const float *dy, int B, int N, int C) {
     }
     RIN_PROF_END(POINTWISE, prof_t0, 0);
 }
+
+/* The row of e that token i of rin_add_slot_rows_* takes. */
+static int slot_row(int i, int nx, int grid, int ng) {
+    return i < nx ? i / grid : ng - 1;
+}
+
+void rin_add_slot_rows_forward(float *x, const float *e, int B, int n, int nx, int grid, int ng,
+                               int C) {
+    double prof_t0 = RIN_PROF_BEGIN();
+#pragma omp parallel for
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < n; i++) {
+            float *xi = x + ((size_t)b * n + i) * C;
+            const float *er = e + ((size_t)b * ng + slot_row(i, nx, grid, ng)) * C;
+            for (int k = 0; k < C; k++)
+                xi[k] += er[k];
+        }
+    RIN_PROF_END(POINTWISE, prof_t0, 0);
+}
+
+void rin_add_slot_rows_backward(float *de, const float *dx, int B, int n, int nx, int grid, int ng,
+                                int C) {
+    double prof_t0 = RIN_PROF_BEGIN();
+    /* each example owns its rows; tokens in order, so the sums do not depend on threads */
+#pragma omp parallel for
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < n; i++) {
+            const float *dxi = dx + ((size_t)b * n + i) * C;
+            float *dr = de + ((size_t)b * ng + slot_row(i, nx, grid, ng)) * C;
+            for (int k = 0; k < C; k++)
+                dr[k] += dxi[k];
+        }
+    RIN_PROF_END(POINTWISE, prof_t0, 0);
+}

@@ -127,6 +127,14 @@ void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k,
  * y (B,N,C) = x (B,N,C) + t (N,C) for every b (x may alias y); dt (N,C) += sum_b dy. */
 void rin_add_rows_forward(float *y, const float *x, const float *t, int B, int N, int C);
 void rin_add_rows_backward(float *dt, const float *dy, int B, int N, int C);
+/* token_gamma (rin's): x (B,n,C) += e (B,ng,C) row r(i) for token i, where tokens [0, nx) of
+ * time slot i / grid take row i / grid and tokens [nx, n) (conditioning) take row ng - 1.
+ * PyTorch: x += e[:, r] with r = [i // grid for i < nx] + [ng - 1] * (n - nx).
+ * Backward: de (B,ng,C) += sum over each row's tokens of dx. */
+void rin_add_slot_rows_forward(float *x, const float *e, int B, int n, int nx, int grid, int ng,
+                               int C);
+void rin_add_slot_rows_backward(float *de, const float *dx, int B, int n, int nx, int grid, int ng,
+                                int C);
 
 /* ---- gamma embedding (op_embed.c) ----------------------------------------------------------
  * code (B,d): s = scale*gamma[b]; [sin(s w_0..w_{d/2-1}), cos(...)], w_k = 10000^(-2k/d), then

@@ -29,6 +29,10 @@ enum rin_init {
  * codes ('sin_cos_plus_learned', zero-initialised as the official tape_pos_emb_res) */
 #define TAPE_POS_INIT (c->tape_pos_encoding ? RIN_INIT_ZERO : RIN_INIT_TRUNC_NORM)
 
+/* time_tape_w (token_gamma, rin's own): each interface token gets time_tape_w @ code(its gamma),
+ * the time token's sin/cos code without its MLP; zero-initialised, so a new model starts as the
+ * model without it. */
+
 /* Globals. Columns: field, present, ndim, dim0, dim1, init, heads, decayed.
  * Symbols in scope: c (config), n, P (= p*p*C), Pin (stem input: P, or P (1 + k) with
  * video_cond = channels), Lz (learned latents), Dt (time-token width),
@@ -45,6 +49,7 @@ enum rin_init {
     X(time_b1,       1,                  1, 4 * dt, 0,              RIN_INIT_ZERO,       0, 0) \
     X(time_w2,       1,                  2, 4 * dt, 4 * dt,         RIN_INIT_GLOROT,     0, 1) \
     X(time_b2,       1,                  1, 4 * dt, 0,              RIN_INIT_ZERO,       0, 0) \
+    X(time_tape_w,   c->token_gamma,     2, c->E,   dt,             RIN_INIT_ZERO,       0, 1) \
     X(cond_w,        c->num_classes > 0, 2, Dc,     c->num_classes, RIN_INIT_GLOROT,     0, 1) \
     X(cond_b,        c->num_classes > 0, 1, Dc,     0,              RIN_INIT_ZERO,       0, 0) \
     X(sc_mlp_ln_w,   c->self_cond,       1, c->D,   0,              RIN_INIT_ONE,        0, 0) \

@@ -38,6 +38,7 @@ typedef struct problem {
     int B;
     float *x, *gamma, *zprev, *R, *Rz; /* inputs and the loss weights */
     float *cond;                       /* video: conditioning frames */
+    float *gamma_tok;                  /* token_gamma: per-slot levels (NULL: gamma) */
     int *labels;
     float *pred, *z, *dpred, *dz, *dx, *dzp;
     size_t npix, nz;
@@ -89,7 +90,7 @@ static void problem_free(problem *p) {
     rin_model_free(p->m);
     free(p->x), free(p->R), free(p->pred), free(p->dpred), free(p->dx), free(p->zprev);
     free(p->Rz), free(p->z), free(p->dz), free(p->dzp), free(p->gamma), free(p->labels);
-    free(p->cond);
+    free(p->cond), free(p->gamma_tok);
 }
 
 static rin_batch problem_batch(const problem *p) {
@@ -99,7 +100,8 @@ static rin_batch problem_batch(const problem *p) {
                     .labels = p->c.num_classes > 0 ? p->labels : NULL,
                     .z_prev = p->c.self_cond ? p->zprev : NULL,
                     .training = p->training,
-                    .seed = p->seed};
+                    .seed = p->seed,
+                    .gamma_tok = p->gamma_tok};
     return in;
 }
 
@@ -431,6 +433,78 @@ TEST(model_fd_video_channels) {
     }
     free(pred0);
     problem_free(&p);
+}
+
+TEST(model_fd_token_gamma) {
+    /* token_gamma (rin's, docs/video.md): every interface token gets time_tape_w @ code(gamma)
+     * of its time slot. Video with conditioning tokens (gamma = 1) and a level per noisy slot
+     * (3 noisy frames, s = 2: 2 slots), then an image model (the example's gamma): every
+     * parameter element, time_tape_w included, and x_t by finite differences. */
+    const char *const extra[][2] = {{"token_gamma", "1"}};
+    rin_config c = micro_video_config("6", "3", extra, 1);
+    problem p;
+    problem_init(&p, &c, 2, 18);
+    CHECK(p.m->dims.ns == 2 && p.m->dims.ng == 3 && p.m->dims.grid == 4);
+    CHECK(rin_model_find_tensor(p.m, "time_tape_w") != NULL);
+    p.gamma_tok = malloc(4 * sizeof(float));
+    const float gt[4] = {0.9f, 0.2f, 0.35f, 0.6f};
+    memcpy(p.gamma_tok, gt, sizeof gt);
+    fd_whole_model(&p);
+    /* each slot's level reaches the prediction; NULL means the example's gamma everywhere */
+    float *pred0 = malloc(p.npix * 4), *pred1 = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(pred0, p.pred, p.npix * 4);
+    p.gamma_tok[1] = 0.5f;
+    problem_loss(&p);
+    CHECK(memcmp(pred0, p.pred, p.npix * 4) != 0);
+    for (int b = 0; b < 2; b++)
+        p.gamma_tok[2 * b] = p.gamma_tok[2 * b + 1] = p.gamma[b];
+    problem_loss(&p);
+    memcpy(pred1, p.pred, p.npix * 4);
+    free(p.gamma_tok);
+    p.gamma_tok = NULL;
+    problem_loss(&p);
+    CHECK(memcmp(pred1, p.pred, p.npix * 4) == 0);
+    free(pred0), free(pred1);
+    problem_free(&p);
+
+    c = micro_config();
+    rin_config_set(&c, "token_gamma", "1", NULL, 0);
+    problem_init(&p, &c, 3, 19);
+    CHECK(p.m->dims.ns == 1 && p.m->dims.ng == 1);
+    fd_whole_model(&p);
+    problem_free(&p);
+}
+
+TEST(model_token_gamma_off_is_the_spec_model) {
+    /* token_gamma = 1 with time_tape_w = 0 (its initialisation) computes exactly the model
+     * without it; and the key adds only time_tape_w (E x dt) */
+    const char *const extra[][2] = {{"token_gamma", "1"}};
+    rin_config c1 = micro_video_config("6", "3", extra, 1),
+               c0 = micro_video_config("6", "3", NULL, 0);
+    problem p0, p1;
+    problem_init(&p0, &c0, 2, 20);
+    problem_init(&p1, &c1, 2, 20);
+    CHECK(rin_config_num_params(&c1) == rin_config_num_params(&c0) + (size_t)c0.E * (c0.D / 4));
+    const rin_tensor_info *tw = rin_model_find_tensor(p1.m, "time_tape_w");
+    CHECK(tw && tw->shape[0] == c1.E && tw->shape[1] == c1.D / 4);
+    for (int t = 0; t < rin_model_num_tensors(p0.m); t++) {
+        const rin_tensor_info *a = rin_model_tensor(p0.m, t);
+        const rin_tensor_info *b = rin_model_find_tensor(p1.m, a->name);
+        memcpy(rin_model_params(p1.m) + b->offset, rin_model_params(p0.m) + a->offset,
+               a->numel * 4);
+    }
+    memset(rin_model_params(p1.m) + tw->offset, 0, tw->numel * 4);
+    problem_loss(&p0);
+    problem_loss(&p1);
+    CHECK(memcmp(p0.pred, p1.pred, p0.npix * 4) == 0);
+    CHECK(memcmp(p0.z, p1.z, p0.nz * 4) == 0);
+    /* a fresh model initialises it to zero */
+    rin_model_init_params(p1.m, 3);
+    for (size_t i = 0; i < tw->numel; i++)
+        CHECK(rin_model_params(p1.m)[tw->offset + i] == 0.0f);
+    problem_free(&p0);
+    problem_free(&p1);
 }
 
 /* ---- tape_pos_encoding = sin_cos_plus_learned (spec 1.1 step 4) ---------------------------- */
@@ -1038,8 +1112,9 @@ TEST(model_flops_match_the_ops) {
     };
     int nv = (int)(sizeof variants / sizeof variants[0]);
     /* v == nv: the video preset (3-D patches, cond frames); nv + 1: the same with
-     * video_cond = channels, k = 2 (a wider stem, no conditioning tokens) */
-    for (int v = -1; v <= nv + 1; v++) {
+     * video_cond = channels, k = 2 (a wider stem, no conditioning tokens); nv + 2: the video
+     * preset with token_gamma (the per-slot embeddings) */
+    for (int v = -1; v <= nv + 2; v++) {
         rin_config c;
         rin_config_preset(&c, v >= nv ? "video" : "tiny", NULL, 0);
         if (v >= 0 && v < nv)
@@ -1048,6 +1123,8 @@ TEST(model_flops_match_the_ops) {
             CHECK(rin_config_set(&c, "video_cond_frames", "2", NULL, 0) == RIN_STATUS_OK);
             CHECK(rin_config_set(&c, "video_cond", "channels", NULL, 0) == RIN_STATUS_OK);
         }
+        if (v == nv + 2)
+            CHECK(rin_config_set(&c, "token_gamma", "1", NULL, 0) == RIN_STATUS_OK);
         rin_model *m;
         rin_ctx *ctx;
         CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
@@ -1069,9 +1146,10 @@ TEST(model_flops_match_the_ops) {
         rin_profile_enable(0);
         double want = B * rin_config_flops(&c);
         printf("  %s%s%s: %.0f FLOPs per example (formula) vs %.0f (ops)\n",
-               v > nv    ? "video channels"
-               : v == nv ? "video"
-                         : "tiny",
+               v > nv + 1 ? "video token_gamma"
+               : v > nv   ? "video channels"
+               : v == nv  ? "video"
+                          : "tiny",
                v >= 0 && v < nv ? " " : "", v >= 0 && v < nv ? variants[v][0] : "", want / B,
                ops / B);
         CHECK_MSG(ops == want, "variant %d: ops report %.0f, rin_config_flops says %.0f", v, ops,
@@ -1136,6 +1214,62 @@ TEST(checkpoint_video_cond_keys) {
     CHECK(rin_st_read(&f, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(!strcmp(rin_st_meta(f, "video_cond"), "channels"));
     CHECK(!strcmp(rin_st_meta(f, "video_cond_frames"), "2"));
+    rin_st_free(f);
+    rin_model_free(m2);
+    rin_model_free(m);
+    unlink(path);
+}
+
+TEST(checkpoint_token_gamma_key) {
+    /* a checkpoint written before token_gamma existed (no key in its metadata) loads as
+     * token_gamma = 0, bit for bit; a token_gamma checkpoint round-trips with time_tape_w; the
+     * key's value is checked with a message naming it */
+    rin_config c;
+    rin_config_preset(&c, "video", NULL, 0);
+    rin_config_set(&c, "image_height", "16", NULL, 0);
+    rin_config_set(&c, "image_width", "16", NULL, 0);
+    rin_model *m, *m2;
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "tgamma.safetensors");
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 9);
+    rin_st_writer *w = rin_st_writer_new();
+    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
+    CHECK(rin_st_writer_meta(w, "format", "rin-checkpoint") == RIN_STATUS_OK);
+    for (int i = 0; i < rin_config_num_keys(); i++) {
+        char v[256];
+        if (!strcmp(rin_config_key(i), "token_gamma"))
+            continue;
+        rin_config_get(&c, i, v, sizeof v);
+        CHECK(rin_st_writer_meta(w, rin_config_key(i), v) == RIN_STATUS_OK);
+    }
+    CHECK(rin_model_add_tensors(m, w, rin_model_params(m), "", names) == RIN_STATUS_OK);
+    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    free(names);
+    CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_config(m2)->token_gamma == 0);
+    CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
+    CHECK(rin_model_buffer_floats(m) == rin_model_buffer_floats(m2));
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(m2), rin_model_buffer_floats(m) * 4));
+    rin_model_free(m2);
+    rin_model_free(m);
+    CHECK(rin_config_set(&c, "token_gamma", "2", err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "token_gamma") && strstr(err, "'2'") && strstr(err, "expected"), "%s",
+              err);
+    CHECK(rin_config_set(&c, "token_gamma", "1", NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 10);
+    const rin_tensor_info *tw = rin_model_find_tensor(m, "time_tape_w");
+    CHECK(tw != NULL);
+    test_fill_uniform(rin_model_params(m) + tw->offset, tw->numel, 5, -1, 1);
+    CHECK(rin_model_save(m, path, NULL, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
+    CHECK(!memcmp(rin_model_params(m), rin_model_params(m2), rin_model_buffer_floats(m) * 4));
+    rin_st_file *f;
+    CHECK(rin_st_read(&f, path, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!strcmp(rin_st_meta(f, "token_gamma"), "1"));
     rin_st_free(f);
     rin_model_free(m2);
     rin_model_free(m);
