@@ -261,6 +261,12 @@ typedef struct rin_train_config {
     int normalize_noisy_input;
     double self_cond_rate; /* probability that an example gets the first pass's latents */
     double cond_dropout;   /* label dropout for classifier-free guidance */
+    /* Video models, rin's own (docs/video.md): "shared" (the spec; every checkpoint without the
+     * key) draws one t per example for all its predicted frames; "independent" (diffusion
+     * forcing) one t per time slot of the predicted frames, each slot noised and its target
+     * formed with its own gamma, which token_gamma models see per token (the time token gets
+     * the mean over the predicted frames). Needs token_gamma = 1. */
+    char frame_noise[16];
 } rin_train_config;
 
 /* Defaults of the released CIFAR-10 sweep where they apply (LAMB, lr 3e-3, cosine@0.8,

@@ -4,6 +4,8 @@
  * A step, for a batch x0 in [-b, b]:
  *   1. per example t ~ U(0,1), gamma = gamma_train(t); eps ~ N(0, I); x_t = sqrt(g) x0 +
  *      sqrt(1-g) eps (optionally normalised per example); labels dropped with cond_dropout;
+ *      (frame_noise = independent, rin's: one t per time slot of a video's predicted frames,
+ *      drawn in the place of the example's, and each frame noised with its slot's gamma);
  *   2. self-conditioning: a first forward pass in training mode with zero latents, without
  *      gradient, in an inference context (it keeps no activations); its latents are kept per
  *      example with probability self_cond_rate and zeroed otherwise (stop-gradient: they are
@@ -73,6 +75,7 @@ static const tkey tkeys[] = {
     {"normalize_noisy_input", T_BOOL,   TOFF(normalize_noisy_input), 0, 1},
     {"self_cond_rate",        T_DOUBLE, TOFF(self_cond_rate),        0, 1},
     {"cond_dropout",          T_DOUBLE, TOFF(cond_dropout),          0, 0.999999},
+    {"frame_noise",           T_STRING, TOFF(frame_noise),           0, 0},
 };
 // clang-format on
 #define NTKEYS ((int)(sizeof tkeys / sizeof tkeys[0]))
@@ -107,6 +110,7 @@ void rin_train_config_default(rin_train_config *t) {
     t->normalize_noisy_input = 0;
     t->self_cond_rate = 0.9;
     t->cond_dropout = 0;
+    snprintf(t->frame_noise, sizeof t->frame_noise, "shared");
 }
 
 rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,
@@ -251,6 +255,10 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "eps: %g is out of range (0, 1] (the optimizer divides by sqrt(v) + eps)",
                        t->eps);
+    if (!s && strcmp(t->frame_noise, "shared") && strcmp(t->frame_noise, "independent"))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "frame_noise: '%s' is not supported (expected shared or independent)",
+                       t->frame_noise);
     if (!s && t->warmup_steps > t->total_steps)
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "warmup_steps: %ld is more than total_steps %ld", t->warmup_steps,
@@ -277,6 +285,8 @@ struct rin_trainer {
     rin_ctx *ictx; /* the self-conditioning pass: inference arena, training-mode dropout */
     float *m1, *v1, *ema;
     float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma; /* this rank's b examples */
+    int frame_indep;                                          /* frame_noise = independent */
+    float *gslot, *gframe; /* then: (b, ns) levels per time slot, (b, Tx) per frame */
     int *labels;
     long step;
     int rank, nranks, b; /* data parallel: this rank's shard of b = batch_size / nranks */
@@ -286,6 +296,7 @@ struct rin_trainer {
 static void trainer_free_buffers(rin_trainer *t) {
     free(t->m1), free(t->v1), free(t->ema), free(t->xt), free(t->xin), free(t->eps);
     free(t->target), free(t->out), free(t->dout), free(t->zt), free(t->gamma), free(t->labels);
+    free(t->gslot), free(t->gframe);
 }
 
 void rin_trainer_free(rin_trainer *t) {
@@ -328,6 +339,15 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
     const rin_config *c = &m->cfg;
     int B = t->b;
     size_t nf = m->nfloats, per = rin_config_input_floats(c), nz = (size_t)c->L * c->D;
+    t->frame_indep = !strcmp(tc->frame_noise, "independent");
+    if (t->frame_indep && (c->seq_len == 0 || !c->token_gamma)) {
+        free(t);
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "frame_noise: independent gives each predicted frame of a video model "
+                          "its own noise level, which the model must see per token: it needs "
+                          "seq_len > 0 and token_gamma = 1 (got seq_len %d, token_gamma %d)",
+                          c->seq_len, c->token_gamma);
+    }
     s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
     if (!s && c->self_cond && tc->self_cond_rate > 0)
         s = rin_ctx_create(&t->ictx, m, B, RIN_CTX_INFER, err, errlen);
@@ -347,8 +367,13 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
     t->zt = malloc(B * nz * sizeof(float));
     t->gamma = malloc((size_t)B * sizeof(float));
     t->labels = malloc((size_t)B * sizeof(int));
+    if (t->frame_indep) {
+        t->gslot = malloc((size_t)B * m->dims.ns * sizeof(float));
+        t->gframe = malloc((size_t)B * m->dims.Tx * sizeof(float));
+    }
     if (!t->m1 || !t->v1 || !t->ema || !t->xt || !t->xin || !t->eps || !t->target || !t->out ||
-        !t->dout || !t->zt || !t->gamma || !t->labels) {
+        !t->dout || !t->zt || !t->gamma || !t->labels ||
+        (t->frame_indep && (!t->gslot || !t->gframe))) {
         rin_trainer_free(t);
         return rin_errorf(err, errlen, RIN_STATUS_NOMEM,
                           "out of memory: optimizer state for %zu parameters", nf);
@@ -418,23 +443,48 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
     t->last_error[0] = 0;
 
     /* 1. noise levels, noise, the noisy input and the target */
-    for (int g = 0; g < Bg; g++) {
-        double u = rin_rng_uniform(&rng);
-        if (MINE(g))
-            t->gamma[g - e0] = (float)rin_schedule_gamma(&t->sched, u);
+    const rin_dims *dm = &t->m->dims;
+    int ns = dm->ns, Tx = dm->Tx;
+    if (!t->frame_indep) {
+        for (int g = 0; g < Bg; g++) {
+            double u = rin_rng_uniform(&rng);
+            if (MINE(g))
+                t->gamma[g - e0] = (float)rin_schedule_gamma(&t->sched, u);
+        }
+    } else { /* frame_noise = independent: one t per time slot, slot-major per example */
+        for (int g = 0; g < Bg; g++)
+            for (int r = 0; r < ns; r++) {
+                double u = rin_rng_uniform(&rng);
+                if (MINE(g))
+                    t->gslot[(size_t)(g - e0) * ns + r] = (float)rin_schedule_gamma(&t->sched, u);
+            }
+        for (int b = 0; b < B; b++) { /* each frame its slot's level; the time token the mean */
+            double sum = 0;
+            for (int f = 0; f < Tx; f++) {
+                float gf = t->gslot[(size_t)b * ns + f / c->seq_stride];
+                t->gframe[(size_t)b * Tx + f] = gf;
+                sum += (double)gf;
+            }
+            t->gamma[b] = (float)(sum / Tx);
+        }
     }
     rin_rng_discard(&rng, 2 * (uint64_t)e0 * per); /* a normal is two u64 draws */
     for (size_t i = 0; i < n; i++)
         t->eps[i] = (float)rin_rng_normal(&rng);
     rin_rng_discard(&rng, 2 * (uint64_t)(Bg - e0 - B) * per);
-    rin_diffusion_add_noise(t->xt, x0, t->eps, t->gamma, B, per);
+    /* frame_noise = independent: the frames (B Tx of H W C floats, frame-major) are the
+     * examples of the noising and the target, each with its own gamma */
+    const float *gnoise = t->frame_indep ? t->gframe : t->gamma;
+    int Bn = t->frame_indep ? B * Tx : B;
+    size_t pern = t->frame_indep ? per / (size_t)Tx : per;
+    rin_diffusion_add_noise(t->xt, x0, t->eps, gnoise, Bn, pern);
     const float *xin = t->xt;
     if (tc->normalize_noisy_input) {
         memcpy(t->xin, t->xt, n * sizeof(float));
         rin_diffusion_normalize(t->xin, B, per);
         xin = t->xin;
     }
-    rin_diffusion_target(t->target, t->pred, x0, t->eps, t->gamma, B, per);
+    rin_diffusion_target(t->target, t->pred, x0, t->eps, gnoise, Bn, pern);
     const int *lab = NULL;
     if (c->num_classes > 0) {
         for (int g = 0; g < Bg; g++) {
@@ -455,7 +505,8 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
                            .z_prev = NULL,
                            .training = 1,
                            .seed = rin_hash64(tc->seed, STREAM_DROP1, (uint64_t)t->step),
-                           .example0 = (uint64_t)e0};
+                           .example0 = (uint64_t)e0,
+                           .gamma_tok = t->gslot};
         rin_status s = rin_forward(t->ictx, &first, NULL, t->zt);
         if (s == RIN_STATUS_NONFINITE && t->ctx->check_numerics) {
             /* the inference context cannot say which op: repeat the pass in the training
@@ -482,7 +533,8 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
                         .z_prev = zprev,
                         .training = 1,
                         .seed = rin_hash64(tc->seed, STREAM_DROP2, (uint64_t)t->step),
-                        .example0 = (uint64_t)e0};
+                        .example0 = (uint64_t)e0,
+                        .gamma_tok = t->gslot};
     rin_status s = rin_forward(t->ctx, &second, t->out, NULL);
     if (s)
         return step_failed(t, s, t->ctx,

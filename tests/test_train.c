@@ -6,6 +6,7 @@
  *   - sampling is deterministic by seed; a non-finite loss stops a step without touching the
  *     weights; training config errors name the key.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -509,4 +510,114 @@ TEST(train_without_self_conditioning) {
         rin_trainer_free(tr);
         rin_model_free(m);
     }
+}
+
+/* ---- frame_noise = independent (rin's, docs/video.md) -----------------------------------------
+ */
+
+static rin_config frame_noise_model(void) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    const char *sets[][2] = {{"image_channels", "1"}, {"num_classes", "0"}, {"seq_len", "5"},
+                             {"seq_stride", "2"},     {"cond_frames", "2"}, {"self_cond", "none"},
+                             {"token_gamma", "1"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    return c;
+}
+
+TEST(train_frame_noise_independent) {
+    /* 3 predicted frames in 2 time slots (s = 2, the second slot padded): the first step's loss
+     * equals a hand-written step in which each slot draws its own t (B x ns uniforms where the
+     * shared mode draws B), each frame is noised and its v target formed with its slot's gamma,
+     * the model gets the slot levels per token and the frame mean as the time token's gamma */
+    rin_config c = frame_noise_model();
+    rin_train_config tc = train_config(2, 40);
+    char err[512];
+    snprintf(tc.pred_type, sizeof tc.pred_type, "v");
+    snprintf(tc.train_schedule, sizeof tc.train_schedule, "cosine");
+    CHECK(rin_train_config_set(&tc, "frame_noise", "independent", NULL, 0) == RIN_STATUS_OK);
+    CHECK_MSG(rin_train_config_validate(&tc, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    rin_model *m, *m0;
+    rin_trainer *tr;
+    RIN_ASSERT(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
+    RIN_ASSERT(rin_model_create(&m0, &c, NULL, 0) == RIN_STATUS_OK);
+    rin_model_init_params(m, 3);
+    const rin_tensor_info *tw = rin_model_find_tensor(m, "time_tape_w");
+    test_fill_uniform(rin_model_params(m) + tw->offset, tw->numel, 4, -0.5f, 0.5f);
+    memcpy(rin_model_params(m0), rin_model_params(m), rin_model_buffer_floats(m) * 4);
+    RIN_ASSERT(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
+    const int B = 2, Tx = 3, ns = 2;
+    size_t frame = (size_t)c.H * c.W, per = Tx * frame, n = B * per;
+    float *x0 = malloc(n * 4), *cond = malloc(B * 2 * frame * 4), *xt = malloc(n * 4);
+    float *target = malloc(n * 4), *out = malloc(n * 4);
+    test_fill_uniform(x0, n, 7, -1, 1);
+    test_fill_uniform(cond, B * 2 * frame, 8, -1, 1);
+    rin_trainer_set_cond(tr, cond);
+    rin_step_stats st;
+    CHECK(rin_trainer_step(tr, x0, NULL, &st) == RIN_STATUS_OK);
+
+    rin_schedule sch;
+    RIN_ASSERT(rin_schedule_parse(&sch, "cosine", NULL, 0) == RIN_STATUS_OK);
+    rin_rng rng;
+    rin_rng_seed(&rng, rin_hash64(tc.seed, 0x53544550ull /* STEP */, 0));
+    float gslot[4], gmean[2];
+    for (int i = 0; i < B * ns; i++)
+        gslot[i] = (float)rin_schedule_gamma(&sch, rin_rng_uniform(&rng));
+    for (int b = 0; b < B; b++)
+        gmean[b] = (float)(((double)gslot[2 * b] * 2 + (double)gslot[2 * b + 1]) / 3);
+    double loss[2];
+    for (int variant = 0; variant < 2; variant++) { /* 1: one gamma per example (wrong) */
+        rin_rng r2 = rng;
+        for (size_t i = 0; i < n; i++) {
+            size_t b = i / per, f = (i % per) / frame;
+            double g = variant ? (double)gmean[b] : (double)gslot[b * ns + f / 2];
+            double e = (double)(float)rin_rng_normal(&r2);
+            xt[i] = (float)(sqrt(g) * (double)x0[i] + sqrt(1 - g) * e);
+            target[i] = (float)(sqrt(g) * e - sqrt(1 - g) * (double)x0[i]);
+        }
+        rin_ctx *ctx;
+        RIN_ASSERT(rin_ctx_create(&ctx, m0, B, RIN_CTX_TRAIN, NULL, 0) == RIN_STATUS_OK);
+        rin_ctx_set_cond(ctx, cond);
+        rin_batch in = {.B = B,
+                        .x_t = xt,
+                        .gamma = gmean,
+                        .training = 1,
+                        .seed = rin_hash64(tc.seed, 0x44525032ull /* DRP2 */, 0),
+                        .gamma_tok = variant ? NULL : gslot};
+        CHECK(rin_forward(ctx, &in, out, NULL) == RIN_STATUS_OK);
+        loss[variant] = rin_mse_loss(NULL, out, target, n);
+        rin_ctx_free(ctx);
+    }
+    printf("  slot gammas %.4f %.4f | %.4f %.4f; loss %.9g, by hand %.9g (one gamma per example: "
+           "%.9g)\n",
+           (double)gslot[0], (double)gslot[1], (double)gslot[2], (double)gslot[3], st.loss, loss[0],
+           loss[1]);
+    CHECK(fabs(st.loss - loss[0]) <= 1e-6 * loss[0]);
+    CHECK(fabs(loss[1] - loss[0]) > 1e-3 * loss[0]);
+    rin_trainer_free(tr);
+
+    /* errors: a bad value, an image model, a video model without token_gamma */
+    CHECK(rin_train_config_set(&tc, "frame_noise", "per_frame", NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_train_config_validate(&tc, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "frame_noise: 'per_frame' is not supported (expected shared or "
+                          "independent)") != NULL,
+              "%s", err);
+    snprintf(tc.frame_noise, sizeof tc.frame_noise, "independent");
+    rin_model *mi;
+    rin_config ci = small_config();
+    rin_config_set(&ci, "token_gamma", "1", NULL, 0);
+    RIN_ASSERT(rin_model_create(&mi, &ci, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_trainer_create(&tr, mi, &tc, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "frame_noise") && strstr(err, "seq_len 0"), "%s", err);
+    rin_model_free(mi);
+    c.token_gamma = 0;
+    RIN_ASSERT(rin_model_create(&mi, &c, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_trainer_create(&tr, mi, &tc, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "token_gamma 0") != NULL, "%s", err);
+    printf("  %s\n", err);
+    rin_model_free(mi);
+    rin_model_free(m0);
+    rin_model_free(m);
+    free(x0), free(cond), free(xt), free(target), free(out);
 }
