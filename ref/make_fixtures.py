@@ -70,6 +70,10 @@ FIXTURES.append(dict(FIXTURES[-1], name="model_video_sincos", draw_seed=1005,
 FIXTURES.append(dict(FIXTURES[3], name="model_video_channels", draw_seed=1006,
                      meta=dict(FIXTURES[3]["meta"], seq_len="6", cond_frames="3",
                                video_cond="channels", video_cond_frames="2")))
+# token_gamma (rin's, docs/video.md): model_video's 3 noisy frames in 2 slots of s = 2, each slot
+# its own gamma (in.gamma_tok), the conditioning tokens at gamma = 1, time_tape_w in the table
+FIXTURES.append(dict(FIXTURES[3], name="model_video_token_gamma", draw_seed=1007,
+                     meta=dict(FIXTURES[3]["meta"], token_gamma="1")))
 
 FD_H = 1e-6
 FD_RTOL = 1e-6
@@ -120,6 +124,8 @@ def draw_inputs(rng, cfg, B):
     inp["in.dz"] = (rng.standard_normal((B, L, D)) / (B * L * D)).astype(np.float32)
     if F:
         inp["in.cond"] = f32(rng, -1, 1, (B, cfg["cond_frames"], H, W, C))
+    if cfg["token_gamma"]:  # drawn last: the other fixtures' draws stay as they were
+        inp["in.gamma_tok"] = f32(rng, 0.02, 0.98, (B, cfg["ns"]))
     return inp
 
 
@@ -131,7 +137,7 @@ def run(params, cfg, inp, training, seed):
     """Float64 forward of the objective. Returns (total, mse, pred, z_out)."""
     labels = inp.get("labels")
     pred, z = R.forward(params, cfg, inp["x_t"], inp["gamma"], labels, inp.get("z_prev"),
-                        training, seed, cond=inp.get("cond"))
+                        training, seed, cond=inp.get("cond"), gamma_tok=inp.get("gamma_tok"))
     total, m = R.objective(pred, z, inp["target"], inp["dz"])
     return total, m, pred, z
 
@@ -226,6 +232,8 @@ def fd_check(params64, cfg, inp64, training, seed, grads, rng):
         C = cfg["image_channels"]
         col = C + int(rng.integers(0, C * cfg["video_cond_frames"]))
         picks.append(("stem_w", int(rng.integers(0, cfg["tape_dim"])) * cfg["Pin"] + col))
+    if cfg.get("token_gamma"):  # the per-token noise-level embedding
+        picks.append(("time_tape_w", None))
     worst = 0.0
     with torch.no_grad():
         for name, fixed in picks:

@@ -9,7 +9,7 @@ convention is visible here:
   - one Python function per C op of src/ops.h, with the same name (minus "rin_" and
     "_forward") and the same order of inputs: linear, layernorm, gelu, silu, residual,
     dropout_apply, attention, patchify, unpatchify, patchify3d, unpatchify3d, patchify3d_stack,
-    add_rows, gamma_code, mse;
+    add_rows, add_slot_rows, gamma_code, mse;
   - the sub-layers and the model on top of them: attn_branch, mlp_branch, time_token,
     class_token, init_latents, rin_block, readout, forward;
   - the counter-based hash of src/rng.c (hash64, counter_uniform), so that dropout and
@@ -212,6 +212,14 @@ def add_rows(x, t):
     return x + t.unsqueeze(0)
 
 
+def add_slot_rows(x, e, nx, grid):
+    """rin_add_slot_rows_forward (token_gamma; rin's own): x (B,n,C) + e (B,ng,C), token i < nx
+    taking row i // grid (its time slot), every token i >= nx (conditioning) the last row."""
+    n, ng = x.shape[1], e.shape[1]
+    r = [i // grid for i in range(nx)] + [ng - 1] * (n - nx)
+    return x + e[:, r]
+
+
 def gamma_code(gamma, scale, d):
     """rin_gamma_code: s = scale*gamma; [sin(s w_k), cos(s w_k)] for k < d/2, w_k =
     10000^(-2k/d), standardised per example (population std, no eps). (B,) -> (B,d)."""
@@ -359,7 +367,20 @@ def readout(params, cfg, X):
                   params["out_b"])
 
 
-def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, cond=None):
+def token_gamma_rows(params, cfg, gamma, gamma_tok):
+    """token_gamma (rin's own, not the spec's): (B, ng, E) rows time_tape_w @ code(g), g the
+    level of each noisy time slot (gamma_tok (B, ns), or gamma for every slot), then g = 1 when
+    there are conditioning tokens."""
+    B = gamma.shape[0]
+    g = gamma_tok if gamma_tok is not None else gamma.unsqueeze(1).expand(B, cfg["ns"])
+    if cfg["ng"] > cfg["ns"]:
+        g = torch.cat([g, torch.ones(B, 1, dtype=g.dtype)], dim=1)
+    code = gamma_code(g.reshape(-1), TIME_SCALING, cfg["dt"])
+    return linear(code, params["time_tape_w"], None).reshape(B, cfg["ng"], -1)
+
+
+def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, cond=None,
+            gamma_tok=None):
     """The denoiser f(x_t, gamma, labels, z_prev) -> (pred (B,H,W,C), z_out (B,L,D)).
 
     params: dict name -> torch tensor (all one floating dtype); cfg: from config_from_meta or
@@ -370,6 +391,8 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     clean frames; pred (B, T-Nc, H, W, C). cfg video_cond "tokens" (the spec's) tokenises cond
     after the noisy frames; "channels" (rin's) stacks its last video_cond_frames frames onto every
     noisy pixel instead (patchify3d_stack) and has no conditioning tokens.
+    cfg token_gamma (rin's): every interface token also gets token_gamma_rows of its noise level,
+    gamma_tok (B, noisy time slots) or None (gamma for every slot).
     acts: optional dict that receives the intermediates (names as in the C rin_acts where there
     is one), for bisecting a failing test op by op."""
     B = x_t.shape[0]
@@ -391,6 +414,9 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     X = add_rows(layernorm(stem, params["stem_ln_w"], params["stem_ln_b"]), params["tape_pos"])
     if cfg["tape_pos_encoding"] == "sin_cos_plus_learned":  # fixed codes under the residual
         X = X + tape_pos_codes(cfg, dtype)
+    if cfg["token_gamma"]:  # rin's: each token's noise level, conditioning tokens at 1
+        X = add_slot_rows(X, token_gamma_rows(params, cfg, gamma, gamma_tok), cfg["nx"],
+                          cfg["grid"])
     # conditioning tokens (spec 1.2, 1.3)
     ttok = time_token(params, cfg, gamma, acts)
     ctok = class_token(params, cfg, labels, dtype, acts) if cfg["num_classes"] > 0 else None
@@ -491,6 +517,9 @@ def config_from_meta(meta):
             cfg["seq_len"] > 0 and 1 <= cfg["video_cond_frames"] <= cfg["cond_frames"]):
         raise ValueError("video_cond = channels needs a video model and 1 <= video_cond_frames "
                          "<= cond_frames")
+    if meta.get("token_gamma", "0") not in ("0", "1"):
+        raise ValueError("token_gamma must be 0 or 1, not %r" % meta["token_gamma"])
+    cfg["token_gamma"] = meta.get("token_gamma", "0") == "1"  # absent: 0 (the spec's)
     cfg["tape_pos_encoding"] = meta.get("tape_pos_encoding", "learned")
     if cfg["tape_pos_encoding"] not in ("learned", "sin_cos_plus_learned"):
         raise ValueError("tape_pos_encoding must be learned or sin_cos_plus_learned, not %r"
@@ -517,6 +546,9 @@ def config_to_meta(cfg):
     if cfg.get("video_cond", "tokens") != "tokens":
         keys += VIDEO_COND_KEYS
         m.update({k: str(cfg[k]) for k in VIDEO_COND_KEYS})
+    if cfg.get("token_gamma"):
+        keys.append("token_gamma")
+        m["token_gamma"] = "1"
     return {k: m[k] for k in keys}
 
 
@@ -542,6 +574,8 @@ def derive_dims(cfg):
     c["rD"] = c["latent_mlp_ratio"] * D
     c["rE"] = c["tape_mlp_ratio"] * E
     c["total_layers"] = sum(c["num_layers"])
+    c["grid"] = c["n"]  # tokens per time slot
+    c["nx"], c["ns"] = c["n"], 1  # read-out tokens, noisy time slots (an image: one)
     if c.get("seq_len", 0) > 0:  # spec 6.1: time slots of the noisy and conditioning frames
         s, grid = c["seq_stride"], c["n"]
         Tx, Nc = c["seq_len"] - c["cond_frames"], c["cond_frames"]
@@ -549,6 +583,8 @@ def derive_dims(cfg):
         c["n"] = grid * (-(-Tx // s) + (0 if channels else -(-Nc // s)))
         c["P"] = s * c["P"]
         c["nx"] = grid * -(-Tx // s)
+        c["ns"] = -(-Tx // s)
+    c["ng"] = c["ns"] + (1 if c["n"] > c["nx"] else 0)  # token_gamma rows: + gamma = 1
     # the stem's input width: P, or P (1 + k) with video_cond = channels
     c["Pin"] = c["P"] * (1 + c["video_cond_frames"]) if c.get("video_cond") == "channels" \
         else c["P"]
@@ -582,6 +618,8 @@ def param_table(cfg):
             ("tape_pos", (c["n"], E), "pos"), ("latent_pos", (c["Lz"], D), "pos"),
             ("time_w1", (4 * dt, dt), "weight"), ("time_b1", (4 * dt,), "bias"),
             ("time_w2", (4 * dt, 4 * dt), "weight"), ("time_b2", (4 * dt,), "bias")]
+    if c.get("token_gamma"):
+        rows += [("time_tape_w", (E, dt), "weight")]
     if c["num_classes"] > 0:
         rows += [("cond_w", (c["Dc"], c["num_classes"]), "weight"), ("cond_b", (c["Dc"],), "bias")]
     if c["self_cond"]:

@@ -9,7 +9,9 @@
  * without self-conditioning (model_readonly), and a video model (model_video, spec 6: 3-D
  * patches with time padding on the noisy and the conditioning frames, readout cropped), also
  * with rin's video_cond = channels (model_video_channels: the last 2 of 3 clean frames stacked
- * onto every noisy pixel through a stem 3x as wide, no conditioning tokens).
+ * onto every noisy pixel through a stem 3x as wide, no conditioning tokens) and with rin's
+ * token_gamma (model_video_token_gamma: each noisy time slot's own gamma and the conditioning
+ * tokens' gamma = 1 embedded by time_tape_w into every interface token).
  *
  * Tolerances (style.md section 10): outputs and loss |a - b| <= 1e-5 + 1e-4 |b| per element;
  * every gradient tensor: max |a - b| / max |b| <= 1e-4. Measured worst values are printed per
@@ -116,6 +118,10 @@ static void run_fixture(const char *fname) {
     float *x = get32(f, "in.x_t", npix), *gam = get32(f, "in.gamma", (size_t)B);
     float *target = get32(f, "in.target", npix), *dz = get32(f, "in.dz", nz);
     float *zprev = c.self_cond ? get32(f, "in.z_prev", nz) : NULL;
+    /* token_gamma fixtures: a noise level per noisy time slot */
+    const rin_st_tensor *tg = rin_st_find(f, "in.gamma_tok");
+    CHECK(!tg == !c.token_gamma);
+    float *gtok = tg ? get32(f, "in.gamma_tok", (size_t)B * m->dims.ns) : NULL;
     int *labels = NULL;
     if (c.num_classes > 0) {
         const rin_st_tensor *tl = rin_st_find(f, "in.labels");
@@ -133,7 +139,8 @@ static void run_fixture(const char *fname) {
                     .labels = labels,
                     .z_prev = zprev,
                     .training = training,
-                    .seed = seed};
+                    .seed = seed,
+                    .gamma_tok = gtok};
     printf("  %s: B=%d training=%d seed=%llu, %zu parameters\n", fname, B, training,
            (unsigned long long)seed, rin_config_num_params(&c));
     CHECK(rin_forward(ctx, &in, pred, zout) == RIN_STATUS_OK);
@@ -173,7 +180,7 @@ static void run_fixture(const char *fname) {
            worst, worst_name, rin_model_num_tensors(m));
 
     free(pred), free(zout), free(dpred), free(dx), free(dzp), free(labels);
-    free(x), free(gam), free(target), free(dz), free(zprev), free(cond);
+    free(x), free(gam), free(target), free(dz), free(zprev), free(cond), free(gtok);
     rin_ctx_free(ctx);
     rin_model_free(m);
     rin_st_free(f);
@@ -196,4 +203,7 @@ TEST(model_ref_video_sin_cos_positions) {
 }
 TEST(model_ref_video_channels) {
     run_fixture("model_video_channels.safetensors");
+}
+TEST(model_ref_video_token_gamma) {
+    run_fixture("model_video_token_gamma.safetensors");
 }
