@@ -1062,3 +1062,59 @@ TEST(cli_video_rollout) {
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
+
+TEST(cli_video_token_gamma_frame_noise) {
+    /* rin's token_gamma and frame_noise = independent (diffusion forcing) through the commands
+     * with no option beyond the keys: train a micro video model a few steps, resume it (the
+     * training key comes back from the checkpoint), sample a strip with one gamma for all
+     * predicted frames */
+    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_vtg_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 6);
+    snprintf(common, sizeof common,
+             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
+             "--set seq_len=6 --set cond_frames=3 --set token_gamma=1 "
+             "--set frame_noise=independent --set tape_dim=16 --set latent_dim=16 "
+             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
+             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
+             "--set sample_every=3 --set sample_count=2 --set sample_steps=2 --set ckpt_every=3",
+             img);
+    int st = run(out, sizeof out, "train --run %s %s --steps 3", run_dir, common);
+    printf("%s", out);
+    CHECK(st == 0);
+    snprintf(p, sizeof p, "%s/config.txt", run_dir);
+    char cfg[4096];
+    read_text(p, cfg, sizeof cfg);
+    CHECK(strstr(cfg, "token_gamma=1\n") != NULL);
+    CHECK(strstr(cfg, "frame_noise=independent\n") != NULL);
+    char ck[600], mo[600], strip[600], gif[600], err[512];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run_dir);
+    rin_train_config tc;
+    CHECK(rin_train_config_from_file(&tc, ck, err, sizeof err) == RIN_STATUS_OK);
+    CHECK(!strcmp(tc.frame_noise, "independent"));
+    st = run(out, sizeof out, "train --resume %s --set total_steps=5", run_dir);
+    printf("%s", out);
+    CHECK(st == 0);
+    snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
+    rin_model *m = NULL;
+    CHECK(rin_model_load(&m, mo, err, sizeof err) == RIN_STATUS_OK);
+    if (m) {
+        CHECK(rin_model_config(m)->token_gamma == 1);
+        CHECK(rin_model_find_tensor(m, "time_tape_w") != NULL);
+        rin_model_free(m);
+    }
+    snprintf(strip, sizeof strip, "%s/strip.png", dir);
+    snprintf(gif, sizeof gif, "%s/clip.gif", dir);
+    st = run(out, sizeof out,
+             "sample --model %s --data mmnist:idx:%s --n 2 --steps 2 --strip %s --gif %s", mo, img,
+             strip, gif);
+    printf("%s", out);
+    CHECK(st == 0 && file_size(strip) > 0 && file_size(gif) > 0);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
