@@ -11,8 +11,9 @@
 #
 # Resumable: an arm with OUT/ARM.json is done and skipped; an arm whose run stopped (time out,
 # Ctrl-C, a killed session) continues with `rin train --resume`. OUT/table.md is rewritten after
-# every arm. Time on two cores at the defaults (64,000 images, 1,000 samples of DDIM 50): about
-# 10 minutes per patch-4 arm and 25 for patch 2, plus 3 minutes of sampling each.
+# every arm. Time at the defaults (64,000 images, 1,000 samples of DDIM 50) with the oneDNN GEMM
+# path on an AVX-512 core: about 6 minutes of training per arm and 1-3 of sampling (the first
+# arms of docs/quality.md's table took hours: OpenBLAS without OPENBLAS_CORETYPE ran SSE3 code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
