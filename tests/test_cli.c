@@ -736,24 +736,38 @@ TEST(cli_bench_tiny) {
     CHECK(st != 0 && strstr(out, "--only"));
 }
 
+/* A micro video model's run: a temp dir /tmp/rin_cli_TAG_PID holding 6 IDX items, a run dir in
+ * it, and `common`, the settings that train it on their moving items (16 x 16 frames, seq_len 6,
+ * widths 16, 4 latents, one layer; grids and checkpoints every `every` steps) plus `keys`. */
+typedef struct micro_video {
+    char dir[256], img[300], lab[300], run_dir[300], common[1200];
+} micro_video;
+
+static void micro_video_setup(micro_video *mv, const char *tag, const char *keys, int every) {
+    char p[600];
+    snprintf(mv->dir, sizeof mv->dir, "/tmp/rin_cli_%s_%d", tag, (int)getpid());
+    snprintf(mv->img, sizeof mv->img, "%s/img.idx", mv->dir);
+    snprintf(mv->lab, sizeof mv->lab, "%s/lab.idx", mv->dir);
+    snprintf(mv->run_dir, sizeof mv->run_dir, "%s/run", mv->dir);
+    snprintf(p, sizeof p, "mkdir -p %s", mv->dir);
+    CHECK(system(p) == 0);
+    write_idx(mv->img, mv->lab, 6);
+    snprintf(mv->common, sizeof mv->common,
+             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
+             "--set seq_len=6 %s --set tape_dim=16 --set latent_dim=16 "
+             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
+             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
+             "--set sample_every=%d --set sample_count=2 --set sample_steps=2 --set ckpt_every=%d",
+             mv->img, keys, every, every);
+}
+
 TEST(cli_video_train_sample_eval) {
     /* a micro video model on moving items of a synthetic IDX file: train, resume, sample a
      * strip and a GIF, and evaluate against the copy-last-frame baseline */
-    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_video_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
-    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 6);
-    snprintf(common, sizeof common,
-             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
-             "--set seq_len=6 --set cond_frames=2 --set tape_dim=16 --set latent_dim=16 "
-             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
-             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
-             "--set sample_every=2 --set sample_count=2 --set sample_steps=2 --set ckpt_every=2",
-             img);
+    char p[900], out[16384];
+    micro_video mv;
+    micro_video_setup(&mv, "video", "--set cond_frames=2", 2);
+    const char *dir = mv.dir, *img = mv.img, *run_dir = mv.run_dir, *common = mv.common;
     int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
@@ -836,22 +850,11 @@ TEST(cli_video_channels_train_sample_eval) {
     /* rin's video_cond = channels through the same commands with no new option: train a micro
      * model whose noisy pixels also carry the last 2 clean frames, sample a strip and a GIF,
      * evaluate; the conditioning frames must reach the stem in training and in sampling */
-    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_vchan_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
-    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 6);
-    snprintf(common, sizeof common,
-             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
-             "--set seq_len=6 --set cond_frames=3 --set video_cond=channels "
-             "--set video_cond_frames=2 --set tape_dim=16 --set latent_dim=16 "
-             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
-             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
-             "--set sample_every=3 --set sample_count=2 --set sample_steps=2 --set ckpt_every=3",
-             img);
+    char p[900], out[16384];
+    micro_video mv;
+    micro_video_setup(&mv, "vchan",
+                      "--set cond_frames=3 --set video_cond=channels --set video_cond_frames=2", 3);
+    const char *dir = mv.dir, *img = mv.img, *run_dir = mv.run_dir, *common = mv.common;
     int st = run(out, sizeof out, "train --run %s %s --steps 3", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
@@ -1068,22 +1071,11 @@ TEST(cli_video_token_gamma_frame_noise) {
      * with no option beyond the keys: train a micro video model a few steps, resume it (the
      * training key comes back from the checkpoint), sample a strip with one gamma for all
      * predicted frames */
-    char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_vtg_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
-    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 6);
-    snprintf(common, sizeof common,
-             "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
-             "--set seq_len=6 --set cond_frames=3 --set token_gamma=1 "
-             "--set frame_noise=independent --set tape_dim=16 --set latent_dim=16 "
-             "--set latent_slots=4 --set num_layers=1 --set latent_num_heads=2 "
-             "--set rw_num_heads=2 --set batch_size=2 --set warmup_steps=1 --set log_every=1 "
-             "--set sample_every=3 --set sample_count=2 --set sample_steps=2 --set ckpt_every=3",
-             img);
+    char p[900], out[16384];
+    micro_video mv;
+    micro_video_setup(&mv, "vtg",
+                      "--set cond_frames=3 --set token_gamma=1 --set frame_noise=independent", 3);
+    const char *dir = mv.dir, *img = mv.img, *run_dir = mv.run_dir, *common = mv.common;
     int st = run(out, sizeof out, "train --run %s %s --steps 3", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
