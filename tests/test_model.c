@@ -1169,6 +1169,27 @@ TEST(model_flops_match_the_ops) {
     CHECK(rin_config_flops(&c) == 2.0 * 4028437504.0 + sc);
 }
 
+/* Writes m as a checkpoint from before the model keys whose names start with `skip` existed:
+ * every other key in the metadata, every tensor. */
+static void save_without_keys(const rin_model *m, const rin_config *c, const char *skip,
+                              const char *path) {
+    char err[512];
+    rin_st_writer *w = rin_st_writer_new();
+    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
+    CHECK(rin_st_writer_meta(w, "format", "rin-checkpoint") == RIN_STATUS_OK);
+    for (int i = 0; i < rin_config_num_keys(); i++) {
+        char v[256];
+        if (!strncmp(rin_config_key(i), skip, strlen(skip)))
+            continue;
+        rin_config_get(c, i, v, sizeof v);
+        CHECK(rin_st_writer_meta(w, rin_config_key(i), v) == RIN_STATUS_OK);
+    }
+    CHECK(rin_model_add_tensors(m, w, rin_model_params(m), "", names) == RIN_STATUS_OK);
+    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
+    rin_st_writer_free(w);
+    free(names);
+}
+
 TEST(checkpoint_video_cond_keys) {
     /* a video checkpoint written before video_cond existed (no video_cond keys in its
      * metadata) loads as the spec's tokens, bit for bit; a channels checkpoint round-trips */
@@ -1181,20 +1202,7 @@ TEST(checkpoint_video_cond_keys) {
     tmp_path(path, sizeof path, "vcond.safetensors");
     CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
     rin_model_init_params(m, 9);
-    rin_st_writer *w = rin_st_writer_new();
-    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
-    CHECK(rin_st_writer_meta(w, "format", "rin-checkpoint") == RIN_STATUS_OK);
-    for (int i = 0; i < rin_config_num_keys(); i++) {
-        char v[256];
-        if (!strncmp(rin_config_key(i), "video_cond", 10))
-            continue;
-        rin_config_get(&c, i, v, sizeof v);
-        CHECK(rin_st_writer_meta(w, rin_config_key(i), v) == RIN_STATUS_OK);
-    }
-    CHECK(rin_model_add_tensors(m, w, rin_model_params(m), "", names) == RIN_STATUS_OK);
-    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
-    rin_st_writer_free(w);
-    free(names);
+    save_without_keys(m, &c, "video_cond", path);
     CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_model_config(m2)->video_cond == 0 && rin_model_config(m2)->video_cond_frames == 0);
     CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
@@ -1233,20 +1241,7 @@ TEST(checkpoint_token_gamma_key) {
     tmp_path(path, sizeof path, "tgamma.safetensors");
     CHECK(rin_model_create(&m, &c, NULL, 0) == RIN_STATUS_OK);
     rin_model_init_params(m, 9);
-    rin_st_writer *w = rin_st_writer_new();
-    char(*names)[96] = calloc((size_t)rin_model_num_tensors(m), sizeof *names);
-    CHECK(rin_st_writer_meta(w, "format", "rin-checkpoint") == RIN_STATUS_OK);
-    for (int i = 0; i < rin_config_num_keys(); i++) {
-        char v[256];
-        if (!strcmp(rin_config_key(i), "token_gamma"))
-            continue;
-        rin_config_get(&c, i, v, sizeof v);
-        CHECK(rin_st_writer_meta(w, rin_config_key(i), v) == RIN_STATUS_OK);
-    }
-    CHECK(rin_model_add_tensors(m, w, rin_model_params(m), "", names) == RIN_STATUS_OK);
-    CHECK(rin_st_writer_save(w, path, err, sizeof err) == RIN_STATUS_OK);
-    rin_st_writer_free(w);
-    free(names);
+    save_without_keys(m, &c, "token_gamma", path);
     CHECK(rin_model_load(&m2, path, err, sizeof err) == RIN_STATUS_OK);
     CHECK(rin_model_config(m2)->token_gamma == 0);
     CHECK(!memcmp(rin_model_config(m), rin_model_config(m2), sizeof c));
