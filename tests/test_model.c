@@ -1171,7 +1171,7 @@ TEST(model_flops_match_the_ops) {
 
 /* Writes m as a checkpoint from before the model keys whose names start with `skip` existed:
  * every other key in the metadata, every tensor. */
-static void save_without_keys(const rin_model *m, const rin_config *c, const char *skip,
+static void save_without_keys(rin_model *m, const rin_config *c, const char *skip,
                               const char *path) {
     char err[512];
     rin_st_writer *w = rin_st_writer_new();
