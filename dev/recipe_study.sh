@@ -78,20 +78,8 @@ for arm in $ARMS; do
     "$RIN" eval --fake "ckpt:$run/checkpoint.safetensors" --fake-n "$EVAL_N" \
         --steps "$EVAL_STEPS" --sampler "$EVAL_SAMPLER" --json "$OUT/$arm.eval.tmp"
     t2=$(date +%s)
-    python3 - "$OUT/$arm.eval.tmp" "$OUT/$arm.json" "$arm" "$what" "$batch" "$steps" \
-        "$((t1 - t0))" "$((t2 - t1))" <<'EOF'
-import json, os, sys
-src, dst, arm, what, batch, steps, train_s, eval_s = sys.argv[1:]
-r = json.load(open(src))
-r.update(arm=arm, what=what, batch=int(batch), steps=int(steps), train_s=int(train_s),
-         eval_s=int(eval_s))
-with open(dst + ".tmp", "w") as f:
-    json.dump(r, f, indent=1)
-    f.flush()
-    os.fsync(f.fileno())
-os.replace(dst + ".tmp", dst)
-os.remove(src)
-EOF
+    python3 dev/json_tag.py "$OUT/$arm.eval.tmp" "$OUT/$arm.json" "arm=$arm" "what=$what" \
+        "batch=$batch" "steps=$steps" "train_s=$((t1 - t0))" "eval_s=$((t2 - t1))"
     python3 - "$OUT" "$IMAGES" "$EVAL_N" "$EVAL_STEPS" "$EVAL_SAMPLER" $ALL_ARMS <<'EOF'
 import json, os, sys
 out, images, n, steps, sampler, *arms = sys.argv[1:]

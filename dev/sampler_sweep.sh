@@ -42,20 +42,10 @@ for v in $VARIANTS; do
         "$RIN" eval --fake "ckpt:$MODEL" --fake-n "$N" --sampler "$sampler" --spacing "$spacing" \
             --latent-carry "$carry" --steps "$steps" --seed 0 --json "$OUT/$tag.tmp" $EXTRA
         t1=$(date +%s)
-        python3 - "$OUT/$tag.tmp" "$OUT/$tag.json" "$v" "$sampler" "$steps" "$calls" "$((t1 - t0))" <<'EOF'
-import json, os, sys
-src, dst, variant, sampler, steps, budget, secs = sys.argv[1:]
-r = json.load(open(src))
-steps = int(steps)
-r.update(variant=variant, steps=steps, calls=2 * steps - 1 if sampler == "heun" else steps,
-         budget=int(budget), seconds=int(secs))
-with open(dst + ".tmp", "w") as f:
-    json.dump(r, f, indent=1)
-    f.flush()
-    os.fsync(f.fileno())
-os.replace(dst + ".tmp", dst)
-os.remove(src)
-EOF
+        ncalls=$steps
+        [ "$sampler" = heun ] && ncalls=$((2 * steps - 1))
+        python3 dev/json_tag.py "$OUT/$tag.tmp" "$OUT/$tag.json" "variant=$v" "steps=$steps" \
+            "calls=$ncalls" "budget=$calls" "seconds=$((t1 - t0))"
     done
 done
 
