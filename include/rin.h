@@ -55,9 +55,11 @@ typedef enum rin_status {
     RIN_STATUS_FORMAT,    /* a file's contents are malformed or do not match the model */
     RIN_STATUS_CONFIG,    /* an impossible or unknown configuration */
     RIN_STATUS_NONFINITE, /* a loss or gradient became NaN or infinite */
-    RIN_STATUS_ARG        /* a bad argument to a library call */
+    RIN_STATUS_ARG,       /* a bad argument to a library call */
+    RIN_STATUS_CANCELLED  /* stopped on request (a progress callback, rin_generator_cancel) */
 } rin_status;
 
+/* A short text for a status ("out of memory", "cancelled"). Thread-safe. */
 const char *rin_status_str(rin_status s);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -205,7 +207,9 @@ void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
  * RIN_STATUS_NONFINITE and rin_ctx_last_error names the tensor and the op that wrote it. Costs
  * one pass over the activations per call. */
 void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
-const char *rin_ctx_last_error(const rin_ctx *ctx); /* "" when there is nothing to report */
+/* Why the last rin_forward or rin_backward failed: a bad argument (RIN_STATUS_ARG: which one and
+ * what was expected) or the numerics finding; "" when there is nothing to report. */
+const char *rin_ctx_last_error(const rin_ctx *ctx);
 
 typedef struct rin_batch {
     int B;               /* images in this batch, 1..max_batch */
@@ -381,6 +385,82 @@ typedef void (*rin_sample_callback)(void *user, int step, int steps, const float
  * max_batch >= B. */
 rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *s, int B, const int *labels,
                       float *out, rin_sample_callback cb, void *user, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Embedding a sampler: a checkpoint opened for generation (examples/, docs/library.md).       */
+/*                                                                                            */
+/*     rin_generator *g;                                                                      */
+/*     if (rin_generator_open(&g, "models/fmnist.safetensors", NULL, err, sizeof err)) die(err); */
+/*     rin_generate_request r;                                                                */
+/*     rin_generate_request_default(&r);                                                      */
+/*     r.n = 16, r.seed = 7;                                                                  */
+/*     float *px = malloc(rin_generator_image_floats(g) * r.n * sizeof *px);                  */
+/*     if (rin_generate(g, &r, px)) die(rin_generator_last_error(g));                         */
+/*     rin_generator_close(g);                                                                */
+
+/* The library's version, RIN_VERSION of the build ("0.1.0"). Thread-safe. */
+const char *rin_version(void);
+
+typedef struct rin_generator rin_generator;
+
+typedef struct rin_generator_options {
+    const char *weights; /* "ema" (NULL: default; a training checkpoint's EMA copy) or "raw" */
+    int max_batch;       /* images per network call; 0: 64 (rin sample's --batch) */
+} rin_generator_options;
+
+/* Opens a checkpoint (a sampling export such as models/fmnist.safetensors, or a training
+ * checkpoint) for generation: its weights, and what sampling must share with its training
+ * (prediction type, input scale, input normalisation) from its metadata. opt may be NULL. Image
+ * models only: a video model fails with RIN_STATUS_ARG (rin sample --frames rolls video out).
+ * On failure *out is NULL and err says why, naming the file. */
+rin_status rin_generator_open(rin_generator **out, const char *path,
+                              const rin_generator_options *opt, char *err, size_t errlen);
+void rin_generator_close(rin_generator *g); /* NULL is fine */
+/* The model's configuration: H, W, C of the images, num_classes, ... */
+const rin_config *rin_generator_config(const rin_generator *g);
+/* Floats of one generated image: H W C. */
+size_t rin_generator_image_floats(const rin_generator *g);
+
+/* Progress of rin_generate: `done` of `total` solver steps, counted over every batch of the
+ * request (total = steps x batches), after each step. Return nonzero to stop the request: it
+ * then returns RIN_STATUS_CANCELLED before its next network call. */
+typedef int (*rin_progress_fn)(void *user, int done, int total);
+
+typedef struct rin_generate_request {
+    int n;              /* images to generate, >= 1 */
+    const int *labels;  /* (n) class ids, -1 for the dropped (unconditional) label; NULL: image
+                           i gets class i mod num_classes (every class in turn). Ignored by an
+                           unconditional model. */
+    double guidance;    /* classifier-free guidance weight w; 0: off (docs/sampling.md) */
+    const char *sampler; /* "ddpm", "ddim", "euler", "euler_a", "heun", "dpm++2m", ...; NULL:
+                            rin sample's default */
+    int steps;           /* solver steps; 0: rin sample's default */
+    const char *spacing; /* "t", "logsnr", "karras" or "auto" (NULL) */
+    uint64_t seed;       /* noise; a seed gives the same images every time */
+    rin_progress_fn progress; /* may be NULL */
+    void *user;               /* passed to progress */
+} rin_generate_request;
+
+/* n = 1, every other field its default (as rin sample without options). Thread-safe. */
+void rin_generate_request_default(rin_generate_request *r);
+
+/* Generates r->n images into out (n, H, W, C), float pixel values in [0, 1] (0 is black), in
+ * batches of max_batch images. The images are the ones `rin sample --model PATH --n N --seed S`
+ * (with the same sampler, steps, spacing, guidance and --batch) writes. On failure the text is
+ * in rin_generator_last_error(g); out may hold the batches finished before the failure. */
+rin_status rin_generate(rin_generator *g, const rin_generate_request *r, float *out);
+/* Asks the rin_generate running on g to stop (RIN_STATUS_CANCELLED before its next network
+ * call). The one function that may be called from another thread while rin_generate runs; a
+ * request started after it runs normally. */
+void rin_generator_cancel(rin_generator *g);
+/* Why the last rin_generate (or the last failed call on g) failed; "" after a success. */
+const char *rin_generator_last_error(const rin_generator *g);
+
+/* Thread safety: the functions marked thread-safe may be called from any thread at any time.
+ * Every other function works on the objects it is given: different objects (models, ctxs,
+ * trainers, generators) may be used from different threads at once; one object must not be
+ * used by two threads at once, except rin_generator_cancel. A model shared by several ctxs is
+ * only read by them. Each call runs its work on the calling thread's OpenMP team. */
 
 /* Mean squared error over n elements; dpred (may be NULL) gets 2(pred - target)/n. */
 double rin_mse_loss(float *dpred, const float *pred, const float *target, size_t n);

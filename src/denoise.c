@@ -492,18 +492,36 @@ static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *
 
 /* ---- the whole model ---------------------------------------------------------------------- */
 
+/* A bad argument: RIN_STATUS_ARG, with the reason in the ctx's last error. */
+static rin_status arg_error(rin_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static rin_status arg_error(rin_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
+    va_end(ap);
+    return RIN_STATUS_ARG;
+}
+
 static rin_status check_batch(rin_ctx *ctx, const rin_batch *in) {
     const rin_config *c = &ctx->model->cfg;
-    if (in->B < 1 || in->B > ctx->max_batch || !in->x_t || !in->gamma)
-        return RIN_STATUS_ARG;
+    ctx->last_error[0] = 0;
+    if (in->B < 1 || in->B > ctx->max_batch)
+        return arg_error(ctx, "rin_forward: batch %d (the ctx holds 1 to %d images)", in->B,
+                         ctx->max_batch);
+    if (!in->x_t || !in->gamma)
+        return arg_error(ctx, "rin_forward: %s is NULL", !in->x_t ? "x_t" : "gamma");
     if (c->seq_len > 0 && c->cond_frames > 0 && !ctx->cond)
-        return RIN_STATUS_ARG; /* rin_ctx_set_cond first */
+        return arg_error(ctx, "rin_forward: a video model with %d conditioning frames needs "
+                              "rin_ctx_set_cond first",
+                         c->cond_frames);
     if (c->num_classes > 0) {
         if (!in->labels)
-            return RIN_STATUS_ARG;
+            return arg_error(ctx, "rin_forward: the model has %d classes: labels needed",
+                             c->num_classes);
         for (int b = 0; b < in->B; b++)
             if (in->labels[b] < -1 || in->labels[b] >= c->num_classes)
-                return RIN_STATUS_ARG;
+                return arg_error(ctx, "rin_forward: labels[%d] = %d (expected -1 to %d)", b,
+                                 in->labels[b], c->num_classes - 1);
     }
     return RIN_STATUS_OK;
 }
@@ -653,8 +671,12 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 
 rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, float *dx_t,
                         float *dz_prev) {
-    if (ctx->mode != RIN_CTX_TRAIN || !ctx->have_forward || !dpred)
-        return RIN_STATUS_ARG;
+    if (ctx->mode != RIN_CTX_TRAIN)
+        return arg_error(ctx, "rin_backward: the ctx was created for inference (RIN_CTX_INFER)");
+    if (!ctx->have_forward)
+        return arg_error(ctx, "rin_backward: no rin_forward to back-propagate");
+    if (!dpred)
+        return arg_error(ctx, "rin_backward: dpred is NULL");
     const rin_config *c = &ctx->model->cfg;
     const rin_dims *d = &ctx->model->dims;
     const rin_params_view *pv = &ctx->pv;

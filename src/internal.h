@@ -324,13 +324,14 @@ struct rin_ctx {
     const int *last_labels;
     int have_forward;
     const float *cond; /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
-    /* --check-numerics (numerics.c): scan after forward/backward; the first finding */
+    /* --check-numerics (numerics.c): scan after forward/backward; last_error holds the first
+     * finding, or why the last rin_forward / rin_backward refused its arguments */
     int check_numerics;
-    char numerics_msg[384];
+    char last_error[384];
 };
 
 /* The debug scans of numerics.c, called at the end of rin_forward / rin_backward when
- * ctx->check_numerics is set: RIN_STATUS_NONFINITE with ctx->numerics_msg naming the first
+ * ctx->check_numerics is set: RIN_STATUS_NONFINITE with ctx->last_error naming the first
  * non-finite tensor and the op that wrote it. */
 rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in);
 rin_status rin_numerics_backward(rin_ctx *ctx);

@@ -22,7 +22,7 @@ void rin_ctx_set_check_numerics(rin_ctx *ctx, int on) {
 }
 
 const char *rin_ctx_last_error(const rin_ctx *ctx) {
-    return ctx->numerics_msg;
+    return ctx->last_error;
 }
 
 typedef struct scan {
@@ -41,7 +41,7 @@ static int check(scan *s, const float *x, size_t n, const char *what, const char
             first = i;
     if (!bad)
         return 0;
-    snprintf(s->ctx->numerics_msg, sizeof s->ctx->numerics_msg,
+    snprintf(s->ctx->last_error, sizeof s->ctx->last_error,
              "%s: first non-finite tensor is %s, written by %s (%zu of %zu values not finite; "
              "element %zu is %g)",
              s->pass, what, op, bad, n, first, (double)x[first]);
@@ -100,7 +100,7 @@ rin_status rin_numerics_forward(rin_ctx *ctx, const rin_batch *in) {
     size_t B = (size_t)in->B, n = (size_t)d->n, E = (size_t)c->E, D = (size_t)c->D,
            L = (size_t)c->L, nkv = n + (size_t)d->nr;
     scan s = {ctx, "forward", 0};
-    ctx->numerics_msg[0] = 0;
+    ctx->last_error[0] = 0;
     check(&s, in->x_t, B * c->H * c->W * c->C, "input x_t", "the caller");
     if (c->self_cond && in->z_prev)
         check(&s, in->z_prev, B * L * D, "input z_prev (self-conditioning latents)",
@@ -175,7 +175,7 @@ static int check_grad(scan *s, const rin_model *m, int i) {
 rin_status rin_numerics_backward(rin_ctx *ctx) {
     const rin_model *m = ctx->model;
     scan s = {ctx, "backward", 0};
-    ctx->numerics_msg[0] = 0;
+    ctx->last_error[0] = 0;
     int nt = m->ntensors;
     /* readout first, then the blocks from the last, then the other global tensors */
     for (int i = nt - 1; i >= 0 && !s.found; i--)

@@ -165,6 +165,7 @@ typedef struct net_denoiser {
     float *gam;          /* (B) */
     float *z_in, *z_out; /* (B, L, D) latents fed to and returned by the call */
     int calls;           /* network calls so far */
+    const atomic_int *stop; /* nonzero: refuse the next call (rin_sample_stoppable) */
     char *err;
     size_t errlen;
 } net_denoiser;
@@ -172,6 +173,9 @@ typedef struct net_denoiser {
 static rin_status net_denoise(void *user, const float *x, double gamma, int first, float *x0,
                               float *eps) {
     net_denoiser *d = user;
+    if (d->stop && atomic_load(d->stop))
+        return rin_errorf(d->err, d->errlen, RIN_STATUS_CANCELLED,
+                          "sampling stopped on request after %d network calls", d->calls);
     for (int b = 0; b < d->B; b++)
         d->gam[b] = (float)gamma;
     const float *input = x;
@@ -195,9 +199,11 @@ static rin_status net_denoise(void *user, const float *x, double gamma, int firs
         for (size_t k = 0; k < d->n; k++)
             d->net[k] = (1.0f + w) * d->net[k] - w * d->unc[k];
     }
-    if (s)
+    if (s) {
+        const char *why = rin_ctx_last_error(d->ctx);
         return rin_errorf(d->err, d->errlen, s, "network call %d failed: %s", d->calls,
-                          rin_status_str(s));
+                          why[0] ? why : rin_status_str(s));
+    }
     d->calls++;
     if (d->carry && (first || !d->carry_step)) {
         float *t = d->z_in;
@@ -229,9 +235,15 @@ rin_status rin_sample_plan(rin_sampler_plan *p, const rin_sample_config *sc, cha
 
 rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const int *labels,
                       float *out, rin_sample_callback cb, void *user, char *err, size_t errlen) {
+    return rin_sample_stoppable(ctx, sc, B, labels, out, cb, user, NULL, err, errlen);
+}
+
+rin_status rin_sample_stoppable(rin_ctx *ctx, const rin_sample_config *sc, int B,
+                                const int *labels, float *out, rin_sample_callback cb, void *user,
+                                const atomic_int *stop, char *err, size_t errlen) {
     const rin_config *c = &ctx->model->cfg;
     rin_sampler_plan plan;
-    net_denoiser d = {.ctx = ctx, .sc = sc, .B = B, .labels = labels};
+    net_denoiser d = {.ctx = ctx, .sc = sc, .B = B, .labels = labels, .stop = stop};
     rin_status s = rin_sample_plan(&plan, sc, err, errlen);
     if (!s)
         s = rin_pred_type_parse(&d.pred, sc->pred_type, err, errlen);

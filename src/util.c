@@ -22,6 +22,7 @@ const char *rin_status_str(rin_status s) {
     case RIN_STATUS_CONFIG: return "invalid configuration";
     case RIN_STATUS_NONFINITE: return "non-finite value";
     case RIN_STATUS_ARG: return "invalid argument";
+    case RIN_STATUS_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
