@@ -130,7 +130,8 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
-.PHONY: bench bench-torch all test run-tests fixtures format format-check lint clean deps demo run-demo fuzz
+.PHONY: bench bench-torch all test run-tests fixtures format format-check lint clean deps demo run-demo fuzz \
+	shared install examples
 all: $(BUILD)/rin $(BUILD)/rin_tests
 
 # V=1 shows the full commands
@@ -159,6 +160,47 @@ $(BUILD)/rin: $(CLI_OBJ) $(BUILD)/librin.a
 
 $(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The shared library (docs/library.md): the same sources compiled position-independent with
+# -fvisibility=hidden, so that it exports the RIN_API functions of include/ and nothing else
+# (.ci/install_check.sh compares them with abi/librin.symbols). SOVERSION changes when a
+# public struct or signature does.
+VERSION := $(shell sed -n 's/^\#define RIN_VERSION "\(.*\)"/\1/p' include/rin.h)
+SOVERSION = 0
+SONAME = librin.so.$(SOVERSION)
+PIC_OBJ = $(patsubst %.c,$(BUILD)/pic/%.o,$(LIB_SRC))
+
+$(BUILD)/pic/%.o: %.c $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	@echo "  CC $< (shared)"
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/librin.so.$(VERSION): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+shared: $(BUILD)/librin.so.$(VERSION)
+
+# make install PREFIX=/usr/local DESTDIR=: the program, the shared and static libraries, the
+# public headers, rin.pc for pkg-config and the rin(1) man page. The .pc's private libraries
+# are the ones this build linked (OpenBLAS, oneDNN, OpenMPI when found, ...).
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+install: $(BUILD)/rin $(BUILD)/librin.a $(BUILD)/librin.so.$(VERSION)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/rin $(DESTDIR)$(PREFIX)/bin/rin
+	install -m 644 $(BUILD)/librin.a $(DESTDIR)$(LIBDIR)/librin.a
+	install -m 755 $(BUILD)/librin.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librin.so.$(VERSION)
+	ln -sf librin.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librin.so
+	install -m 644 include/rin.h include/rin_image.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 man/rin.1 $(DESTDIR)$(MANDIR)/man1/rin.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(LDFLAGS) $(LDLIBS))|' \
+		rin.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/rin.pc
+	@echo "installed rin $(VERSION) under $(DESTDIR)$(PREFIX)"
 
 # The README's two commands install what is missing (quick when nothing is: dpkg-query only),
 # then build and run in a sub-make, which reads this file again and so finds what was installed.
@@ -221,10 +263,10 @@ deps:
 	sh .ci/install-deps.sh $(DEPS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h examples/*.c
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h examples/*.c
 
 lint:
 	-cppcheck --quiet --enable=warning,performance,portability -Iinclude -Isrc src cli
@@ -252,4 +294,4 @@ run-demo: $(BUILD)/rin
 	@echo "Samples of the shipped model: runs/demo/pretrained_samples.png"
 	@echo "The fresh run's report:       runs/demo/train/report.html"
 
--include $(wildcard $(BUILD)/*/*.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/pic/*/*.d)

@@ -48,6 +48,14 @@ extern "C" {
 
 #define RIN_VERSION "0.1.0"
 
+/* What the shared library exports: the functions of the public headers (include/rin.h,
+ * include/rin_image.h), and nothing else (the library is built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define RIN_API __attribute__((visibility("default")))
+#else
+#define RIN_API
+#endif
+
 typedef enum rin_status {
     RIN_STATUS_OK = 0,
     RIN_STATUS_NOMEM,     /* an allocation failed */
@@ -60,7 +68,7 @@ typedef enum rin_status {
 } rin_status;
 
 /* A short text for a status ("out of memory", "cancelled"). Thread-safe. */
-const char *rin_status_str(rin_status s);
+RIN_API const char *rin_status_str(rin_status s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration: every architecture option of spec section 1.                               */
@@ -110,51 +118,51 @@ typedef struct rin_config {
 } rin_config;
 
 /* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */
-rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen);
+RIN_API rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen);
 /* The preset names, NULL-terminated. */
-const char *const *rin_config_preset_names(void);
+RIN_API const char *const *rin_config_preset_names(void);
 /* Sets one field from text: rin_config_set(c, "num_layers", "2,2,0", ...). Unknown keys,
  * malformed values and out-of-range values fail with a message naming the key. */
-rin_status rin_config_set(rin_config *c, const char *key, const char *value, char *err,
-                          size_t errlen);
+RIN_API rin_status rin_config_set(rin_config *c, const char *key, const char *value, char *err,
+                                  size_t errlen);
 /* Checks every constraint (patch divides the image, heads divide widths, ...). */
-rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen);
+RIN_API rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen);
 /* Writes "key=value" lines describing c into buf (for logs and checkpoints' metadata). */
-int rin_config_format(const rin_config *c, char *buf, size_t buflen);
+RIN_API int rin_config_format(const rin_config *c, char *buf, size_t buflen);
 /* Number of config keys and their names, in a fixed order (the checkpoint metadata keys). */
-int rin_config_num_keys(void);
-const char *rin_config_key(int i);
+RIN_API int rin_config_num_keys(void);
+RIN_API const char *rin_config_key(int i);
 /* The value of key i of c as text; returns the number of characters written. */
-int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen);
+RIN_API int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen);
 
 /* Derived sizes. */
-int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p); video: spec 6.1 */
-size_t rin_config_num_params(const rin_config *c);
+RIN_API int rin_config_num_tokens(const rin_config *c); /* n = (H/p)(W/p); video: spec 6.1 */
+RIN_API size_t rin_config_num_params(const rin_config *c);
 /* Floating-point operations of one forward pass per image: 2 per multiply-add of every linear
  * layer and attention product (QK^T and PV), the work that dominates; LayerNorm, softmax and
  * pointwise ops are not counted. Backward is about twice this. */
-double rin_config_flops(const rin_config *c);
+RIN_API double rin_config_flops(const rin_config *c);
 /* Floats of one example of the network's input x_t and its prediction: H W C for images,
  * (seq_len - cond_frames) H W C for video (the predicted frames, frame-major). */
-size_t rin_config_input_floats(const rin_config *c);
+RIN_API size_t rin_config_input_floats(const rin_config *c);
 /* Floats of one example's clean conditioning frames: cond_frames H W C (0 for images). */
-size_t rin_config_cond_floats(const rin_config *c);
+RIN_API size_t rin_config_cond_floats(const rin_config *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model: configuration plus one parameter buffer.                                            */
 
 typedef struct rin_model rin_model;
 
-rin_status rin_model_create(rin_model **out, const rin_config *c, char *err, size_t errlen);
+RIN_API rin_status rin_model_create(rin_model **out, const rin_config *c, char *err, size_t errlen);
 /* Initialises every parameter as spec section 1.8 says, deterministically from seed. */
-void rin_model_init_params(rin_model *m, uint64_t seed);
-void rin_model_free(rin_model *m);
-const rin_config *rin_model_config(const rin_model *m);
+RIN_API void rin_model_init_params(rin_model *m, uint64_t seed);
+RIN_API void rin_model_free(rin_model *m);
+RIN_API const rin_config *rin_model_config(const rin_model *m);
 
 /* The flat parameter buffer and the named tensors in it (same layout for gradients). */
-float *rin_model_params(rin_model *m);
-size_t rin_model_buffer_floats(const rin_model *m); /* including alignment padding */
-int rin_model_num_tensors(const rin_model *m);
+RIN_API float *rin_model_params(rin_model *m);
+RIN_API size_t rin_model_buffer_floats(const rin_model *m); /* including alignment padding */
+RIN_API int rin_model_num_tensors(const rin_model *m);
 typedef struct rin_tensor_info {
     const char *name; /* e.g. "blocks.1.process.0.attn_wq" */
     int ndim;
@@ -163,17 +171,17 @@ typedef struct rin_tensor_info {
     size_t numel;
     int decayed; /* 1: weight decay and LAMB trust ratio; 0: bias or LayerNorm */
 } rin_tensor_info;
-const rin_tensor_info *rin_model_tensor(const rin_model *m, int i);
-const rin_tensor_info *rin_model_find_tensor(const rin_model *m, const char *name);
+RIN_API const rin_tensor_info *rin_model_tensor(const rin_model *m, int i);
+RIN_API const rin_tensor_info *rin_model_find_tensor(const rin_model *m, const char *name);
 
 /* Checkpoints in safetensors format: every parameter by name (F32), the config in
  * __metadata__. extra_meta: optional NULL-terminated key, value pairs added to the metadata.
  * The write is atomic: a temporary file, fsync, then rename. */
-rin_status rin_model_save(const rin_model *m, const char *path, const char *const *extra_meta,
-                          char *err, size_t errlen);
+RIN_API rin_status rin_model_save(const rin_model *m, const char *path,
+                                  const char *const *extra_meta, char *err, size_t errlen);
 /* Loads a checkpoint written by rin_model_save (or by any tool that uses the same names):
  * names, shapes and dtypes are checked against the config in the metadata. */
-rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t errlen);
+RIN_API rin_status rin_model_load(rin_model **out, const char *path, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Running the denoiser.                                                                      */
@@ -187,29 +195,29 @@ typedef enum rin_ctx_mode {
 
 /* Allocates everything a forward (and backward) of up to max_batch images needs; nothing is
  * allocated later. The ctx refers to m's parameters, which must outlive it. */
-rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode, char *err,
-                          size_t errlen);
-void rin_ctx_free(rin_ctx *ctx);
+RIN_API rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode,
+                                  char *err, size_t errlen);
+RIN_API void rin_ctx_free(rin_ctx *ctx);
 /* Parameters the ctx reads (default: the model's); lets a caller run another copy (EMA). */
-void rin_ctx_set_params(rin_ctx *ctx, const float *params);
+RIN_API void rin_ctx_set_params(rin_ctx *ctx, const float *params);
 /* Gradient buffer (same layout as the parameters); NULL in RIN_CTX_INFER mode. */
-float *rin_ctx_grads(rin_ctx *ctx);
-void rin_ctx_zero_grad(rin_ctx *ctx);
+RIN_API float *rin_ctx_grads(rin_ctx *ctx);
+RIN_API void rin_ctx_zero_grad(rin_ctx *ctx);
 /* Bytes held by the ctx (activations, scratch, gradients). */
-size_t rin_ctx_bytes(const rin_ctx *ctx);
+RIN_API size_t rin_ctx_bytes(const rin_ctx *ctx);
 /* Video models with cond_frames > 0: the clean conditioning frames (B, cond_frames, H, W, C),
  * in [-b, b], that the following rin_forward calls tokenise after the noisy frames (spec 6.1;
  * video_cond = channels: whose last video_cond_frames frames join every noisy pixel).
  * Referenced, not copied: keep the buffer alive and unchanged while the ctx uses it. */
-void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
+RIN_API void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
 /* Debugging (off by default): after each rin_forward and rin_backward, scan the activations
  * (and parameter gradients) for NaN and infinity; the first one found makes the call return
  * RIN_STATUS_NONFINITE and rin_ctx_last_error names the tensor and the op that wrote it. Costs
  * one pass over the activations per call. */
-void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
+RIN_API void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
 /* Why the last rin_forward or rin_backward failed: a bad argument (RIN_STATUS_ARG: which one and
  * what was expected) or the numerics finding; "" when there is nothing to report. */
-const char *rin_ctx_last_error(const rin_ctx *ctx);
+RIN_API const char *rin_ctx_last_error(const rin_ctx *ctx);
 
 typedef struct rin_batch {
     int B;               /* images in this batch, 1..max_batch */
@@ -229,14 +237,14 @@ typedef struct rin_batch {
 
 /* pred (B,H,W,C): the network output (eps by default); z_out (B,L,D): latents after the last
  * block's process step. Either output may be NULL. */
-rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_out);
+RIN_API rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_out);
 
 /* Back-propagates the last rin_forward of a RIN_CTX_TRAIN ctx: dpred (B,H,W,C) and optional
  * dz_out (B,L,D) are the loss gradients of the outputs. Parameter gradients are ACCUMULATED
  * into rin_ctx_grads(ctx); dx_t (B,H,W,C) and dz_prev (B,L,D), when not NULL, are overwritten
  * with the gradients of the inputs. */
-rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, float *dx_t,
-                        float *dz_prev);
+RIN_API rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, float *dx_t,
+                                float *dz_prev);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training (spec sections 2-4).                                                              */
@@ -277,14 +285,14 @@ typedef struct rin_train_config {
  * warm-up 10,000, weight decay 0.01, EMA 0.9999, self_cond_rate 0.9, eps prediction,
  * train_schedule sigmoid@-3,3,0.9), with rin's EMA warm-up on (ema_warmup = 0 is the spec's
  * constant decay). */
-void rin_train_config_default(rin_train_config *t);
+RIN_API void rin_train_config_default(rin_train_config *t);
 /* key=value, like rin_config_set; the keys are listed by rin_train_config_key(i). */
-rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,
-                                size_t errlen);
-rin_status rin_train_config_validate(const rin_train_config *t, char *err, size_t errlen);
-int rin_train_config_num_keys(void);
-const char *rin_train_config_key(int i);
-int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buflen);
+RIN_API rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value,
+                                        char *err, size_t errlen);
+RIN_API rin_status rin_train_config_validate(const rin_train_config *t, char *err, size_t errlen);
+RIN_API int rin_train_config_num_keys(void);
+RIN_API const char *rin_train_config_key(int i);
+RIN_API int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buflen);
 
 typedef struct rin_trainer rin_trainer;
 
@@ -297,59 +305,61 @@ typedef struct rin_step_stats {
 
 /* Owns the gradient context, the optimizer moments and the EMA copy of m's parameters (which
  * starts equal to the parameters). The model must outlive the trainer. */
-rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t, char *err,
-                              size_t errlen);
+RIN_API rin_status rin_trainer_create(rin_trainer **out, rin_model *m, const rin_train_config *t,
+                                      char *err, size_t errlen);
 /* A rank of a data-parallel job (docs/distributed.md): rank of nranks ranks, each taking
  * batch_size / nranks images per step (batch_size must be a multiple of nranks); the step sums
  * gradients over the ranks with MPI, so every rank runs the optimizer on the same gradient of
  * the mean loss over the global batch. rank 0 of 1 is rin_trainer_create. */
-rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_train_config *t,
-                                    int rank, int nranks, char *err, size_t errlen);
-void rin_trainer_free(rin_trainer *t);
+RIN_API rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m,
+                                            const rin_train_config *t, int rank, int nranks,
+                                            char *err, size_t errlen);
+RIN_API void rin_trainer_free(rin_trainer *t);
 /* One optimisation step on a batch: x0 (batch_size, H, W, C) in [-b, b], labels (batch_size)
  * or NULL (of a shard trainer: this rank's batch_size / nranks images, the global batch's
  * examples [rank b, (rank+1) b); every rank must call it, and all return the same status). Noise
  * levels, noise, the self-conditioning masks, label dropout and dropout masks are drawn from (seed,
  * step), so a resumed run repeats exactly. Returns RIN_STATUS_NONFINITE (weights untouched) when
  * the loss or a gradient is not finite. */
-rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
-                            rin_step_stats *stats);
-long rin_trainer_step_count(const rin_trainer *t);
+RIN_API rin_status rin_trainer_step(rin_trainer *t, const float *x0, const int *labels,
+                                    rin_step_stats *stats);
+RIN_API long rin_trainer_step_count(const rin_trainer *t);
 /* Video models: the conditioning frames (batch_size, cond_frames, H, W, C) of the following
  * rin_trainer_step calls, whose x0 is then (batch_size, seq_len - cond_frames, H, W, C).
  * Referenced, not copied. */
-void rin_trainer_set_cond(rin_trainer *t, const float *cond);
+RIN_API void rin_trainer_set_cond(rin_trainer *t, const float *cond);
 /* Why the last rin_trainer_step failed, naming the step ("step 12: the loss is not finite");
  * with check_numerics on, also the first non-finite tensor and the op that wrote it. */
-const char *rin_trainer_last_error(const rin_trainer *t);
+RIN_API const char *rin_trainer_last_error(const rin_trainer *t);
 /* rin_ctx_set_check_numerics for both passes of every step (off by default). */
-void rin_trainer_set_check_numerics(rin_trainer *t, int on);
-const float *rin_trainer_ema(const rin_trainer *t); /* the EMA weights (model layout) */
-const rin_train_config *rin_trainer_config(const rin_trainer *t);
+RIN_API void rin_trainer_set_check_numerics(rin_trainer *t, int on);
+RIN_API const float *rin_trainer_ema(const rin_trainer *t); /* the EMA weights (model layout) */
+RIN_API const rin_train_config *rin_trainer_config(const rin_trainer *t);
 /* Training checkpoint: parameters, "ema." copy, "opt.m."/"opt.v." moments, the model and
  * training configs and the step in the metadata (plus extra_meta pairs). Atomic. */
-rin_status rin_trainer_save(const rin_trainer *t, const char *path, const char *const *extra_meta,
-                            char *err, size_t errlen);
+RIN_API rin_status rin_trainer_save(const rin_trainer *t, const char *path,
+                                    const char *const *extra_meta, char *err, size_t errlen);
 /* A sampling checkpoint: the EMA weights under the plain parameter names (4x smaller). */
-rin_status rin_trainer_export(const rin_trainer *t, const char *path, const char *const *extra_meta,
-                              char *err, size_t errlen);
+RIN_API rin_status rin_trainer_export(const rin_trainer *t, const char *path,
+                                      const char *const *extra_meta, char *err, size_t errlen);
 /* Restores parameters, EMA, moments and step from a training checkpoint of the same model. */
-rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen);
+RIN_API rin_status rin_trainer_restore(rin_trainer *t, const char *path, char *err, size_t errlen);
 /* Starts a trainer from weights in a file (rin train --init-from): a training checkpoint gives
  * its parameters and EMA copy, a sampling export (model.safetensors) its EMA weights as both;
  * the optimizer moments start at zero and the step counter continues from the file's "step"
  * (0 if it has none), so the lr schedule and the per-step randomness go on where the file left
  * them. The model config must be the file's. */
-rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err, size_t errlen);
+RIN_API rin_status rin_trainer_init_from(rin_trainer *t, const char *path, char *err,
+                                         size_t errlen);
 /* Reads the training config stored in a checkpoint's metadata (after rin_train_config_default
  * for keys an older file lacks). */
-rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,
-                                      size_t errlen);
+RIN_API rin_status rin_train_config_from_file(rin_train_config *t, const char *path, char *err,
+                                              size_t errlen);
 
 /* Loads a checkpoint's weights: which = "ema" takes the "ema." copy of a training checkpoint
  * when present (else the plain weights), "raw" the plain weights. */
-rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which, char *err,
-                                  size_t errlen);
+RIN_API rin_status rin_model_load_weights(rin_model **out, const char *path, const char *which,
+                                          char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sampling (spec sections 2.2 and 3.4).                                                      */
@@ -372,9 +382,9 @@ typedef struct rin_sample_config {
     uint64_t seed;
 } rin_sample_config;
 
-void rin_sample_config_default(rin_sample_config *s);
+RIN_API void rin_sample_config_default(rin_sample_config *s);
 /* Copies what sampling must share with training: prediction type, input scale, normalisation. */
-void rin_sample_config_from_train(rin_sample_config *s, const rin_train_config *t);
+RIN_API void rin_sample_config_from_train(rin_sample_config *s, const rin_train_config *t);
 
 /* Called after each step with the clipped x0_hat (B,H,W,C) and the new x. */
 typedef void (*rin_sample_callback)(void *user, int step, int steps, const float *x0_hat,
@@ -383,8 +393,9 @@ typedef void (*rin_sample_callback)(void *user, int step, int steps, const float
 /* Generates B images into out (B,H,W,C): the last step's clipped x0_hat, in [-b, b]. labels
  * (B) class ids (or -1 for unconditional) when the model has classes. ctx: any mode, with
  * max_batch >= B. */
-rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *s, int B, const int *labels,
-                      float *out, rin_sample_callback cb, void *user, char *err, size_t errlen);
+RIN_API rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *s, int B, const int *labels,
+                              float *out, rin_sample_callback cb, void *user, char *err,
+                              size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Embedding a sampler: a checkpoint opened for generation (examples/, docs/library.md).       */
@@ -399,7 +410,7 @@ rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *s, int B, const int
 /*     rin_generator_close(g);                                                                */
 
 /* The library's version, RIN_VERSION of the build ("0.1.0"). Thread-safe. */
-const char *rin_version(void);
+RIN_API const char *rin_version(void);
 
 typedef struct rin_generator rin_generator;
 
@@ -413,13 +424,13 @@ typedef struct rin_generator_options {
  * (prediction type, input scale, input normalisation) from its metadata. opt may be NULL. Image
  * models only: a video model fails with RIN_STATUS_ARG (rin sample --frames rolls video out).
  * On failure *out is NULL and err says why, naming the file. */
-rin_status rin_generator_open(rin_generator **out, const char *path,
-                              const rin_generator_options *opt, char *err, size_t errlen);
-void rin_generator_close(rin_generator *g); /* NULL is fine */
+RIN_API rin_status rin_generator_open(rin_generator **out, const char *path,
+                                      const rin_generator_options *opt, char *err, size_t errlen);
+RIN_API void rin_generator_close(rin_generator *g); /* NULL is fine */
 /* The model's configuration: H, W, C of the images, num_classes, ... */
-const rin_config *rin_generator_config(const rin_generator *g);
+RIN_API const rin_config *rin_generator_config(const rin_generator *g);
 /* Floats of one generated image: H W C. */
-size_t rin_generator_image_floats(const rin_generator *g);
+RIN_API size_t rin_generator_image_floats(const rin_generator *g);
 
 /* Progress of rin_generate: `done` of `total` solver steps, counted over every batch of the
  * request (total = steps x batches), after each step. Return nonzero to stop the request: it
@@ -427,11 +438,11 @@ size_t rin_generator_image_floats(const rin_generator *g);
 typedef int (*rin_progress_fn)(void *user, int done, int total);
 
 typedef struct rin_generate_request {
-    int n;              /* images to generate, >= 1 */
-    const int *labels;  /* (n) class ids, -1 for the dropped (unconditional) label; NULL: image
-                           i gets class i mod num_classes (every class in turn). Ignored by an
-                           unconditional model. */
-    double guidance;    /* classifier-free guidance weight w; 0: off (docs/sampling.md) */
+    int n;               /* images to generate, >= 1 */
+    const int *labels;   /* (n) class ids, -1 for the dropped (unconditional) label; NULL: image
+                            i gets class i mod num_classes (every class in turn). Ignored by an
+                            unconditional model. */
+    double guidance;     /* classifier-free guidance weight w; 0: off (docs/sampling.md) */
     const char *sampler; /* "ddpm", "ddim", "euler", "euler_a", "heun", "dpm++2m", ...; NULL:
                             rin sample's default */
     int steps;           /* solver steps; 0: rin sample's default */
@@ -442,19 +453,19 @@ typedef struct rin_generate_request {
 } rin_generate_request;
 
 /* n = 1, every other field its default (as rin sample without options). Thread-safe. */
-void rin_generate_request_default(rin_generate_request *r);
+RIN_API void rin_generate_request_default(rin_generate_request *r);
 
 /* Generates r->n images into out (n, H, W, C), float pixel values in [0, 1] (0 is black), in
  * batches of max_batch images. The images are the ones `rin sample --model PATH --n N --seed S`
  * (with the same sampler, steps, spacing, guidance and --batch) writes. On failure the text is
  * in rin_generator_last_error(g); out may hold the batches finished before the failure. */
-rin_status rin_generate(rin_generator *g, const rin_generate_request *r, float *out);
+RIN_API rin_status rin_generate(rin_generator *g, const rin_generate_request *r, float *out);
 /* Asks the rin_generate running on g to stop (RIN_STATUS_CANCELLED before its next network
  * call). The one function that may be called from another thread while rin_generate runs; a
  * request started after it runs normally. */
-void rin_generator_cancel(rin_generator *g);
+RIN_API void rin_generator_cancel(rin_generator *g);
 /* Why the last rin_generate (or the last failed call on g) failed; "" after a success. */
-const char *rin_generator_last_error(const rin_generator *g);
+RIN_API const char *rin_generator_last_error(const rin_generator *g);
 
 /* Thread safety: the functions marked thread-safe may be called from any thread at any time.
  * Every other function works on the objects it is given: different objects (models, ctxs,
@@ -463,7 +474,7 @@ const char *rin_generator_last_error(const rin_generator *g);
  * only read by them. Each call runs its work on the calling thread's OpenMP team. */
 
 /* Mean squared error over n elements; dpred (may be NULL) gets 2(pred - target)/n. */
-double rin_mse_loss(float *dpred, const float *pred, const float *target, size_t n);
+RIN_API double rin_mse_loss(float *dpred, const float *pred, const float *target, size_t n);
 
 #ifdef __cplusplus
 }

@@ -493,7 +493,8 @@ static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *
 /* ---- the whole model ---------------------------------------------------------------------- */
 
 /* A bad argument: RIN_STATUS_ARG, with the reason in the ctx's last error. */
-static rin_status arg_error(rin_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static rin_status arg_error(rin_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static rin_status arg_error(rin_ctx *ctx, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -511,8 +512,9 @@ static rin_status check_batch(rin_ctx *ctx, const rin_batch *in) {
     if (!in->x_t || !in->gamma)
         return arg_error(ctx, "rin_forward: %s is NULL", !in->x_t ? "x_t" : "gamma");
     if (c->seq_len > 0 && c->cond_frames > 0 && !ctx->cond)
-        return arg_error(ctx, "rin_forward: a video model with %d conditioning frames needs "
-                              "rin_ctx_set_cond first",
+        return arg_error(ctx,
+                         "rin_forward: a video model with %d conditioning frames needs "
+                         "rin_ctx_set_cond first",
                          c->cond_frames);
     if (c->num_classes > 0) {
         if (!in->labels)

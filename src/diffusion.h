@@ -139,8 +139,8 @@ rin_status rin_sample_plan(rin_sampler_plan *p, const rin_sample_config *sc, cha
 
 /* rin_sample that can be stopped: once *stop is nonzero (written from any thread, or by cb),
  * the next network call returns RIN_STATUS_CANCELLED instead of running. stop may be NULL. */
-rin_status rin_sample_stoppable(rin_ctx *ctx, const rin_sample_config *sc, int B,
-                                const int *labels, float *out, rin_sample_callback cb, void *user,
+rin_status rin_sample_stoppable(rin_ctx *ctx, const rin_sample_config *sc, int B, const int *labels,
+                                float *out, rin_sample_callback cb, void *user,
                                 const atomic_int *stop, char *err, size_t errlen);
 
 #endif /* RIN_DIFFUSION_H */

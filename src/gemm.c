@@ -268,9 +268,11 @@ static void tile_product(rin_gemm_path p, int ta, int tb, int m, int n, int K, f
 static int trace_on;
 static int trace_n;
 static rin_gemm_shape trace_tab[TRACE_CAP];
+/* a mutex of our own: a named omp critical would be a global symbol of librin.so */
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void trace_add(int ta, int tb, int M, int N, int K, float alpha, float beta, int in_par) {
-#pragma omp critical(rin_gemm_trace)
+    pthread_mutex_lock(&trace_mu);
     {
         int i = 0;
         while (i < trace_n &&
@@ -283,6 +285,7 @@ static void trace_add(int ta, int tb, int M, int N, int K, float alpha, float be
         else if (trace_n < TRACE_CAP)
             trace_tab[trace_n++] = (rin_gemm_shape){ta, tb, M, N, K, alpha, beta, in_par, 1};
     }
+    pthread_mutex_unlock(&trace_mu);
 }
 
 /* One product and its tiling, as rin_sgemm received it. */

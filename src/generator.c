@@ -27,7 +27,9 @@ struct rin_generator {
     char err[1024];
 };
 
-const char *rin_version(void) { return RIN_VERSION; }
+const char *rin_version(void) {
+    return RIN_VERSION;
+}
 
 rin_status rin_generator_open(rin_generator **out, const char *path,
                               const rin_generator_options *opt, char *err, size_t errlen) {
@@ -75,7 +77,9 @@ void rin_generator_close(rin_generator *g) {
     free(g);
 }
 
-const rin_config *rin_generator_config(const rin_generator *g) { return &g->model->cfg; }
+const rin_config *rin_generator_config(const rin_generator *g) {
+    return &g->model->cfg;
+}
 
 size_t rin_generator_image_floats(const rin_generator *g) {
     return rin_config_input_floats(&g->model->cfg);
@@ -86,9 +90,13 @@ void rin_generate_request_default(rin_generate_request *r) {
     r->n = 1;
 }
 
-void rin_generator_cancel(rin_generator *g) { atomic_store(&g->stop, 1); }
+void rin_generator_cancel(rin_generator *g) {
+    atomic_store(&g->stop, 1);
+}
 
-const char *rin_generator_last_error(const rin_generator *g) { return g->err; }
+const char *rin_generator_last_error(const rin_generator *g) {
+    return g->err;
+}
 
 /* rin_sample's per-step callback: the request's progress, and its wish to stop. */
 static void on_step(void *user, int step, int steps, const float *x0_hat, const float *x) {
@@ -103,11 +111,11 @@ static void on_step(void *user, int step, int steps, const float *x0_hat, const 
 static rin_status request_config(rin_sample_config *sc, const rin_generator *g,
                                  const rin_generate_request *r, char *err, size_t errlen) {
     *sc = g->base;
-    if (r->sampler && snprintf(sc->sampler, sizeof sc->sampler, "%s", r->sampler) >=
-                          (int)sizeof sc->sampler)
+    if (r->sampler &&
+        snprintf(sc->sampler, sizeof sc->sampler, "%s", r->sampler) >= (int)sizeof sc->sampler)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "sampler '%s': unknown", r->sampler);
-    if (r->spacing && snprintf(sc->spacing, sizeof sc->spacing, "%s", r->spacing) >=
-                          (int)sizeof sc->spacing)
+    if (r->spacing &&
+        snprintf(sc->spacing, sizeof sc->spacing, "%s", r->spacing) >= (int)sizeof sc->spacing)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "spacing '%s': unknown", r->spacing);
     if (r->steps < 0)
         return rin_errorf(err, errlen, RIN_STATUS_ARG, "steps %d (expected >= 1, or 0 for %d)",

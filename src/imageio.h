@@ -15,23 +15,8 @@
 #include <stdint.h>
 
 #include "rin.h"
+#include "rin_image.h" /* the public part: PNG read and write, grids */
 
-/* One tEXt chunk (PNG specification 11.3.4.3): a keyword of 1-79 printable Latin-1 characters
- * (bytes 32-126 and 161-255) without leading, trailing or consecutive spaces, and a value of
- * printable Latin-1 characters and line feeds. Both are NUL-terminated C strings. */
-typedef struct rin_png_text {
-    const char *key;
-    const char *value;
-} rin_png_text;
-
-/* Writes an 8-bit PNG (C = 1 grey or 3 RGB) atomically. */
-rin_status rin_png_write(const char *path, const uint8_t *pixels, int H, int W, int C, char *err,
-                         size_t errlen);
-/* The same with ntext tEXt chunks, placed right after IHDR in the given order. A key or value
- * that breaks the rules above is refused (RIN_STATUS_ARG, naming the key) before anything is
- * written. */
-rin_status rin_png_write_text(const char *path, const uint8_t *pixels, int H, int W, int C,
-                              const rin_png_text *text, int ntext, char *err, size_t errlen);
 /* Copies the UTF-8 string src into dst (cap bytes, NUL-terminated, truncated to fit) as a valid
  * tEXt value: characters U+0020-U+007E, U+00A1-U+00FF and line feeds become their Latin-1
  * byte, anything else (other characters, control bytes, malformed UTF-8) a '?'. */
@@ -39,10 +24,6 @@ void rin_png_text_latin1(char *dst, size_t cap, const char *src);
 /* Encodes a PNG into memory (malloc'd *out, *outlen), for embedding in HTML. */
 rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, int H, int W,
                           int C);
-/* Reads a PNG (for tests and PNG datasets): *pixels malloc'd (H, W, C), C = 1 or 3 (grey
- * alpha and RGBA are converted). */
-rin_status rin_png_read(const char *path, uint8_t **pixels, int *H, int *W, int *C, char *err,
-                        size_t errlen);
 
 /* Checks a PNG in memory before decoding: signature, IHDR first, every chunk inside the file,
  * an IEND. Returns NULL and the size (*W, *H), or the reason it is not a usable PNG. */
@@ -62,9 +43,6 @@ void rin_png_info_free(rin_png_info *info);
 /* The value of the first text chunk with this keyword, or NULL. */
 const char *rin_png_info_text(const rin_png_info *info, const char *key);
 
-/* float in [-b, b] -> byte, see above. */
-void rin_float_to_u8(uint8_t *dst, const float *src, size_t n, float b);
-
 /* Tiles N images (N, H, W, C) floats in [-b, b] into a grid of `cols` columns with a `pad`
  * pixel border of grey 128; the result (*GH, *GW, C) is malloc'd into *out. */
 rin_status rin_grid_make(uint8_t **out, int *GH, int *GW, const float *imgs, int N, int H, int W,
@@ -79,12 +57,6 @@ rin_status rin_image_upscale(uint8_t **out, const uint8_t *in, int H, int W, int
 /* The enlargement that shows an H x W image at least RIN_GRID_MIN_PX pixels on its longer side:
  * ceil(84 / max(H, W)), 1 for images of 84 pixels and more (28 and 32 -> 3, 64 -> 2). */
 int rin_grid_auto_scale(int H, int W);
-
-/* rin_grid_make (2-pixel borders), enlarged `scale` times (0: rin_grid_auto_scale(H, W)), and
- * written with rin_png_write_text (text may be NULL when ntext = 0). */
-rin_status rin_grid_write(const char *path, const float *imgs, int N, int H, int W, int C, int cols,
-                          float b, int scale, const rin_png_text *text, int ntext, char *err,
-                          size_t errlen);
 
 /* The self-contained training report (report.html): inline SVG curves of loss and learning
  * rate against step, the latest sample grid large with a caption, the grids of the run's history

@@ -156,15 +156,15 @@ typedef struct net_denoiser {
     size_t per, n;
     rin_pred_type pred;
     const int *labels;
-    int *drop;           /* (B) the dropped label, for the guidance call */
-    int carry;           /* latents carried at all */
-    int carry_step;      /* latent_carry = step */
-    int have_z;          /* z_in holds latents to feed */
-    float *xin;          /* (B, per) the normalised input */
-    float *net, *unc;    /* (B, per) network outputs, conditional and unconditional */
-    float *gam;          /* (B) */
-    float *z_in, *z_out; /* (B, L, D) latents fed to and returned by the call */
-    int calls;           /* network calls so far */
+    int *drop;              /* (B) the dropped label, for the guidance call */
+    int carry;              /* latents carried at all */
+    int carry_step;         /* latent_carry = step */
+    int have_z;             /* z_in holds latents to feed */
+    float *xin;             /* (B, per) the normalised input */
+    float *net, *unc;       /* (B, per) network outputs, conditional and unconditional */
+    float *gam;             /* (B) */
+    float *z_in, *z_out;    /* (B, L, D) latents fed to and returned by the call */
+    int calls;              /* network calls so far */
     const atomic_int *stop; /* nonzero: refuse the next call (rin_sample_stoppable) */
     char *err;
     size_t errlen;
@@ -238,8 +238,8 @@ rin_status rin_sample(rin_ctx *ctx, const rin_sample_config *sc, int B, const in
     return rin_sample_stoppable(ctx, sc, B, labels, out, cb, user, NULL, err, errlen);
 }
 
-rin_status rin_sample_stoppable(rin_ctx *ctx, const rin_sample_config *sc, int B,
-                                const int *labels, float *out, rin_sample_callback cb, void *user,
+rin_status rin_sample_stoppable(rin_ctx *ctx, const rin_sample_config *sc, int B, const int *labels,
+                                float *out, rin_sample_callback cb, void *user,
                                 const atomic_int *stop, char *err, size_t errlen) {
     const rin_config *c = &ctx->model->cfg;
     rin_sampler_plan plan;
