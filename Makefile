@@ -14,7 +14,7 @@
 #   DNNL    auto (default): also link oneDNN (libdnnl-dev) for the dnnl GEMM path when its header
 #           is found, else without (one line says so); 1: an error without it; 0: OpenBLAS only.
 #           Needs BLAS=openblas and OMP=1 (oneDNN's threads are OpenMP's); RIN_GEMM picks the
-#           path at run time (src/gemm.h, docs/performance.md)
+#           path at run time (src/nn/gemm.h, docs/performance.md)
 #
 # `make test` and `make demo` first install what is missing (.ci/install-deps.sh), then run make
 # again for the work (run-tests, run-demo), so that the checks below see what was installed.
@@ -35,7 +35,11 @@ BUILD ?= build
 
 WARN = -Wall -Wextra -Wshadow -Wdouble-promotion -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Werror=implicit-function-declaration
-CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off $(WARN) -MMD -MP -Iinclude -Isrc -I/usr/include/stb -g
+# src/ has a folder per layer (README "Layout"); their headers are included by name
+SRC_LAYERS = base nn diffusion data eval
+SRC_INC = -Isrc $(addprefix -Isrc/,$(SRC_LAYERS))
+CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off $(WARN) -MMD -MP -Iinclude $(SRC_INC) \
+         -I/usr/include/stb -g
 LDLIBS = -ljansson -lstb -lgif -lz -lcrypto -llapacke -lm
 
 ifeq ($(DEBUG),1)
@@ -123,7 +127,7 @@ FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' >$(FLAGS_FILE))
 endif
 
-LIB_SRC = $(wildcard src/*.c)
+LIB_SRC = $(foreach l,$(SRC_LAYERS),$(wildcard src/$(l)/*.c))
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
@@ -263,14 +267,14 @@ deps:
 	sh .ci/install-deps.sh $(DEPS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h examples/*.c
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h include/*.h tests/*.h examples/*.c
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h include/*.h tests/*.h examples/*.c
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h include/*.h tests/*.h examples/*.c
 
 lint:
-	-cppcheck --quiet --enable=warning,performance,portability -Iinclude -Isrc src cli
-	-clang-tidy $(LIB_SRC) -- -std=c11 -Iinclude -Isrc
+	-cppcheck --quiet --enable=warning,performance,portability -Iinclude $(SRC_INC) src cli
+	-clang-tidy $(LIB_SRC) -- -std=c11 -Iinclude $(SRC_INC)
 
 clean:
 	rm -rf build build-*
@@ -294,4 +298,4 @@ run-demo: $(BUILD)/rin
 	@echo "Samples of the shipped model: runs/demo/pretrained_samples.png"
 	@echo "The fresh run's report:       runs/demo/train/report.html"
 
--include $(wildcard $(BUILD)/*/*.d $(BUILD)/pic/*/*.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/pic/*/*/*.d)

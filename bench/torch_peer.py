@@ -10,7 +10,7 @@ written by `rin init`, so both sides run the same model on the same shapes.
   python3 bench/torch_peer.py --model FILE --phase train|sample --batch B --threads T
                               [--steps N] [--warmup W]
 
-The train step is what src/trainer.c does: a no-grad self-conditioning pass over the whole
+The train step is what src/diffusion/trainer.c does: a no-grad self-conditioning pass over the whole
 batch, latents kept per example with probability 0.9, the gradient pass, MSE against the
 noise (eps prediction), backward, LAMB (per-tensor trust ratio, weight decay on weights and
 position tables) and an EMA of the weights. The sampling step is one no-grad forward with the
@@ -100,7 +100,7 @@ R.drop_path_scale = _drop_path_scale
 # ---- training ---------------------------------------------------------------------------------
 
 def sigmoid_gamma(t, start=-3.0, end=3.0, tau=0.9):
-    """The sigmoid@-3,3,0.9 schedule of the default training config (src/diffusion.c)."""
+    """The sigmoid@-3,3,0.9 schedule of the default training config (src/diffusion/diffusion.c)."""
     v_start = torch.sigmoid(torch.tensor(start / tau))
     v_end = torch.sigmoid(torch.tensor(end / tau))
     out = (-torch.sigmoid((t * (end - start) + start) / tau) + v_end) / (v_end - v_start)
@@ -108,7 +108,7 @@ def sigmoid_gamma(t, start=-3.0, end=3.0, tau=0.9):
 
 
 class Lamb:
-    """LAMB as src/optim.c (lr 3e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01)."""
+    """LAMB as src/diffusion/optim.c (lr 3e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01)."""
 
     def __init__(self, params, decayed, lr=3e-3, b1=0.9, b2=0.999, eps=1e-8, wd=0.01):
         self.p, self.decayed = params, decayed

@@ -6,12 +6,12 @@
  *   rin eval --real fmnist:test --fake ckpt:models/fmnist.safetensors --fake-n 10000 \
  *            --steps 250 --sampler ddpm                           # sample, then score
  *
- * Features come from the frozen LeNet of models/featnet-fmnist.safetensors (src/featnet.h):
+ * Features come from the frozen LeNet of models/featnet-fmnist.safetensors (src/eval/featnet.h):
  * the Frechet distance on its 128-d penultimate features is reported as FD-LeNet(FMNIST),
  * never "FID"; KID (cubic kernel, subsets) on the same features; the classifier score (the
  * Inception Score analogue, 10 splits) on its logits; the class histogram of the generated
- * images. Every statistic is float64 (src/metrics.c). The network's SHA-256 is printed with the
- * scores, since a score means something only for that exact file.
+ * images. Every statistic is float64 (src/eval/metrics.c). The network's SHA-256 is printed with
+ * the scores, since a score means something only for that exact file.
  */
 #include <getopt.h>
 #include <math.h>

@@ -1,5 +1,5 @@
-/* featnet.c -- `rin featnet`: train and evaluate the evaluation feature network (src/featnet.h,
- * shared/spec/evaluation.md 4.2, docs/featnet.md).
+/* featnet.c -- `rin featnet`: train and evaluate the evaluation feature network
+ * (src/eval/featnet.h, shared/spec/evaluation.md 4.2, docs/featnet.md).
  *
  *   rin featnet train --data fmnist --epochs 5 --seed 0 --out models/featnet-fmnist.safetensors
  *   rin featnet eval  --model models/featnet-fmnist.safetensors --data fmnist:test

@@ -5,7 +5,7 @@
  * global images per second, the median time a step spent in the sums (transfer plus waiting
  * for the slower rank) and the median of a bare MPI all-reduce of the same buffer.
  *
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc -DRIN_MPI \
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc -Isrc/base -Isrc/nn -Isrc/diffusion -Isrc/data -Isrc/eval -DRIN_MPI \
  *      $(mpicc --showme:compile) \
  *      dev/bench_dist.c build/librin.a -lopenblas -ljansson -lstb -lz -lcrypto -llapacke -lm \
  *      $(mpicc --showme:link) -o build/bench_dist

@@ -13,7 +13,7 @@
  * The clips are the test set of `rin eval` (data seed 1, clips 0..n-1); every frame of a clip
  * is noised to the same gamma. Errors are squared errors summed over a frame, pixels in [0, 1].
  *
- *   make && gcc -O2 -fopenmp -Iinclude -Isrc -I/usr/include/stb dev/video_xhat.c build/librin.a \
+ *   make && gcc -O2 -fopenmp -Iinclude -Isrc -Isrc/base -Isrc/nn -Isrc/diffusion -Isrc/data -Isrc/eval -I/usr/include/stb dev/video_xhat.c build/librin.a \
  *       -lopenblas -ljansson -lstb -lgif -lz -lcrypto -llapacke -lm $(mpicc --showme:link) \
  *       -o build/video_xhat
  *   build/video_xhat runs/video/model.safetensors [ema|raw] [data] [clips]

@@ -3,7 +3,7 @@
  * png: dataset reader call. The definitions here take precedence over Debian's uninstrumented
  * libstb (an executable's symbols interpose a shared library's); the header is the same
  * /usr/include/stb/stb_image.h the library was built from. Only PNG: rin refuses other formats
- * before decoding (src/imageio.c, src/data.c). */
+ * before decoding (src/data/imageio.c, src/data/data.c). */
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #include <stb_image.h>

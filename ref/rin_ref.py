@@ -2,17 +2,17 @@
 
 This is the executable form of shared/spec/rin.md section 1 that the C code is tested against
 (style.md section 10, "Reference style"). It is functional: the model is a dict of parameter
-tensors named exactly as the C parameter table (src/tensors.h), plus a config dict. There is no
+tensors named exactly as the C parameter table (src/nn/tensors.h), plus a config dict. There is no
 nn.Module, no nn.MultiheadAttention and no fused attention, so every packing and scaling
 convention is visible here:
 
-  - one Python function per C op of src/ops.h, with the same name (minus "rin_" and
+  - one Python function per C op of src/nn/ops.h, with the same name (minus "rin_" and
     "_forward") and the same order of inputs: linear, layernorm, gelu, silu, residual,
     dropout_apply, attention, patchify, unpatchify, patchify3d, unpatchify3d, patchify3d_stack,
     add_rows, add_slot_rows, gamma_code, mse;
   - the sub-layers and the model on top of them: attn_branch, mlp_branch, time_token,
     class_token, init_latents, rin_block, readout, forward;
-  - the counter-based hash of src/rng.c (hash64, counter_uniform), so that dropout and
+  - the counter-based hash of src/base/rng.c (hash64, counter_uniform), so that dropout and
     drop-path masks are bit-identical to the C ones;
   - a small safetensors reader and writer (json + struct + numpy; Debian ships no safetensors
     module) and config_from_meta, which turns a file's __metadata__ into a config dict.
@@ -35,7 +35,7 @@ import torch
 LN_EPS = 1e-6
 TIME_SCALING = 1000.0  # s = 1000 * gamma (spec 1.2)
 
-# ---- counter-based hash (src/rng.c) -----------------------------------------------------------
+# ---- counter-based hash (src/base/rng.c) -----------------------------------------------------------
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _M64 = (1 << 64) - 1
@@ -78,7 +78,7 @@ def stream_drop_path_mlp(layer):
     return 16 * layer + 3
 
 
-# ---- ops (src/ops.h) ------------------------------------------------------------------------
+# ---- ops (src/nn/ops.h) ------------------------------------------------------------------------
 
 
 def linear(x, w, b):
@@ -608,7 +608,7 @@ def _mlp_rows(prefix, Dm, Hd):
 
 
 def param_table(cfg):
-    """Every parameter as (name, shape, kind), in the order of src/tensors.h: the globals, then
+    """Every parameter as (name, shape, kind), in the order of src/nn/tensors.h: the globals, then
     block 0 (read attention, read MLP, process layers each attention then MLP, write attention,
     write MLP), block 1, ... kind is one of weight, bias, ln_w, pos, sc_ln_w."""
     c = cfg

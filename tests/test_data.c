@@ -1,4 +1,4 @@
-/* test_data.c -- T6 tests of the dataset readers and the batcher (src/data.c, data.h).
+/* test_data.c -- T6 tests of the dataset readers and the batcher (src/data/data.c, data.h).
  *
  * Fashion-MNIST from Debian's dataset-fashion-mnist (skipped when absent): counts, class balance,
  * mean pixel (shared/spec/evaluation.md 1.1), checksum verification on an altered copy and the

@@ -1,4 +1,5 @@
-/* test_imageio.c -- T6 tests of PNG files, sample grids and the training report (src/imageio.c).
+/* test_imageio.c -- T6 tests of PNG files, sample grids and the training report
+ * (src/data/imageio.c).
  *
  * Exact bytes of the float -> byte mapping; bitwise PNG round trips (grey and RGB, odd sizes),
  * conversion of grey+alpha and RGBA files on read, rejection of non-PNG files and atomic-write

@@ -1,4 +1,4 @@
-/* test_metrics.c -- the metrics of src/metrics.c against closed forms (T6, evaluation.md 5):
+/* test_metrics.c -- the metrics of src/eval/metrics.c against closed forms (T6, evaluation.md 5):
  *   - covariance with the N-1 divisor, and the blocked dsyrk path against a plain double loop;
  *   - the symmetric square root of a known matrix and of random SPD matrices;
  *   - every FD row of the table in section 5 (diagonal example 7, I against [[2,1],[1,2]],

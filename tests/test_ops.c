@@ -1,4 +1,4 @@
-/* test_ops.c -- T0 kernel parity and T1 finite-difference tests of every op in src/ops.h.
+/* test_ops.c -- T0 kernel parity and T1 finite-difference tests of every op in src/nn/ops.h.
  *
  * T0: rin_linear_forward/backward (cblas_sgemm under RIN_BLAS) against the *_naive loops on odd
  * sizes, accumulating into non-zero gradients, with and without din/db and bias;

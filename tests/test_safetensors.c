@@ -1,4 +1,4 @@
-/* test_safetensors.c -- T6 tests of the safetensors reader and writer (src/safetensors.c).
+/* test_safetensors.c -- T6 tests of the safetensors reader and writer (src/data/safetensors.c).
  *
  * Bitwise round trips of every supported dtype (scalars, zero-size tensors, metadata, unaligned
  * offsets), header alignment, F32/F64 conversion, rejection of corrupt files (each case checks

@@ -1,4 +1,4 @@
-/* test_video.c -- clips for video prediction (src/video.c):
+/* test_video.c -- clips for video prediction (src/data/video.c):
  *   - the moving-items generator: deterministic by (seed, index), items stay in the frame and
  *     are drawn where the documented trajectory puts them, bounces reverse the direction; a
  *     longer clip (a roll-out's ground truth) begins with the shorter one;

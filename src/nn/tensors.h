@@ -2,7 +2,7 @@
  *
  * Each X(...) row is: field, ndim, dim0, dim1, init rule (spec 1.8), heads (MHA init only),
  * decayed (1: weight decay and LAMB trust ratio; 0: biases and LayerNorm, spec section 4).
- * From these rows src/model.c derives the parameter layout, the named tensor list used by
+ * From these rows src/nn/model.c derives the parameter layout, the named tensor list used by
  * checkpoints and tests, the view structs below and the initialisation. Nothing else in the
  * code lists tensors, so names, sizes and buffer order cannot drift apart.
  *

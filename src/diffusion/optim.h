@@ -1,7 +1,7 @@
 /* optim.h -- optimisers, learning-rate schedule, EMA, gradient norms (spec section 4).
  *
  * Parameters, gradients, first and second moments and the EMA share the layout of the
- * parameter table (src/tensors.h), so every update is a loop over the table's tensors.
+ * parameter table (src/nn/tensors.h), so every update is a loop over the table's tensors.
  * Per-tensor norms (LAMB) and the global norm are computed in double in a fixed order, so
  * results do not depend on the thread count.
  */

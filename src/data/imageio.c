@@ -1,4 +1,4 @@
-/* imageio.c -- PNG files, sample grids and the self-contained training report (src/imageio.h).
+/* imageio.c -- PNG files, sample grids and the self-contained training report (src/data/imageio.h).
  *
  * PNG encoding and decoding are stb_image_write and stb_image from Debian's libstb (linked with
  * -lstb; this file defines no STB_*_IMPLEMENTATION, see shared/spec/evaluation.md section 7).
