@@ -1,5 +1,6 @@
-/* cli.h -- shared pieces of the `rin` command line (the files of cli/): command entry points, fatal
- * errors, and key=value settings. Process concerns live here, never in librin. */
+/* cli.h -- shared pieces of the `rin` command line (the files of cli/): command entry points
+ * (rin.c dispatches to them), and the helpers of common.c: fatal errors, option values and
+ * key=value settings. Process concerns live here, never in librin. */
 #ifndef RIN_CLI_H
 #define RIN_CLI_H
 
