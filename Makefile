@@ -131,7 +131,11 @@ LIB_SRC = $(foreach l,$(SRC_LAYERS),$(wildcard src/$(l)/*.c))
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-CLI_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+# The program is main() (cli/rin.c) over librin_cli.a, its commands, helpers and the training
+# report; the tests link librin_cli.a too, to test the report. Neither librin.a nor librin.so
+# holds any of it.
+CLI_MAIN_OBJ = $(BUILD)/cli/rin.o
+CLI_OBJ = $(filter-out $(CLI_MAIN_OBJ),$(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC)))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 .PHONY: bench bench-torch all test run-tests fixtures format format-check lint clean deps demo run-demo fuzz \
@@ -150,19 +154,22 @@ $(BUILD)/%.o: %.c $(FLAGS_FILE)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# tests keep assert() and RIN_ASSERT on whatever the flags
+# tests keep assert() and RIN_ASSERT on whatever the flags; they see the program's headers
 $(BUILD)/tests/%.o: tests/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	$(Q)$(CC) $(CFLAGS) -UNDEBUG -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Icli -UNDEBUG -c $< -o $@
 
 $(BUILD)/librin.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/rin: $(CLI_OBJ) $(BUILD)/librin.a
+$(BUILD)/librin_cli.a: $(CLI_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/rin: $(CLI_MAIN_OBJ) $(BUILD)/librin_cli.a $(BUILD)/librin.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin.a
+$(BUILD)/rin_tests: $(TEST_OBJ) $(BUILD)/librin_cli.a $(BUILD)/librin.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The shared library (docs/library.md): the same sources compiled position-independent with
@@ -267,10 +274,10 @@ deps:
 	sh .ci/install-deps.sh $(DEPS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h include/*.h tests/*.h examples/*.c
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h cli/*.h include/*.h tests/*.h examples/*.c
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h include/*.h tests/*.h examples/*.c
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*.h src/*/*.h cli/*.h include/*.h tests/*.h examples/*.c
 
 lint:
 	-cppcheck --quiet --enable=warning,performance,portability -Iinclude $(SRC_INC) src cli

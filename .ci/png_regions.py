@@ -30,7 +30,7 @@ CHECKS = {
     "history": (3, 0.05, 0),  # input#history: the slider over the run's grids
     "thumbs": (20, 0.20, 0),  # div#thumbs: the history's thumbnails
 }
-CURVE_RGB = (0x1F, 0x6F, 0xB4)  # the charts' polyline stroke (src/data/imageio.c)
+CURVE_RGB = (0x1F, 0x6F, 0xB4)  # the charts' polyline stroke (cli/report.c)
 
 
 def fail(msg):

@@ -1,6 +1,7 @@
 /* cli.h -- shared pieces of the `rin` command line (the files of cli/): command entry points
  * (rin.c dispatches to them), and the helpers of common.c: fatal errors, option values and
- * key=value settings. Process concerns live here, never in librin. */
+ * key=value settings. Process concerns live here, never in librin; so do pages for people
+ * (report.h). */
 #ifndef RIN_CLI_H
 #define RIN_CLI_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "imageio.h"
+#include "report.h"
 #include "rin.h"
 
 int cmd_init(int argc, char **argv);

@@ -1,5 +1,5 @@
-/* test_imageio.c -- T6 tests of PNG files, sample grids and the training report
- * (src/data/imageio.c).
+/* test_imageio.c -- T6 tests of PNG files, sample grids (src/data/imageio.c) and the training
+ * report that shows them (cli/report.c, linked from librin_cli.a).
  *
  * Exact bytes of the float -> byte mapping; bitwise PNG round trips (grey and RGB, odd sizes),
  * conversion of grey+alpha and RGBA files on read, rejection of non-PNG files and atomic-write
@@ -22,6 +22,7 @@
 #include "data.h"
 #include "imageio.h"
 #include "internal.h"
+#include "report.h"
 #include "test.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
-/* imageio.h -- image output: PNG files with text chunks, sample grids, trajectory strips; the
- * training report.
+/* imageio.h -- image output: PNG files with text chunks, sample grids, trajectory strips. The
+ * training report that shows them is the program's (cli/report.h).
  *
  * PNG encoding is stb_image_write (Debian libstb-dev); files are written atomically (temporary
  * file, fsync, rename). Float images map to bytes as round(255 (x/(2b) + 0.5)) clamped to
@@ -21,13 +21,18 @@
  * tEXt value: characters U+0020-U+007E, U+00A1-U+00FF and line feeds become their Latin-1
  * byte, anything else (other characters, control bytes, malformed UTF-8) a '?'. */
 void rin_png_text_latin1(char *dst, size_t cap, const char *src);
-/* Encodes a PNG into memory (malloc'd *out, *outlen), for embedding in HTML. */
+/* Encodes a PNG into memory (malloc'd *out, *outlen), e.g. for embedding in HTML. */
 rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, int H, int W,
                           int C);
 
 /* Checks a PNG in memory before decoding: signature, IHDR first, every chunk inside the file,
  * an IEND. Returns NULL and the size (*W, *H), or the reason it is not a usable PNG. */
 const char *rin_png_probe(const uint8_t *png, size_t len, int *W, int *H);
+
+/* Reads the whole file path into *data (malloc'd, *len bytes; free it). Errors name the file:
+ * RIN_STATUS_IO "PATH: cannot open: ..." or "PATH: read failed: ...", RIN_STATUS_NOMEM. */
+rin_status rin_read_whole_file(const char *path, uint8_t **data, size_t *len, char *err,
+                               size_t errlen);
 
 /* What `rin info FILE.png` shows: the header and the text chunks, every chunk's CRC verified. */
 typedef struct rin_png_info {
@@ -40,6 +45,11 @@ typedef struct rin_png_info {
  * RIN_STATUS_FORMAT and a message naming the file. Free with rin_png_info_free. */
 rin_status rin_png_info_read(const char *path, rin_png_info *info, char *err, size_t errlen);
 void rin_png_info_free(rin_png_info *info);
+/* rin_png_info_read on a PNG held in memory (len bytes): RIN_STATUS_OK, RIN_STATUS_NOMEM, or
+ * RIN_STATUS_FORMAT with *why the reason and *why_at the offset of the chunk at fault (0 when no
+ * chunk is); no message is formatted, so the caller names the file its own way. */
+rin_status rin_png_info_parse(const uint8_t *png, size_t len, rin_png_info *info, const char **why,
+                              size_t *why_at);
 /* The value of the first text chunk with this keyword, or NULL. */
 const char *rin_png_info_text(const rin_png_info *info, const char *key);
 
@@ -57,32 +67,5 @@ rin_status rin_image_upscale(uint8_t **out, const uint8_t *in, int H, int W, int
 /* The enlargement that shows an H x W image at least RIN_GRID_MIN_PX pixels on its longer side:
  * ceil(84 / max(H, W)), 1 for images of 84 pixels and more (28 and 32 -> 3, 64 -> 2). */
 int rin_grid_auto_scale(int H, int W);
-
-/* The self-contained training report (report.html): inline SVG curves of loss and learning
- * rate against step, the latest sample grid large with a caption, the grids of the run's history
- * as a slider (an <input type=range> and a few lines of inline script that show one of them in
- * place of the latest) over a strip of thumbnails, and the run's config. Every image is
- * embedded as a data: URI, so the one file works opened from disk, with no server.
- *
- * Captions: the latest grid's is grid_caption, or else built from the PNG's own text chunks
- * (step, sampler, steps, seed); a history grid's from its text chunks, or else "step N". A
- * missing or unreadable grid file is named on the page (the latest) or left out (history); it
- * never fails the report. Elements with ids for checks: img#latest, svg#loss, svg#lr,
- * input#history, div#thumbs. */
-typedef struct rin_report {
-    const char *title;       /* e.g. the run directory */
-    const char *config_text; /* "key=value" lines, shown as a table */
-    const long *steps;       /* (n) */
-    const double *loss;      /* (n) */
-    const double *lr;        /* (n) */
-    int n;
-    const char *grid_png;           /* path of the latest sample grid, or NULL */
-    const char *grid_caption;       /* text under the latest grid, or NULL (see above) */
-    const char *notes;              /* free text (progress, timing), or NULL */
-    const char *const *history_png; /* (nhistory) earlier grids and the latest, oldest first */
-    const long *history_steps;      /* (nhistory) their steps, for captions; or NULL */
-    int nhistory;                   /* 0: no history section */
-} rin_report;
-rin_status rin_report_write(const char *path, const rin_report *r, char *err, size_t errlen);
 
 #endif /* RIN_IMAGEIO_H */
