@@ -1,5 +1,7 @@
 /* video.h -- clips for video prediction (shared/spec/rin.md section 6, evaluation.md section 6):
- * the Moving-MNIST-style generator, stored clips, GIF and strip output, and per-frame metrics.
+ * the Moving-MNIST-style generator, stored clips, the GIF encoder, and per-frame metrics. The
+ * strips and the truth-beside-prediction GIFs people look at are composed by the program
+ * (cli/video.c).
  *
  * Sources (the `data` setting of a video run):
  *   "mmnist" / "mmnist:ITEMS"   two items bouncing in the frame (evaluation.md 6.2), generated on
