@@ -37,6 +37,7 @@
 #include "dist.h"
 #include "imageio.h"
 #include "internal.h"
+#include "keys.h"
 #include "video.h"
 
 typedef struct run_config {
@@ -53,84 +54,63 @@ typedef struct run_config {
     double time_limit;       /* seconds of training in this invocation; 0 = none */
 } run_config;
 
-static void run_defaults(run_config *r) {
-    memset(r, 0, sizeof *r);
-    snprintf(r->data, sizeof r->data, "fmnist");
-    r->random_flip = 0;
-    r->log_every = 50;
-    r->sample_every = 1000;
-    r->ckpt_every = 1000;
-    r->sample_count = 40;
-    r->sample_steps = 50;
-    snprintf(r->sample_sampler, sizeof r->sample_sampler, "ddim");
-    snprintf(r->sample_spacing, sizeof r->sample_spacing, "auto");
-    r->time_limit = 0;
-    r->sample_scale = 0;
+static rin_status check_sampler(const char *v, char *err, size_t errlen) {
+    rin_sampler_kind k;
+    return rin_sampler_parse(&k, v, err, errlen);
+}
+static rin_status check_spacing(const char *v, char *err, size_t errlen) {
+    rin_spacing sp;
+    return rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, errlen);
 }
 
-static const char *const run_keys[] = {
-    "data",         "random_flip",    "log_every",  "sample_every", "ckpt_every",    "sample_count",
-    "sample_steps", "sample_sampler", "time_limit", "sample_scale", "sample_spacing"};
+/* The run keys in their fixed order (checkpoint metadata, config.txt, --help), after the model's
+ * and the training's. Setting, printing, storing and --help all read this one table. */
+#define F(f)  RIN_KEY_FIELD(run_config, f)
+#define EVERY 1099511627776.0 /* 2^40 steps */
+// clang-format off
+static const rin_key run_keys[] = {
+    {"data",           RIN_KEY_STRING, F(data),           .def = "fmnist",
+                       .help = "dataset source (Data sources above)"},
+    {"random_flip",    RIN_KEY_INT,    F(random_flip),    .lo = 0, .hi = 1, .def = "0",
+                       .help = "horizontal flips"},
+    {"log_every",      RIN_KEY_LONG,   F(log_every),      .lo = 1, .hi = EVERY, .def = "50",
+                       .help = "a metrics.csv row (and a progress line) every N steps"},
+    {"sample_every",   RIN_KEY_LONG,   F(sample_every),   .lo = 0, .hi = EVERY, .def = "1000",
+                       .help = "a sample grid every N steps (0 = only at the end)"},
+    {"ckpt_every",     RIN_KEY_LONG,   F(ckpt_every),     .lo = 0, .hi = EVERY, .def = "1000",
+                       .help = "a checkpoint every N steps (0 = only at the end)"},
+    {"sample_count",   RIN_KEY_INT,    F(sample_count),   .lo = 1, .hi = 1024, .def = "40",
+                       .help = "images per grid"},
+    {"sample_steps",   RIN_KEY_INT,    F(sample_steps),   .lo = 1, .hi = 100000, .def = "50",
+                       .help = "sampler steps for grids"},
+    {"sample_sampler", RIN_KEY_STRING, F(sample_sampler), .check = check_sampler, .def = "ddim",
+                       .help = "sampler for grids (docs/sampling.md)"},
+    {"time_limit",     RIN_KEY_DOUBLE, F(time_limit),     .lo = 0, .hi = INFINITY,
+                       .what = "seconds >= 0", .def = "0",
+                       .help = "seconds of training in this invocation (0 = none)"},
+    {"sample_scale",   RIN_KEY_INT,    F(sample_scale),   .lo = 0, .hi = 64, .def = "0",
+                       .help = "grids enlarged N times (0 = auto: each image >= 84 pixels)"},
+    {"sample_spacing", RIN_KEY_STRING, F(sample_spacing), .check = check_spacing, .def = "auto",
+                       .help = "noise levels of grids (docs/sampling.md)"},
+};
+// clang-format on
+#undef F
+#undef EVERY
 #define NRUNKEYS ((int)(sizeof run_keys / sizeof run_keys[0]))
 
-static int run_get(const run_config *r, int i, char *buf, size_t len) {
-    switch (i) {
-    case 0: return snprintf(buf, len, "%s", r->data);
-    case 1: return snprintf(buf, len, "%d", r->random_flip);
-    case 2: return snprintf(buf, len, "%ld", r->log_every);
-    case 3: return snprintf(buf, len, "%ld", r->sample_every);
-    case 4: return snprintf(buf, len, "%ld", r->ckpt_every);
-    case 5: return snprintf(buf, len, "%d", r->sample_count);
-    case 6: return snprintf(buf, len, "%d", r->sample_steps);
-    case 7: return snprintf(buf, len, "%s", r->sample_sampler);
-    case 8: return rin_format_double(buf, len, r->time_limit);
-    case 9: return snprintf(buf, len, "%d", r->sample_scale);
-    case 10: return snprintf(buf, len, "%s", r->sample_spacing);
-    }
-    return -1;
+static void run_defaults(run_config *r) {
+    memset(r, 0, sizeof *r);
+    rin_keys_defaults(run_keys, NRUNKEYS, r);
 }
 
 /* Sets a run key; returns 0 if `key` is not one, 1 if set; dies on a bad value. */
 static int run_set(run_config *r, const char *key, const char *v, const char *where) {
-    char opt[300];
-    snprintf(opt, sizeof opt, "%s%s", where, key);
-    if (!strcmp(key, "data")) {
-        if (strlen(v) >= sizeof r->data)
-            die("%s: too long", opt);
-        snprintf(r->data, sizeof r->data, "%s", v);
-    } else if (!strcmp(key, "random_flip")) {
-        r->random_flip = (int)parse_long(opt, v, 0, 1);
-    } else if (!strcmp(key, "log_every")) {
-        r->log_every = parse_long(opt, v, 1, 1L << 40);
-    } else if (!strcmp(key, "sample_every")) {
-        r->sample_every = parse_long(opt, v, 0, 1L << 40);
-    } else if (!strcmp(key, "ckpt_every")) {
-        r->ckpt_every = parse_long(opt, v, 0, 1L << 40);
-    } else if (!strcmp(key, "sample_count")) {
-        r->sample_count = (int)parse_long(opt, v, 1, 1024);
-    } else if (!strcmp(key, "sample_steps")) {
-        r->sample_steps = (int)parse_long(opt, v, 1, 100000);
-    } else if (!strcmp(key, "sample_sampler")) {
-        rin_sampler_kind k;
-        char err[256];
-        if (rin_sampler_parse(&k, v, err, sizeof err))
-            die("%s: %s", opt, err);
-        snprintf(r->sample_sampler, sizeof r->sample_sampler, "%s", v);
-    } else if (!strcmp(key, "sample_spacing")) {
-        rin_spacing sp;
-        char err[256];
-        if (rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, sizeof err))
-            die("%s: %s", opt, err);
-        snprintf(r->sample_spacing, sizeof r->sample_spacing, "%s", v);
-    } else if (!strcmp(key, "sample_scale")) {
-        r->sample_scale = (int)parse_long(opt, v, 0, 64);
-    } else if (!strcmp(key, "time_limit")) {
-        r->time_limit = parse_double(opt, v);
-        if (!(r->time_limit >= 0))
-            die("%s: %s (expected seconds >= 0)", opt, v);
-    } else {
+    int i = rin_keys_find(run_keys, NRUNKEYS, key);
+    if (i < 0)
         return 0;
-    }
+    char err[1024];
+    if (rin_key_set(&run_keys[i], r, v, err, sizeof err))
+        die("%s%s", where, err);
     return 1;
 }
 
@@ -153,21 +133,28 @@ static void settings_set_cb(void *user, const char *key, const char *value, cons
     settings_set(user, key, value, where);
 }
 
+/* The three tables of settings in their order (config.txt, --help): the model's, the
+ * training's, the run's; and the part of s each one fills. */
+static const rin_key *settings_keys(int t, int *n) {
+    if (t == 0)
+        return rin_config_keys(n);
+    if (t == 1)
+        return rin_train_config_keys(n);
+    *n = NRUNKEYS;
+    return run_keys;
+}
+static const void *settings_part(const settings *s, int t) {
+    return t == 0 ? (const void *)&s->model : t == 1 ? (const void *)&s->train : &s->run;
+}
+
 /* Every setting as "key=value" lines. */
 static void settings_format(const settings *s, char *buf, size_t cap) {
     size_t w = 0;
-    char v[600];
-    for (int i = 0; i < rin_config_num_keys() && w < cap; i++) {
-        rin_config_get(&s->model, i, v, sizeof v);
-        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", rin_config_key(i), v);
-    }
-    for (int i = 0; i < rin_train_config_num_keys() && w < cap; i++) {
-        rin_train_config_get(&s->train, i, v, sizeof v);
-        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", rin_train_config_key(i), v);
-    }
-    for (int i = 0; i < NRUNKEYS && w < cap; i++) {
-        run_get(&s->run, i, v, sizeof v);
-        w += (size_t)snprintf(buf + w, cap - w, "%s=%s\n", run_keys[i], v);
+    buf[0] = 0;
+    for (int t = 0; t < 3 && w < cap; t++) {
+        int n;
+        const rin_key *k = settings_keys(t, &n);
+        w += (size_t)rin_keys_format(k, n, settings_part(s, t), buf + w, cap - w);
     }
 }
 
@@ -345,8 +332,8 @@ static void save_checkpoint(run *r) {
     const char *meta[2 * (NRUNKEYS + 4) + 1];
     int k = 0;
     for (int i = 0; i < NRUNKEYS; i++) {
-        run_get(&r->s.run, i, vals[i], sizeof vals[i]);
-        meta[k++] = run_keys[i];
+        rin_key_get(&run_keys[i], &r->s.run, vals[i], sizeof vals[i]);
+        meta[k++] = run_keys[i].name;
         meta[k++] = vals[i];
     }
     meta[k++] = "data_epoch";
@@ -529,6 +516,8 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 }
 
 static void train_usage(FILE *f) {
+    char presets[256];
+    rin_keys_join(presets, sizeof presets, rin_config_preset_names(), ", ");
     fprintf(
         f,
         "usage: rin train --run DIR [--preset NAME | --init-from FILE] [--config FILE]\n"
@@ -542,8 +531,7 @@ static void train_usage(FILE *f) {
         "                   model.safetensors: its EMA weights as both copies): its model,\n"
         "                   training and run settings; the step and data position continue;\n"
         "                   fresh optimizer moments (--config and --set change settings)\n"
-        "  --preset NAME    model preset: cifar10, imagenet64, fmnist, tiny, video (default "
-        "fmnist)\n"
+        "  --preset NAME    model preset: %s (default fmnist)\n"
         "  --config FILE    'key = value' lines ('#' comments); repeatable, later files win\n"
         "  --set key=value  one setting (repeatable; wins over the file)\n"
         "  --data SOURCE    same as --set data=SOURCE\n"
@@ -553,24 +541,28 @@ static void train_usage(FILE *f) {
         "\n"
         "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
         "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
-        "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n"
-        "\nKeys and their defaults (training defaults are the released CIFAR-10 sweep's):\n");
+        "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n",
+        presets);
     settings s;
     rin_config_preset(&s.model, "fmnist", NULL, 0);
     rin_train_config_default(&s.train);
     run_defaults(&s.run);
-    char buf[16384];
-    settings_format(&s, buf, sizeof buf);
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-        fprintf(f, "  %s\n", line);
-    fprintf(f, "\nRun keys: data, random_flip, log_every, sample_every, ckpt_every,\n"
-               "sample_count, sample_steps, sample_sampler, sample_spacing (docs/sampling.md),\n"
-               "time_limit (seconds; 0 = none),\n"
-               "sample_scale (grids enlarged N times; 0 = auto: each image at least 84 pixels).\n"
-               "Grids record run, step, sampler, steps, seed and the EMA weights' SHA-256 in text\n"
-               "chunks (`rin info FILE.png`); report.html shows them over the run.\n"
-               "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n"
-               "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
+    static const char *const heads[] = {
+        "\nModel keys, in the order of config.txt (values: the fmnist preset's):\n",
+        "Training keys (defaults: the released CIFAR-10 sweep's where it has them):\n",
+        "Run keys:\n"};
+    for (int t = 0; t < 3; t++) {
+        int n;
+        const rin_key *k = settings_keys(t, &n);
+        char buf[16384];
+        rin_keys_usage(k, n, settings_part(&s, t), "  ", buf, sizeof buf);
+        fprintf(f, "%s%s", heads[t], buf);
+    }
+    fprintf(f,
+            "\nGrids record run, step, sampler, steps, seed and the EMA weights' SHA-256 in text\n"
+            "chunks (`rin info FILE.png`); report.html shows them over the run.\n"
+            "Ctrl-C saves a checkpoint and exits; `rin train --resume DIR` continues.\n"
+            "Data parallel: `mpirun -np N rin train ...` (docs/distributed.md).\n");
 }
 
 /* The training and run settings and the data position stored in a file rin train wrote (a
@@ -586,9 +578,9 @@ static int settings_from_file(settings *st, const char *path, long *epoch, long 
     if (rin_st_read(&f, path, err, sizeof err))
         die("%s", err);
     for (int i = 0; i < NRUNKEYS; i++) {
-        const char *v = rin_st_meta(f, run_keys[i]);
+        const char *v = rin_st_meta(f, run_keys[i].name);
         if (v)
-            run_set(&st->run, run_keys[i], v, "checkpoint: ");
+            run_set(&st->run, run_keys[i].name, v, "checkpoint: ");
     }
     const char *e = rin_st_meta(f, "data_epoch"), *p = rin_st_meta(f, "data_pos");
     const char *el = rin_st_meta(f, "elapsed_s");

@@ -33,6 +33,7 @@
 #include "diffusion.h"
 #include "dist.h"
 #include "internal.h"
+#include "keys.h"
 #include "ops.h"
 #include "optim.h"
 
@@ -42,42 +43,60 @@
 
 /* ---- the training configuration ------------------------------------------------------------ */
 
-enum tkind { T_INT, T_LONG, T_U64, T_DOUBLE, T_BOOL, T_STRING };
-
-typedef struct tkey {
-    const char *name;
-    enum tkind kind;
-    size_t offset, size; /* size: string capacity */
-    double lo, hi;       /* numeric range, inclusive */
-} tkey;
-
-#define TOFF(f) offsetof(rin_train_config, f), sizeof(((rin_train_config *)0)->f)
+/* The keys in their fixed order (the checkpoint metadata's, keys.h), with the defaults of the
+ * released CIFAR-10 sweep where they apply. The strings are checked where they are interpreted
+ * (derive, below), so a key can be set before the one it depends on. */
+#define F(f) RIN_KEY_FIELD(rin_train_config, f)
+#define FIN  RIN_KEY_FINITE
 // clang-format off
-static const tkey tkeys[] = {
-    {"batch_size",            T_INT,    TOFF(batch_size),            1, 65536},
-    {"total_steps",           T_LONG,   TOFF(total_steps),           1, 1e12},
-    {"seed",                  T_U64,    TOFF(seed),                  0, 0},
-    {"optimizer",             T_STRING, TOFF(optimizer),             0, 0},
-    {"lr",                    T_DOUBLE, TOFF(lr),                    0, 10},
-    {"beta1",                 T_DOUBLE, TOFF(beta1),                 0, 0.999999},
-    {"beta2",                 T_DOUBLE, TOFF(beta2),                 0, 0.999999999},
-    {"eps",                   T_DOUBLE, TOFF(eps),                   0, 1},
-    {"weight_decay",          T_DOUBLE, TOFF(weight_decay),          0, 10},
-    {"warmup_steps",          T_LONG,   TOFF(warmup_steps),          0, 1e12},
-    {"lr_schedule",           T_STRING, TOFF(lr_schedule),           0, 0},
-    {"clip_norm",             T_DOUBLE, TOFF(clip_norm),             0, 1e30},
-    {"exclude_from_weight_decay", T_STRING, TOFF(exclude_from_weight_decay), 0, 0},
-    {"ema_decay",             T_DOUBLE, TOFF(ema_decay),             0, 0.99999999},
-    {"ema_warmup",            T_BOOL,   TOFF(ema_warmup),            0, 1},
-    {"train_schedule",        T_STRING, TOFF(train_schedule),        0, 0},
-    {"pred_type",             T_STRING, TOFF(pred_type),             0, 0},
-    {"b_scale",               T_DOUBLE, TOFF(b_scale),               1e-6, 1e6},
-    {"normalize_noisy_input", T_BOOL,   TOFF(normalize_noisy_input), 0, 1},
-    {"self_cond_rate",        T_DOUBLE, TOFF(self_cond_rate),        0, 1},
-    {"cond_dropout",          T_DOUBLE, TOFF(cond_dropout),          0, 0.999999},
-    {"frame_noise",           T_STRING, TOFF(frame_noise),           0, 0},
+static const rin_key tkeys[] = {
+    {"batch_size",     RIN_KEY_INT,    F(batch_size),     .lo = 1, .hi = 65536, .def = "64",
+                       .help = "images per step, over all ranks"},
+    {"total_steps",    RIN_KEY_LONG,   F(total_steps),    .lo = 1, .hi = 1e12, .def = "150000",
+                       .help = "optimizer steps of the whole run"},
+    {"seed",           RIN_KEY_U64,    F(seed),           .def = "0",
+                       .help = "initialisation, noise, data order"},
+    {"optimizer",      RIN_KEY_STRING, F(optimizer),      .def = "lamb", .help = "lamb or adamw"},
+    {"lr",             RIN_KEY_DOUBLE, F(lr),             .lo = 0, .hi = 10, .flags = FIN,
+                       .def = "3e-3", .help = "base learning rate"},
+    {"beta1",          RIN_KEY_DOUBLE, F(beta1),          .lo = 0, .hi = 0.999999, .flags = FIN,
+                       .def = "0.9", .help = "first-moment decay"},
+    {"beta2",          RIN_KEY_DOUBLE, F(beta2),          .lo = 0, .hi = 0.999999999, .flags = FIN,
+                       .def = "0.999", .help = "second-moment decay"},
+    {"eps",            RIN_KEY_DOUBLE, F(eps),            .lo = 0, .hi = 1, .flags = FIN,
+                       .def = "1e-8", .help = "added to sqrt(v)"},
+    {"weight_decay",   RIN_KEY_DOUBLE, F(weight_decay),   .lo = 0, .hi = 10, .flags = FIN,
+                       .def = "0.01", .help = "weight decay"},
+    {"warmup_steps",   RIN_KEY_LONG,   F(warmup_steps),   .lo = 0, .hi = 1e12, .def = "10000",
+                       .help = "linear learning-rate warm-up"},
+    {"lr_schedule",    RIN_KEY_STRING, F(lr_schedule),    .def = "cosine@0.8",
+                       .help = "cosine, cosine@R (0 < R <= 1) or constant"},
+    {"clip_norm",      RIN_KEY_DOUBLE, F(clip_norm),      .lo = 0, .hi = 1e30, .flags = FIN,
+                       .def = "0", .help = "global gradient-norm clipping (0 = off)"},
+    {"exclude_from_weight_decay", RIN_KEY_STRING, F(exclude_from_weight_decay),
+                       .def = "bias,beta,gamma", .help = "or bias,beta,gamma,emb"},
+    {"ema_decay",      RIN_KEY_DOUBLE, F(ema_decay),      .lo = 0, .hi = 0.99999999, .flags = FIN,
+                       .def = "0.9999", .help = "0 = no EMA"},
+    /* rin's own; docs/training.md measures it (ema_warmup=0 is the spec's) */
+    {"ema_warmup",     RIN_KEY_BOOL,   F(ema_warmup),     .def = "1",
+                       .help = "EMA decay min(ema_decay, (1 + k) / (10 + k)) (rin's)"},
+    {"train_schedule", RIN_KEY_STRING, F(train_schedule), .def = "sigmoid@-3,3,0.9",
+                       .help = "cosine, cosine@s,e,tau, sigmoid@s,e,tau or simple_linear"},
+    {"pred_type",      RIN_KEY_STRING, F(pred_type),      .def = "eps", .help = "eps, x0 or v"},
+    {"b_scale",        RIN_KEY_DOUBLE, F(b_scale),        .lo = 1e-6, .hi = 1e6, .flags = FIN,
+                       .def = "1", .help = "input scale b: images in [-b, b]"},
+    {"normalize_noisy_input", RIN_KEY_BOOL, F(normalize_noisy_input), .def = "0",
+                       .help = "x_t normalised per example"},
+    {"self_cond_rate", RIN_KEY_DOUBLE, F(self_cond_rate), .lo = 0, .hi = 1, .flags = FIN,
+                       .def = "0.9", .help = "chance an example gets the first pass's latents"},
+    {"cond_dropout",   RIN_KEY_DOUBLE, F(cond_dropout),   .lo = 0, .hi = 0.999999, .flags = FIN,
+                       .def = "0", .help = "label dropout for classifier-free guidance"},
+    {"frame_noise",    RIN_KEY_STRING, F(frame_noise),    .def = "shared",
+                       .help = "video: shared or independent (rin's)"},
 };
 // clang-format on
+#undef F
+#undef FIN
 #define NTKEYS ((int)(sizeof tkeys / sizeof tkeys[0]))
 
 int rin_train_config_num_keys(void) {
@@ -86,108 +105,28 @@ int rin_train_config_num_keys(void) {
 const char *rin_train_config_key(int i) {
     return i >= 0 && i < NTKEYS ? tkeys[i].name : NULL;
 }
+const rin_key *rin_train_config_keys(int *n) {
+    *n = NTKEYS;
+    return tkeys;
+}
 
 void rin_train_config_default(rin_train_config *t) {
     memset(t, 0, sizeof *t);
-    t->batch_size = 64;
-    t->total_steps = 150000;
-    t->seed = 0;
-    snprintf(t->optimizer, sizeof t->optimizer, "lamb");
-    t->lr = 3e-3;
-    t->beta1 = 0.9;
-    t->beta2 = 0.999;
-    t->eps = 1e-8;
-    t->weight_decay = 0.01;
-    t->warmup_steps = 10000;
-    snprintf(t->lr_schedule, sizeof t->lr_schedule, "cosine@0.8");
-    t->clip_norm = 0;
-    snprintf(t->exclude_from_weight_decay, sizeof t->exclude_from_weight_decay, "bias,beta,gamma");
-    t->ema_decay = 0.9999;
-    t->ema_warmup = 1; /* rin's own; docs/training.md measures it (ema_warmup=0 is the spec's) */
-    snprintf(t->train_schedule, sizeof t->train_schedule, "sigmoid@-3,3,0.9");
-    snprintf(t->pred_type, sizeof t->pred_type, "eps");
-    t->b_scale = 1.0;
-    t->normalize_noisy_input = 0;
-    t->self_cond_rate = 0.9;
-    t->cond_dropout = 0;
-    snprintf(t->frame_noise, sizeof t->frame_noise, "shared");
+    rin_keys_defaults(tkeys, NTKEYS, t);
 }
 
 rin_status rin_train_config_set(rin_train_config *t, const char *key, const char *value, char *err,
                                 size_t errlen) {
-    for (int i = 0; i < NTKEYS; i++) {
-        const tkey *k = &tkeys[i];
-        if (strcmp(k->name, key))
-            continue;
-        void *f = (char *)t + k->offset;
-        char *end;
-        errno = 0;
-        switch (k->kind) {
-        case T_STRING:
-            if (strlen(value) >= k->size)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is too long", key,
-                                  value);
-            snprintf((char *)f, k->size, "%s", value);
-            return RIN_STATUS_OK;
-        case T_BOOL:
-            if (!rin_parse_bool(value, (int *)f))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
-                                  value);
-            return RIN_STATUS_OK;
-        case T_U64: {
-            unsigned long long v = strtoull(value, &end, 10);
-            if (errno || end == value || *end || value[0] == '-')
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: '%s' is not a non-negative integer", key, value);
-            *(uint64_t *)f = v;
-            return RIN_STATUS_OK;
-        }
-        case T_INT:
-        case T_LONG: {
-            long long v = strtoll(value, &end, 10);
-            if (errno || end == value || *end)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer", key,
-                                  value);
-            if ((double)v < k->lo || (double)v > k->hi)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: %lld is out of range [%.0f, %.0f]", key, v, k->lo, k->hi);
-            if (k->kind == T_INT)
-                *(int *)f = (int)v;
-            else
-                *(long *)f = (long)v;
-            return RIN_STATUS_OK;
-        }
-        case T_DOUBLE: {
-            double v = strtod(value, &end);
-            if (errno || end == value || *end || !isfinite(v))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number", key,
-                                  value);
-            if (v < k->lo || v > k->hi)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %s is out of range [%g, %g]",
-                                  key, value, k->lo, k->hi);
-            *(double *)f = v;
-            return RIN_STATUS_OK;
-        }
-        }
-    }
-    return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+    int i = rin_keys_find(tkeys, NTKEYS, key);
+    if (i < 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+    return rin_key_set(&tkeys[i], t, value, err, errlen);
 }
 
 int rin_train_config_get(const rin_train_config *t, int i, char *buf, size_t buflen) {
     if (i < 0 || i >= NTKEYS)
         return -1;
-    const tkey *k = &tkeys[i];
-    const void *f = (const char *)t + k->offset;
-    switch (k->kind) {
-    case T_STRING: return snprintf(buf, buflen, "%s", (const char *)f);
-    case T_BOOL:
-    case T_INT: return snprintf(buf, buflen, "%d", *(const int *)f);
-    case T_LONG: return snprintf(buf, buflen, "%ld", *(const long *)f);
-    case T_U64: return snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)f);
-    case T_DOUBLE: return rin_format_double(buf, buflen, *(const double *)f);
-    }
-    return -1;
+    return rin_key_get(&tkeys[i], t, buf, buflen);
 }
 
 /* "cosine@R" -> R; "constant" -> 0. */

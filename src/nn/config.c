@@ -1,74 +1,84 @@
-/* config.c -- the model configuration: presets, key=value setting, validation, formatting.
+/* config.c -- the model configuration: its keys, presets, validation, derived sizes, and the
+ * config-text parser. Setting, getting and formatting the keys is keys.h's engine.
  *
  * Keys use the names of the official code's config (shared/spec/rin.md section 0), so a user
  * who knows config_diffusion_cifar10.py reads them at once. They are also the checkpoint
  * metadata keys (style.md section 9).
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-enum key_kind {
-    KEY_INT,
-    KEY_BOOL,
-    KEY_RATE,
-    KEY_LAYERS,
-    KEY_SELF_COND,
-    KEY_POS_ENC,
-    KEY_VIDEO_COND
-};
+#include "keys.h"
 
 /* tape_pos_encoding values, indexed by rin_config.tape_pos_encoding */
 static const char *const pos_encodings[] = {"learned", "sin_cos_plus_learned",
-                                            "sin_cos_3d_plus_learned"};
-#define NPOS_ENC ((int)(sizeof pos_encodings / sizeof pos_encodings[0]))
-
+                                            "sin_cos_3d_plus_learned", NULL};
 /* video_cond values, indexed by rin_config.video_cond */
-static const char *const video_conds[] = {"tokens", "channels"};
-#define NVIDEO_COND ((int)(sizeof video_conds / sizeof video_conds[0]))
+static const char *const video_conds[] = {"tokens", "channels", NULL};
+/* self_cond values; "1" and "0" are accepted too (RIN_KEY_INDEX), as the first configs wrote */
+static const char *const self_conds[] = {"none", "latent", NULL};
 
-typedef struct config_key {
-    const char *name;
-    enum key_kind kind;
-    size_t offset; /* into rin_config */
-    int lo, hi;    /* integer range */
-    const char *help;
-} config_key;
-
-#define OFF(f) offsetof(rin_config, f)
+/* The keys in their fixed order (the checkpoint metadata's, keys.h). The defaults are those
+ * every preset starts from; the presets below set the rest. */
+#define F(f) RIN_KEY_FIELD(rin_config, f)
+#define NEW  RIN_KEY_OPTIONAL
 // clang-format off
-static const config_key keys[] = {
-    {"image_height",     KEY_INT,       OFF(H),              1, 4096,  "image height H"},
-    {"image_width",      KEY_INT,       OFF(W),              1, 4096,  "image width W"},
-    {"image_channels",   KEY_INT,       OFF(C),              1, 3,     "channels C (1 or 3)"},
-    {"patch_size",       KEY_INT,       OFF(patch),          1, 256,   "patch size p"},
-    {"tape_dim",         KEY_INT,       OFF(E),              1, 16384, "interface width E"},
-    {"latent_dim",       KEY_INT,       OFF(D),              1, 16384, "latent width D"},
-    {"latent_slots",     KEY_INT,       OFF(L),              1, 65536, "latent slots L (incl. time/class tokens)"},
-    {"num_layers",       KEY_LAYERS,    OFF(K),              0, 256,   "process depth per block, e.g. 2,2,2"},
-    {"latent_num_heads", KEY_INT,       OFF(lat_heads),      1, 1024,  "latent self-attention heads"},
-    {"rw_num_heads",     KEY_INT,       OFF(rw_heads),       1, 1024,  "read/write cross-attention heads"},
-    {"latent_mlp_ratio", KEY_INT,       OFF(lat_mlp_ratio),  1, 64,    "latent MLP ratio"},
-    {"tape_mlp_ratio",   KEY_INT,       OFF(tape_mlp_ratio), 0, 64,    "write MLP ratio (0 = none)"},
-    {"drop_units",       KEY_RATE,      OFF(drop_units),     0, 0,     "process-MLP dropout rate"},
-    {"drop_path",        KEY_RATE,      OFF(drop_path),      0, 0,     "process-layer drop-path rate"},
-    {"num_classes",      KEY_INT,       OFF(num_classes),    0, 100000, "classes (0 = unconditional)"},
-    {"time_on_latent",   KEY_BOOL,      OFF(time_on_latent), 0, 1,     "time token on the latents"},
-    {"cond_on_latent",   KEY_BOOL,      OFF(cond_on_latent), 0, 1,     "class token on the latents"},
-    {"self_cond",        KEY_SELF_COND, OFF(self_cond),      0, 1,     "latent or none"},
-    {"seq_len",          KEY_INT,       OFF(seq_len),        0, 4096,  "video: frames per clip (0 = images)"},
-    {"seq_stride",       KEY_INT,       OFF(seq_stride),     0, 4096,  "video: frames per token"},
-    {"cond_frames",      KEY_INT,       OFF(cond_frames),    0, 4095,  "video: conditioning frames"},
-    {"tape_pos_encoding", KEY_POS_ENC,  OFF(tape_pos_encoding), 0, 2,  "learned, sin_cos_plus_learned or sin_cos_3d_plus_learned"},
-    {"video_cond",       KEY_VIDEO_COND, OFF(video_cond),    0, 1,     "video: conditioning frames as tokens (spec) or channels (rin's)"},
-    {"video_cond_frames", KEY_INT,      OFF(video_cond_frames), 0, 4095, "video: last clean frames stacked as channels (channels mode)"},
-    {"token_gamma",      KEY_BOOL,      OFF(token_gamma),    0, 1,     "each interface token gets an embedding of its noise level (rin's)"},
+static const rin_key keys[] = {
+    {"image_height",   RIN_KEY_INT, F(H),     .lo = 1, .hi = 4096,  .help = "image height H"},
+    {"image_width",    RIN_KEY_INT, F(W),     .lo = 1, .hi = 4096,  .help = "image width W"},
+    {"image_channels", RIN_KEY_INT, F(C),     .lo = 1, .hi = 3,     .help = "channels C (1 or 3)"},
+    {"patch_size",     RIN_KEY_INT, F(patch), .lo = 1, .hi = 256,   .help = "patch size p"},
+    {"tape_dim",       RIN_KEY_INT, F(E),     .lo = 1, .hi = 16384, .help = "interface width E"},
+    {"latent_dim",     RIN_KEY_INT, F(D),     .lo = 1, .hi = 16384, .help = "latent width D"},
+    {"latent_slots",      RIN_KEY_INT,  F(L),     .lo = 1, .hi = 65536,
+                          .help = "latent slots L (incl. time/class tokens)"},
+    {"num_layers",        RIN_KEY_INT_LIST, offsetof(rin_config, K), RIN_MAX_BLOCKS,
+                          offsetof(rin_config, num_blocks), .lo = 0, .hi = 256,
+                          .what = "a comma-separated list of depths such as 2,2,2",
+                          .help = "process depth per block, e.g. 2,2,2"},
+    {"latent_num_heads",  RIN_KEY_INT,  F(lat_heads), .lo = 1, .hi = 1024,
+                          .help = "latent self-attention heads"},
+    {"rw_num_heads",      RIN_KEY_INT,  F(rw_heads), .lo = 1, .hi = 1024,
+                          .help = "read/write cross-attention heads"},
+    {"latent_mlp_ratio",  RIN_KEY_INT,  F(lat_mlp_ratio), .lo = 1, .hi = 64,
+                          .help = "latent MLP ratio"},
+    {"tape_mlp_ratio",    RIN_KEY_INT,  F(tape_mlp_ratio), .lo = 0, .hi = 64,
+                          .help = "write MLP ratio (0 = none)"},
+    {"drop_units",        RIN_KEY_FLOAT, F(drop_units), .lo = 0, .hi = 1, .flags = RIN_KEY_OPEN_HI,
+                          .help = "process-MLP dropout rate"},
+    {"drop_path",         RIN_KEY_FLOAT, F(drop_path), .lo = 0, .hi = 1, .flags = RIN_KEY_OPEN_HI,
+                          .help = "process-layer drop-path rate"},
+    {"num_classes",       RIN_KEY_INT,  F(num_classes), .lo = 0, .hi = 100000,
+                          .help = "classes (0 = unconditional)"},
+    {"time_on_latent",    RIN_KEY_BOOL, F(time_on_latent), .def = "1",
+                          .help = "time token on the latents"},
+    {"cond_on_latent",    RIN_KEY_BOOL, F(cond_on_latent), .def = "1",
+                          .help = "class token on the latents"},
+    {"self_cond",         RIN_KEY_ENUM, F(self_cond), .choices = self_conds,
+                          .flags = RIN_KEY_INDEX, .what = "latent or none", .def = "latent",
+                          .help = "latent or none"},
+    /* the keys from here on came after the first checkpoints (rin_config_key_optional) */
+    {"seq_len",           RIN_KEY_INT,  F(seq_len), .lo = 0, .hi = 4096, .flags = NEW,
+                          .help = "video: frames per clip (0 = images)"},
+    {"seq_stride",        RIN_KEY_INT,  F(seq_stride), .lo = 0, .hi = 4096, .flags = NEW,
+                          .help = "video: frames per token"},
+    {"cond_frames",       RIN_KEY_INT,  F(cond_frames), .lo = 0, .hi = 4095, .flags = NEW,
+                          .help = "video: conditioning frames"},
+    {"tape_pos_encoding", RIN_KEY_ENUM, F(tape_pos_encoding), .choices = pos_encodings,
+                          .flags = NEW,
+                          .help = "learned, sin_cos_plus_learned or sin_cos_3d_plus_learned"},
+    {"video_cond",        RIN_KEY_ENUM, F(video_cond), .choices = video_conds, .flags = NEW,
+                          .help = "video: conditioning as tokens (spec) or channels (rin's)"},
+    {"video_cond_frames", RIN_KEY_INT,  F(video_cond_frames), .lo = 0, .hi = 4095, .flags = NEW,
+                          .help = "video: last clean frames stacked as channels (channels mode)"},
+    {"token_gamma",       RIN_KEY_BOOL, F(token_gamma), .flags = NEW,
+                          .help = "each token gets an embedding of its noise level (rin's)"},
 };
 // clang-format on
+#undef NEW
+#undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
 int rin_config_num_keys(void) {
@@ -77,253 +87,99 @@ int rin_config_num_keys(void) {
 const char *rin_config_key(int i) {
     return i >= 0 && i < NKEYS ? keys[i].name : NULL;
 }
+const rin_key *rin_config_keys(int *n) {
+    *n = NKEYS;
+    return keys;
+}
 
-/* The video keys, tape_pos_encoding, the video_cond keys and token_gamma came after the first
- * checkpoints: a file without them holds an image model with learned positions, or a video model
- * with the spec's conditioning tokens, and no per-token noise level (their value 0). */
+/* The keys flagged RIN_KEY_OPTIONAL (the video keys, tape_pos_encoding, the video_cond keys and
+ * token_gamma) came after the first checkpoints: a file without them holds an image model with
+ * learned positions, or a video model with the spec's conditioning tokens, and no per-token noise
+ * level (their value 0). */
 int rin_config_key_optional(int i) {
-    const char *k = rin_config_key(i);
-    return k && (!strcmp(k, "seq_len") || !strcmp(k, "seq_stride") || !strcmp(k, "cond_frames") ||
-                 !strcmp(k, "tape_pos_encoding") || !strcmp(k, "video_cond") ||
-                 !strcmp(k, "video_cond_frames") || !strcmp(k, "token_gamma"));
+    return i >= 0 && i < NKEYS && (keys[i].flags & RIN_KEY_OPTIONAL);
 }
 
-static void base_defaults(rin_config *c) {
-    memset(c, 0, sizeof *c);
-    c->time_on_latent = 1;
-    c->cond_on_latent = 1;
-    c->self_cond = 1;
-}
+/* ---- presets -------------------------------------------------------------------------------
+ * One row per preset: its name and its settings over the keys' defaults, written as --set takes
+ * them. The name list, the lookup and the "known: ..." message all come from this one table.
+ * What each preset is for and how it was measured: docs/presets.md. */
+// clang-format off
+#define PRESETS(X)                                                                                 \
+    /* the released CIFAR-10 sweep (spec 5.1): 30,951,180 parameters; docs/presets.md */           \
+    X(cifar10, "image_height=32 image_width=32 image_channels=3 patch_size=2 tape_dim=256 "        \
+               "latent_dim=512 latent_slots=128 num_layers=2,2,2 latent_num_heads=16 "             \
+               "rw_num_heads=8 latent_mlp_ratio=4 tape_mlp_ratio=2 drop_units=0.1 "                \
+               "drop_path=0.1 num_classes=10")                                                     \
+    /* the released ImageNet 64x64 sweep (spec 5.1): 157,780,160 parameters; docs/presets.md */    \
+    X(imagenet64, "image_height=64 image_width=64 image_channels=3 patch_size=8 tape_dim=512 "     \
+                  "latent_dim=768 latent_slots=128 num_layers=4,4,4,4 latent_num_heads=16 "        \
+                  "rw_num_heads=16 latent_mlp_ratio=4 tape_mlp_ratio=4 num_classes=1000")          \
+    /* Fashion-MNIST sized for 2 CPU cores, 1.35 M parameters; measured in docs/presets.md */      \
+    X(fmnist, "image_height=28 image_width=28 image_channels=1 patch_size=4 tape_dim=64 "          \
+              "latent_dim=128 latent_slots=32 num_layers=2,2 latent_num_heads=4 rw_num_heads=4 "   \
+              "latent_mlp_ratio=4 tape_mlp_ratio=2 num_classes=10")                                \
+    /* for tests: every part present in 56,720 parameters; docs/presets.md */                      \
+    X(tiny, "image_height=8 image_width=8 image_channels=3 patch_size=4 tape_dim=32 "              \
+            "latent_dim=32 latent_slots=8 num_layers=1,1 latent_num_heads=4 rw_num_heads=2 "       \
+            "latent_mlp_ratio=2 tape_mlp_ratio=1 num_classes=10")                                  \
+    /* Moving Fashion-MNIST prediction for 2 CPU cores; its choices measured in docs/presets.md */ \
+    X(video, "image_height=32 image_width=32 image_channels=1 patch_size=8 tape_dim=128 "          \
+             "latent_dim=128 latent_slots=32 num_layers=2,2 latent_num_heads=4 rw_num_heads=4 "    \
+             "latent_mlp_ratio=4 tape_mlp_ratio=2 num_classes=0 seq_len=16 seq_stride=1 "          \
+             "cond_frames=5 tape_pos_encoding=sin_cos_3d_plus_learned")
+#define PRESET_NAME(name, settings) #name,
+#define PRESET_SETTINGS(name, settings) settings,
+static const char *const preset_names[] = {PRESETS(PRESET_NAME) NULL};
+static const char *const preset_settings[] = {PRESETS(PRESET_SETTINGS)};
+// clang-format on
 
-static const char *const preset_names[] = {"cifar10", "imagenet64", "fmnist",
-                                           "tiny",    "video",      NULL};
 const char *const *rin_config_preset_names(void) {
     return preset_names;
 }
 
-static void set_layers(rin_config *c, int S, const int *K) {
-    c->num_blocks = S;
-    for (int i = 0; i < S; i++)
-        c->K[i] = K[i];
+static rin_status preset_set(void *c, const char *key, const char *value, char *err,
+                             size_t errlen) {
+    return rin_config_set(c, key, value, err, errlen);
 }
 
 rin_status rin_config_preset(rin_config *c, const char *name, char *err, size_t errlen) {
-    base_defaults(c);
-    /* the presets are tables: one designated initialiser each, packed */
-    // clang-format off
-    if (!strcmp(name, "cifar10")) {
-        /* the released CIFAR-10 sweep (spec 5.1): 30,951,180 parameters */
-        *c = (rin_config){.H = 32, .W = 32, .C = 3, .patch = 2, .E = 256, .D = 512, .L = 128,
-                          .lat_heads = 16, .rw_heads = 8, .lat_mlp_ratio = 4,
-                          .tape_mlp_ratio = 2, .drop_units = 0.1f, .drop_path = 0.1f,
-                          .num_classes = 10, .time_on_latent = 1, .cond_on_latent = 1,
-                          .self_cond = 1};
-        set_layers(c, 3, (const int[]){2, 2, 2});
-    } else if (!strcmp(name, "imagenet64")) {
-        /* the released ImageNet 64x64 sweep (spec 5.1): 157,780,160 parameters */
-        *c = (rin_config){.H = 64, .W = 64, .C = 3, .patch = 8, .E = 512, .D = 768, .L = 128,
-                          .lat_heads = 16, .rw_heads = 16, .lat_mlp_ratio = 4,
-                          .tape_mlp_ratio = 4, .num_classes = 1000, .time_on_latent = 1,
-                          .cond_on_latent = 1, .self_cond = 1};
-        set_layers(c, 4, (const int[]){4, 4, 4, 4});
-    } else if (!strcmp(name, "fmnist")) {
-        /* Fashion-MNIST sized for 2 CPU cores: 1.35 M parameters, 4x4 patches (49 interface
-         * tokens), 32 latents; about 165 img/s per train step on 2 idle cores (measured
-         * 2026-11-29), so 4 epochs take about 25 minutes and give recognisable (blocky)
-         * garments (docs/training.md) */
-        *c = (rin_config){.H = 28, .W = 28, .C = 1, .patch = 4, .E = 64, .D = 128, .L = 32,
-                          .lat_heads = 4, .rw_heads = 4, .lat_mlp_ratio = 4,
-                          .tape_mlp_ratio = 2, .num_classes = 10, .time_on_latent = 1,
-                          .cond_on_latent = 1, .self_cond = 1};
-        set_layers(c, 2, (const int[]){2, 2});
-    } else if (!strcmp(name, "tiny")) {
-        /* for tests: every part present, a few thousand parameters */
-        *c = (rin_config){.H = 8, .W = 8, .C = 3, .patch = 4, .E = 32, .D = 32, .L = 8,
-                          .lat_heads = 4, .rw_heads = 2, .lat_mlp_ratio = 2,
-                          .tape_mlp_ratio = 1, .num_classes = 10, .time_on_latent = 1,
-                          .cond_on_latent = 1, .self_cond = 1};
-        set_layers(c, 2, (const int[]){1, 1});
-    } else if (!strcmp(name, "video")) {
-        /* Moving Fashion-MNIST prediction sized for 2 CPU cores (docs/video.md): 16 frames of
-         * 32x32 greyscale, the first 5 clean. 1x8x8 patches give 11 + 5 time slots of 4x4
-         * tokens = 256 interface tokens: 2x8x8 ones (the spec's s = 2) pack 128 pixels into a
-         * 128-wide token, and the model then denoises the second frame of each token about 30%
-         * worse than the first and trains about 3x slower for the same loss. Fixed sin/cos
-         * positions with each slot's frame time (sin_cos_3d_plus_learned): with learned ones
-         * (std 0.02 under LAMB's trust ratio) the model barely reads its conditioning frames,
-         * and with the 2-D codes alone its latents read them less and its samples score a
-         * lower SSIM (0.145 vs 0.159, best of 4, 20,000 steps). All measured in
-         * docs/quality.md. */
-        *c = (rin_config){.H = 32, .W = 32, .C = 1, .patch = 8, .E = 128, .D = 128, .L = 32,
-                          .lat_heads = 4, .rw_heads = 4, .lat_mlp_ratio = 4,
-                          .tape_mlp_ratio = 2, .num_classes = 0, .time_on_latent = 1,
-                          .cond_on_latent = 1, .self_cond = 1, .seq_len = 16, .seq_stride = 1,
-                          .cond_frames = 5, .tape_pos_encoding = 2};
-        set_layers(c, 2, (const int[]){2, 2});
-        // clang-format on
-    } else {
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                          "unknown preset '%s' (known: cifar10, imagenet64, fmnist, tiny, video)",
-                          name);
-    }
-    return RIN_STATUS_OK;
-}
-
-static rin_status parse_int(const char *key, const char *v, long lo, long hi, int *out, char *err,
-                            size_t errlen) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end)
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not an integer", key, v);
-    if (x < lo || x > hi)
-        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %ld is out of range [%ld, %ld]", key,
-                          x, lo, hi);
-    *out = (int)x;
-    return RIN_STATUS_OK;
+    memset(c, 0, sizeof *c);
+    rin_keys_defaults(keys, NKEYS, c);
+    for (int i = 0; preset_names[i]; i++)
+        if (!strcmp(name, preset_names[i]))
+            return rin_keys_apply(preset_settings[i], preset_set, c, err, errlen);
+    char known[256];
+    rin_keys_join(known, sizeof known, preset_names, ", ");
+    return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown preset '%s' (known: %s)", name,
+                      known);
 }
 
 rin_status rin_config_set(rin_config *c, const char *key, const char *value, char *err,
                           size_t errlen) {
-    for (int i = 0; i < NKEYS; i++) {
-        const config_key *k = &keys[i];
-        if (strcmp(k->name, key))
-            continue;
-        void *field = (char *)c + k->offset;
-        switch (k->kind) {
-        case KEY_INT: return parse_int(key, value, k->lo, k->hi, (int *)field, err, errlen);
-        case KEY_BOOL:
-            if (!rin_parse_bool(value, (int *)field))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: '%s' is not a boolean (expected 1, 0, true or false)", key,
-                                  value);
-            return RIN_STATUS_OK;
-        case KEY_RATE: {
-            char *end;
-            errno = 0;
-            double x = strtod(value, &end);
-            if (errno || end == value || *end)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: '%s' is not a number", key,
-                                  value);
-            if (!(x >= 0.0 && x < 1.0))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %s is out of range [0, 1)",
-                                  key, value);
-            *(float *)field = (float)x;
-            return RIN_STATUS_OK;
-        }
-        case KEY_SELF_COND:
-            if (!strcmp(value, "latent") || !strcmp(value, "1"))
-                c->self_cond = 1;
-            else if (!strcmp(value, "none") || !strcmp(value, "0"))
-                c->self_cond = 0;
-            else
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "self_cond: '%s' is not supported (expected latent or none)",
-                                  value);
-            return RIN_STATUS_OK;
-        case KEY_POS_ENC:
-            for (int e = 0; e < NPOS_ENC; e++)
-                if (!strcmp(value, pos_encodings[e])) {
-                    *(int *)field = e;
-                    return RIN_STATUS_OK;
-                }
-            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                              "%s: '%s' is not supported (expected learned, "
-                              "sin_cos_plus_learned or sin_cos_3d_plus_learned)",
-                              key, value);
-        case KEY_VIDEO_COND:
-            /* k follows the mode: 'channels' takes 1 unless video_cond_frames was set before,
-             * 'tokens' has no k (so a checkpoint's or a file's keys apply in table order) */
-            if (!strcmp(value, "tokens")) {
-                c->video_cond = 0;
-                c->video_cond_frames = 0;
-            } else if (!strcmp(value, "channels")) {
-                c->video_cond = 1;
-                if (c->video_cond_frames == 0)
-                    c->video_cond_frames = 1;
-            } else {
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                  "%s: '%s' is not supported (expected tokens or channels)", key,
-                                  value);
-            }
-            return RIN_STATUS_OK;
-        case KEY_LAYERS: {
-            int K[RIN_MAX_BLOCKS], S = 0;
-            const char *p = value;
-            while (1) {
-                char tok[32];
-                size_t len = strcspn(p, ",");
-                if (len == 0 || len >= sizeof tok)
-                    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                      "num_layers: '%s' is not a comma-separated list of depths "
-                                      "such as 2,2,2",
-                                      value);
-                if (S == RIN_MAX_BLOCKS)
-                    return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
-                                      "num_layers: more than %d blocks", RIN_MAX_BLOCKS);
-                memcpy(tok, p, len);
-                tok[len] = 0;
-                rin_status s = parse_int(key, tok, k->lo, k->hi, &K[S], err, errlen);
-                if (s)
-                    return s;
-                S++;
-                if (!p[len])
-                    break;
-                p += len + 1;
-            }
-            set_layers(c, S, K);
-            return RIN_STATUS_OK;
-        }
-        }
+    int i = rin_keys_find(keys, NKEYS, key);
+    if (i < 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+    rin_status s = rin_key_set(&keys[i], c, value, err, errlen);
+    /* video_cond_frames follows the mode: 'channels' takes 1 unless it was set before, 'tokens'
+     * has none (so a checkpoint's or a file's keys apply in table order) */
+    if (!s && keys[i].offset == offsetof(rin_config, video_cond)) {
+        if (!c->video_cond)
+            c->video_cond_frames = 0;
+        else if (c->video_cond_frames == 0)
+            c->video_cond_frames = 1;
     }
-    return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
+    return s;
 }
 
 int rin_config_get(const rin_config *c, int i, char *buf, size_t buflen) {
     if (i < 0 || i >= NKEYS)
         return -1;
-    const config_key *k = &keys[i];
-    const void *field = (const char *)c + k->offset;
-    switch (k->kind) {
-    case KEY_INT:
-    case KEY_BOOL: return snprintf(buf, buflen, "%d", *(const int *)field);
-    case KEY_RATE: return rin_format_float(buf, buflen, *(const float *)field);
-    case KEY_SELF_COND: return snprintf(buf, buflen, "%s", c->self_cond ? "latent" : "none");
-    case KEY_POS_ENC: {
-        int e = *(const int *)field;
-        return snprintf(buf, buflen, "%s", e >= 0 && e < NPOS_ENC ? pos_encodings[e] : "?");
-    }
-    case KEY_VIDEO_COND: {
-        int e = *(const int *)field;
-        return snprintf(buf, buflen, "%s", e >= 0 && e < NVIDEO_COND ? video_conds[e] : "?");
-    }
-    case KEY_LAYERS: {
-        int w = 0;
-        buf[0] = 0;
-        for (int b = 0; b < c->num_blocks; b++) {
-            int r = snprintf(buf + w, buflen > (size_t)w ? buflen - (size_t)w : 0, "%s%d",
-                             b ? "," : "", c->K[b]);
-            if (r < 0)
-                return r;
-            w += r;
-        }
-        return w;
-    }
-    }
-    return -1;
+    return rin_key_get(&keys[i], c, buf, buflen);
 }
 
 int rin_config_format(const rin_config *c, char *buf, size_t buflen) {
-    size_t w = 0;
-    for (int i = 0; i < NKEYS; i++) {
-        char v[256];
-        rin_config_get(c, i, v, sizeof v);
-        int r = snprintf(buf + w, buflen > w ? buflen - w : 0, "%s=%s\n", keys[i].name, v);
-        if (r < 0)
-            return r;
-        w += (size_t)r;
-    }
-    return (int)w;
+    return rin_keys_format(keys, NKEYS, c, buf, buflen);
 }
 
 /* Time slots of a run of F frames cut s at a time, padded at the end (spec 6.1). */
@@ -384,22 +240,9 @@ void rin_dims_compute(rin_dims *d, const rin_config *c) {
 rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
     /* ranges of single keys (also enforced by rin_config_set, repeated for structs built in
      * code) */
-    for (int i = 0; i < NKEYS; i++) {
-        const config_key *k = &keys[i];
-        const void *f = (const char *)c + k->offset;
-        if (k->kind == KEY_INT || k->kind == KEY_BOOL || k->kind == KEY_POS_ENC ||
-            k->kind == KEY_VIDEO_COND) {
-            int v = *(const int *)f;
-            if (v < k->lo || v > k->hi)
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %d is out of range [%d, %d]",
-                                  k->name, v, k->lo, k->hi);
-        } else if (k->kind == KEY_RATE) {
-            float v = *(const float *)f;
-            if (!(v >= 0.0f && v < 1.0f))
-                return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "%s: %g is out of range [0, 1)",
-                                  k->name, (double)v);
-        }
-    }
+    rin_status ks = rin_keys_check(keys, NKEYS, c, err, errlen);
+    if (ks)
+        return ks;
     if (c->C != 1 && c->C != 3)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "image_channels: %d is not supported (expected 1 or 3)", c->C);
