@@ -33,8 +33,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keys.h"
 #include "gemm.h"
-#include "internal.h"
+#include "rng.h"
+#include "util.h"
 #include "parallel.h"
 #include "profile.h"
 
@@ -461,6 +463,8 @@ static void print_shapes(const bench_settings *s, int B, int T, const int *paths
 }
 
 static void bench_usage(FILE *f) {
+    char names[256];
+    rin_keys_join(names, sizeof names, rin_config_preset_names(), ", ");
     fprintf(f,
             "usage: rin bench [--preset NAME] [--config FILE] [--set key=value]... [--batch B]\n"
             "                 [--steps N] [--warmup W] [--threads LIST] [--only PHASE]\n"
@@ -471,7 +475,7 @@ static void bench_usage(FILE *f) {
             "GFLOP/s, the peak resident memory and the scaling over thread counts, next to the\n"
             "SGEMM ceiling of the GEMM path. Weights are freshly initialised, images synthetic.\n"
             "\n"
-            "  --preset NAME    cifar10, imagenet64, fmnist, video, tiny (default fmnist)\n"
+            "  --preset NAME    %s (default fmnist)\n"
             "  --config FILE    'key = value' lines: model and training keys\n"
             "  --set key=value  one setting (repeatable; wins over the file)\n"
             "  --batch B        images per step (default 32)\n"
@@ -486,7 +490,8 @@ static void bench_usage(FILE *f) {
             "                   rotating, figures the medians over rounds (default 3)\n"
             "  --json FILE      also write the figures as JSON\n"
             "\n"
-            "RIN_GEMM=openblas|dnnl forces a GEMM path (default: the fastest for the CPU).\n");
+            "RIN_GEMM=openblas|dnnl forces a GEMM path (default: the fastest for the CPU).\n",
+            names);
 }
 
 int cmd_bench(int argc, char **argv) {

@@ -12,7 +12,8 @@
 #include "data.h"
 #include "diffusion.h"
 #include "dist.h"
-#include "internal.h"
+#include "safetensors.h"
+#include "util.h"
 #include "rin.h"
 
 void die(const char *fmt, ...) {

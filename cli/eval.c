@@ -23,7 +23,8 @@
 #include "data.h"
 #include "featnet.h"
 #include "imageio.h"
-#include "internal.h"
+#include "rng.h"
+#include "util.h"
 #include "metrics.h"
 
 /* A set of images as floats in [-1, 1], (n, 28, 28, 1). */

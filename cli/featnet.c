@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "data.h"
 #include "featnet.h"
-#include "internal.h"
+#include "util.h"
 
 int cmd_featnet(int argc, char **argv);
 

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "data.h"
-#include "internal.h"
+#include "safetensors.h"
 #include "rin.h"
 
 static void forward_usage(FILE *f) {

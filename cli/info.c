@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "dims.h"
 #include "rin.h"
 
 /* The part a tensor belongs to, for the per-part counts. */

@@ -6,16 +6,20 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "keys.h"
 #include "rin.h"
 
 #define MAX_SETS 64
 
 static void init_usage(FILE *f) {
-    fprintf(f, "usage: rin init --preset NAME [--set key=value]... [--seed S] --out FILE\n"
-               "\n"
-               "  --preset NAME     cifar10, imagenet64, fmnist, tiny or video (required)\n"
-               "  --set key=value   override a config key (repeatable); keys:\n");
+    char names[256];
+    rin_keys_join(names, sizeof names, rin_config_preset_names(), " or ");
+    fprintf(f,
+            "usage: rin init --preset NAME [--set key=value]... [--seed S] --out FILE\n"
+            "\n"
+            "  --preset NAME     %s (required)\n"
+            "  --set key=value   override a config key (repeatable); keys:\n",
+            names);
     for (int i = 0; i < rin_config_num_keys(); i++)
         fprintf(f, "                      %s\n", rin_config_key(i));
     fprintf(f, "  --seed S          initialisation seed (default 0)\n"

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "imageio.h"
-#include "internal.h"
+#include "util.h"
 #include "report.h"
 
 /* ---- growable memory buffer ------------------------------------------------------------------ */

@@ -22,7 +22,8 @@
 #include "cli.h"
 #include "diffusion.h"
 #include "imageio.h"
-#include "internal.h"
+#include "rng.h"
+#include "util.h"
 
 static void sample_usage(FILE *f) {
     fprintf(

@@ -36,7 +36,9 @@
 #include "data.h"
 #include "dist.h"
 #include "imageio.h"
-#include "internal.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "util.h"
 #include "keys.h"
 #include "video.h"
 

@@ -16,7 +16,9 @@
 #include "cli.h"
 #include "diffusion.h"
 #include "imageio.h"
-#include "internal.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "util.h"
 #include "video.h"
 
 /* The source `data` with clips of T frames, or NULL with the message in err. */
@@ -154,7 +156,7 @@ void video_write_gif(const char *path, const rin_config *c, const float *cond, c
 void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
                    const rin_sample_config *sc, int N, float b, int scale,
                    const png_provenance *prov) {
-    const rin_config *c = &ctx->model->cfg;
+    const rin_config *c = rin_model_config(rin_ctx_model(ctx));
     float *cond = malloc((size_t)N * rin_config_cond_floats(c) * sizeof *cond + 4);
     float *truth = malloc((size_t)N * rin_config_input_floats(c) * sizeof *truth);
     float *pred = malloc((size_t)N * rin_config_input_floats(c) * sizeof *pred);

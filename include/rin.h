@@ -198,6 +198,8 @@ typedef enum rin_ctx_mode {
 RIN_API rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mode mode,
                                   char *err, size_t errlen);
 RIN_API void rin_ctx_free(rin_ctx *ctx);
+/* The model the ctx runs (its config: rin_model_config(rin_ctx_model(ctx))). */
+RIN_API const rin_model *rin_ctx_model(const rin_ctx *ctx);
 /* Parameters the ctx reads (default: the model's); lets a caller run another copy (EMA). */
 RIN_API void rin_ctx_set_params(rin_ctx *ctx, const float *params);
 /* Gradient buffer (same layout as the parameters); NULL in RIN_CTX_INFER mode. */

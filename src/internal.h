@@ -1,7 +1,9 @@
-/* internal.h -- private declarations shared by src/ and tests/ (not installed for users).
- *
- * The structs behind the public handles of include/rin.h, the RNG, the safetensors reader and
- * writer, and small utilities. See shared/spec/style.md sections 3, 5 and 7.
+/* internal.h -- the structs behind the public handles of include/rin.h (model, context,
+ * trainer) and the private functions over them, shared by the layers of src/ and by tests/
+ * (not installed, and not for the program in cli/, which uses the public headers and the
+ * layers' own headers). It includes the base and data headers every library file needs:
+ * util.h (errors, allocation, files), rng.h, safetensors.h. See shared/spec/style.md sections
+ * 3, 5 and 7.
  */
 #ifndef RIN_INTERNAL_H
 #define RIN_INTERNAL_H
@@ -11,148 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dims.h"
 #include "rin.h"
+#include "rng.h"
+#include "safetensors.h"
 #include "tensors.h"
-
-/* ---- assertions and errors (util.c) -------------------------------------------------------- */
-
-/* Always compiled in (not removed by NDEBUG): prints file:line and aborts. For invariants. */
-#define RIN_ASSERT(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            rin_assert_fail(__FILE__, __LINE__, #cond);                                            \
-    } while (0)
-void rin_assert_fail(const char *file, int line, const char *cond);
-
-/* snprintf into err (when err is not NULL) and return status s. */
-rin_status rin_errorf(char *err, size_t errlen, rin_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* 64-byte aligned allocation, size rounded up to 64; NULL on failure. Free with free(). */
-void *rin_aligned_alloc(size_t bytes);
-/* Round a float count up to a multiple of 16 (64 bytes). */
-static inline size_t rin_round16(size_t n) {
-    return (n + 15) & ~(size_t)15;
-}
-
-double rin_time_seconds(void); /* monotonic clock */
-
-/* Writes a whole file atomically (temporary file, fsync, rename, directory fsync); on failure
- * nothing appears under path and the message names the file and errno's text. */
-rin_status rin_write_file_atomic(const char *path, const void *data, size_t len, char *err,
-                                 size_t errlen);
-void rin_fsync_parent_dir(const char *path); /* best effort */
-/* "1"/"true" -> 1, "0"/"false" -> 0; returns 0 for anything else. */
-int rin_parse_bool(const char *v, int *out);
-/* The shortest decimal that reads back (strtod) as exactly v: "0.003", not
- * "0.0030000000000000001". Returns snprintf's count. */
-int rin_format_double(char *buf, size_t buflen, double v);
-/* The same for a float read back with strtof: "0.1", not "0.100000001". */
-int rin_format_float(char *buf, size_t buflen, float v);
-
-/* ---- config text (config.c) -----------------------------------------------------------------
- * "key = value" lines; '#' starts a comment; blank lines are skipped. For each setting fn gets
- * the trimmed key and value and the 1-based line number; a non-OK return stops the parse and is
- * returned. A line without '=' (or with an empty key) fails with "name:line: expected ...". */
-typedef rin_status (*rin_config_line_fn)(void *user, const char *key, const char *value,
-                                         int lineno);
-rin_status rin_config_parse_text(const char *text, size_t len, const char *name,
-                                 rin_config_line_fn fn, void *user, char *err, size_t errlen);
-
-/* ---- random numbers (rng.c) ---------------------------------------------------------------
- * Sequential: xoshiro256** seeded by splitmix64. Counter-based: a stateless hash of
- * (seed, stream, index), used for dropout and drop-path masks so that a mask element does not
- * depend on the order or thread that draws it. */
-typedef struct rin_rng {
-    uint64_t s[4];
-} rin_rng;
-void rin_rng_seed(rin_rng *r, uint64_t seed);
-uint64_t rin_rng_u64(rin_rng *r);
-double rin_rng_uniform(rin_rng *r); /* [0, 1), 53 bits */
-double rin_rng_normal(rin_rng *r);  /* N(0, 1), Box-Muller: exactly two rin_rng_u64 draws */
-/* Advances r by n rin_rng_u64 draws (a data-parallel shard skips the other shards' draws). */
-void rin_rng_discard(rin_rng *r, uint64_t n);
-/* The splitmix64 finaliser, a bijection of 64-bit words. */
-static inline uint64_t rin_mix64(uint64_t z) {
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ull;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z;
-}
-/* rin_hash64(seed, stream, index) = rin_mix64(rin_hash_key(seed, stream) ^ index): loops over
- * many indices of one stream compute the key once. */
-uint64_t rin_hash_key(uint64_t seed, uint64_t stream);
-uint64_t rin_hash64(uint64_t seed, uint64_t stream, uint64_t index);
-/* [0, 1) with 24 bits of a hash. */
-static inline float rin_hash_uniform(uint64_t h) {
-    return (float)(h >> 40) * (1.0f / 16777216.0f);
-}
-static inline float rin_counter_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
-    return rin_hash_uniform(rin_hash64(seed, stream, index));
-}
-uint64_t rin_hash_str(const char *s); /* FNV-1a, for per-tensor streams */
-
-/* ---- safetensors (safetensors.c) ----------------------------------------------------------
- * Reader and writer for checkpoints and test fixtures (style.md section 9). The JSON header is
- * parsed with Jansson and validated completely before any data is used. */
-typedef enum rin_dtype {
-    RIN_DTYPE_F32,
-    RIN_DTYPE_F64,
-    RIN_DTYPE_I32,
-    RIN_DTYPE_I64,
-    RIN_DTYPE_U8,
-    RIN_DTYPE_COUNT
-} rin_dtype;
-const char *rin_dtype_name(rin_dtype t); /* "F32", ... */
-size_t rin_dtype_size(rin_dtype t);
-
-#define RIN_ST_MAX_DIMS 8
-typedef struct rin_st_tensor {
-    char *name;
-    rin_dtype dtype;
-    int ndim;
-    int64_t shape[RIN_ST_MAX_DIMS];
-    size_t numel;
-    size_t nbytes;
-    size_t offset; /* into the data buffer */
-} rin_st_tensor;
-
-typedef struct rin_st_file {
-    int ntensors;
-    rin_st_tensor *tensors; /* in file order */
-    int nmeta;
-    char **meta_keys, **meta_values;
-    uint8_t *data; /* the data buffer (all bytes after the header) */
-    size_t data_size;
-} rin_st_file;
-
-/* Reads and validates a whole file. Errors name the file and the problem. */
-rin_status rin_st_read(rin_st_file **out, const char *path, char *err, size_t errlen);
-void rin_st_free(rin_st_file *f);
-const rin_st_tensor *rin_st_find(const rin_st_file *f, const char *name);
-const char *rin_st_meta(const rin_st_file *f, const char *key); /* NULL if absent */
-static inline const void *rin_st_data(const rin_st_file *f, const rin_st_tensor *t) {
-    return f->data + t->offset;
-}
-/* Copies tensor `name` into dst as float32 (converting F64), checking that it exists and has
- * exactly numel elements. */
-rin_status rin_st_get_f32(const rin_st_file *f, const char *name, float *dst, size_t numel,
-                          char *err, size_t errlen);
-/* Same, as float64 (converting F32). */
-rin_status rin_st_get_f64(const rin_st_file *f, const char *name, double *dst, size_t numel,
-                          char *err, size_t errlen);
-
-typedef struct rin_st_writer rin_st_writer;
-rin_st_writer *rin_st_writer_new(void);
-/* Adds a tensor; data is referenced, not copied, and must live until save. */
-rin_status rin_st_writer_add(rin_st_writer *w, const char *name, rin_dtype dtype, int ndim,
-                             const int64_t *shape, const void *data);
-rin_status rin_st_writer_meta(rin_st_writer *w, const char *key, const char *value);
-/* Writes atomically: path.tmp.<pid>, fflush, fsync, rename, fsync of the directory. */
-rin_status rin_st_writer_save(rin_st_writer *w, const char *path, char *err, size_t errlen);
-void rin_st_writer_free(rin_st_writer *w);
+#include "util.h"
 
 /* ---- model (model.c) ------------------------------------------------------------------------ */
 
@@ -163,27 +29,6 @@ typedef struct rin_tensor_rec {
     float limit; /* uniform init bound, or std for RIN_INIT_TRUNC_NORM */
 } rin_tensor_rec;
 
-/* Sizes derived from the config, computed once. */
-typedef struct rin_dims {
-    int n;            /* interface tokens */
-    int P;            /* p*p*C (video: s*p*p*C), a token's readout width */
-    int Pin;          /* the stem's input width: P, or P (1 + k) with video_cond = channels */
-    int grid;         /* tokens per time slot, (H/p)(W/p) */
-    int ns;           /* noisy time slots (1 for images): rows of rin_batch.gamma_tok */
-    int ng;           /* token_gamma rows per example: ns, + 1 (gamma = 1) with cond. tokens */
-    int A;            /* min(E, D) */
-    int Lz;           /* learned latent rows = L - latent condition tokens */
-    int Dt;           /* time-token width (D if time_on_latent else E) */
-    int dt;           /* sinusoid width Dt/4 */
-    int Dc;           /* class-token width */
-    int nr;           /* read-only interface tokens (time/class tokens not on the latents) */
-    int rD;           /* lat_mlp_ratio * D */
-    int rE;           /* tape_mlp_ratio * E */
-    int total_layers; /* sum of K */
-    int nx; /* tokens read out: n for images; video: the noisy frames' tokens (spec 6.1) */
-    int Tx; /* frames predicted: 1 for images; video: seq_len - cond_frames */
-} rin_dims;
-void rin_dims_compute(rin_dims *d, const rin_config *c);
 /* 1 for config keys that a checkpoint may lack (then 0: the video keys, added later). */
 int rin_config_key_optional(int i);
 

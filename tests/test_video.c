@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
+#include "internal.h"
 #include "test.h"
 #include "video.h"
 #include "ops.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util.h"
 #include "keys.h"
 
 /* The column where --help text starts after "name=value"; longer entries get two spaces. */

@@ -8,6 +8,7 @@
 
 #include <gif_lib.h>
 
+#include "internal.h"
 #include "metrics.h"
 #include "video.h"
 

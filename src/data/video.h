@@ -24,7 +24,9 @@
 #include <stdint.h>
 
 #include "data.h"
-#include "internal.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "util.h"
 
 /* The standard recipe: 64x64 frames, 28x28 items, 2 items, 20 frames, step 0.1. */
 #define RIN_MMNIST_FRAME  64

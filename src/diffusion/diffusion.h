@@ -9,7 +9,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "internal.h"
+#include "rng.h"
+#include "util.h"
 
 typedef enum rin_schedule_kind {
     RIN_SCHEDULE_COSINE_SIMPLE, /* "cosine": cos^2(((t + 0.0002)/(1 + 0.00025)) pi/2), no clip */

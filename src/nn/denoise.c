@@ -295,6 +295,10 @@ rin_status rin_ctx_create(rin_ctx **out, rin_model *m, int max_batch, rin_ctx_mo
     return RIN_STATUS_OK;
 }
 
+const rin_model *rin_ctx_model(const rin_ctx *ctx) {
+    return ctx->model;
+}
+
 void rin_ctx_free(rin_ctx *ctx) {
     if (!ctx)
         return;
