@@ -450,7 +450,7 @@ static void html_latest_grid(membuf *b, const char *png_path, const char *captio
 /* The run's grids as thumbnails in div#thumbs, with an input#history slider over them when
  * there are two or more; the script shows the chosen one in img#latest. Unreadable files are
  * left out. */
-static void html_history(membuf *b, const rin_report *r) {
+static void html_history(membuf *b, const run_report *r) {
     membuf thumbs = {0};
     int shown = 0;
     for (int i = 0; i < r->nhistory; i++) {
@@ -511,9 +511,9 @@ static void html_history(membuf *b, const rin_report *r) {
     free(thumbs.p);
 }
 
-rin_status rin_report_write(const char *path, const rin_report *r, char *err, size_t errlen) {
+rin_status report_write(const char *path, const run_report *r, char *err, size_t errlen) {
     if (!path || !r)
-        return rin_errorf(err, errlen, RIN_STATUS_ARG, "rin_report_write: NULL argument");
+        return rin_errorf(err, errlen, RIN_STATUS_ARG, "report_write: NULL argument");
     if (r->n < 0 || (r->n > 0 && (!r->steps || !r->loss)))
         return rin_errorf(err, errlen, RIN_STATUS_ARG,
                           "%s: report with n = %d needs steps and loss arrays", path, r->n);

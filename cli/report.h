@@ -20,7 +20,7 @@
  * missing or unreadable grid file is named on the page (the latest) or left out (history); it
  * never fails the report. Elements with ids for checks: img#latest, svg#loss, svg#lr,
  * input#history, div#thumbs. */
-typedef struct rin_report {
+typedef struct run_report {
     const char *title;       /* e.g. the run directory */
     const char *config_text; /* "key=value" lines, shown as a table */
     const long *steps;       /* (n) */
@@ -33,7 +33,7 @@ typedef struct rin_report {
     const char *const *history_png; /* (nhistory) earlier grids and the latest, oldest first */
     const long *history_steps;      /* (nhistory) their steps, for captions; or NULL */
     int nhistory;                   /* 0: no history section */
-} rin_report;
-rin_status rin_report_write(const char *path, const rin_report *r, char *err, size_t errlen);
+} run_report;
+rin_status report_write(const char *path, const run_report *r, char *err, size_t errlen);
 
 #endif /* RIN_CLI_REPORT_H */

@@ -428,7 +428,7 @@ static void write_report(run *r, const char *note) {
     }
     /* the latest grid: this invocation's, or after --resume the newest in samples/ */
     const char *latest = r->last_grid[0] ? r->last_grid : ng > 0 ? g[ng - 1].path : NULL;
-    rin_report rep = {.title = r->dir,
+    run_report rep = {.title = r->dir,
                       .config_text = cfg,
                       .steps = r->met.step,
                       .loss = r->met.loss,
@@ -440,7 +440,7 @@ static void write_report(run *r, const char *note) {
                       .history_steps = steps,
                       .nhistory = ng};
     path_in(path, sizeof path, r, "report.html");
-    if (rin_report_write(path, &rep, err, sizeof err))
+    if (report_write(path, &rep, err, sizeof err))
         die("%s", err);
     free(g);
 }

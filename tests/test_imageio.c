@@ -705,7 +705,7 @@ TEST(imageio_report) {
         loss[i] = 2.0 * exp(-0.05 * i) + 0.01;
         lr[i] = 1e-3 * (i < 10 ? (i + 1) / 10.0 : 1.0);
     }
-    rin_report r = {
+    run_report r = {
         .title = "runs/<demo>",
         .config_text = "preset=cifar10\nlr=0.001\r\nweird<&>=x<y&\"z\"\n\nno equals sign\n",
         .steps = steps,
@@ -715,7 +715,7 @@ TEST(imageio_report) {
         .grid_png = grid,
         .notes = "step 500/1000 <b>bold?</b> & done",
     };
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     size_t len = 0;
     char *html = (char *)read_all(path, &len);
     CHECK(html != NULL);
@@ -753,7 +753,7 @@ TEST(imageio_report) {
     /* no temporary files; the failure case leaves nothing either */
     CHECK(test_dir_count(&d, NULL) == 2);
     test_dir_file(path, sizeof path, &d, "nodir/report.html");
-    CHECK(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_IO);
+    CHECK(report_write(path, &r, err, sizeof err) == RIN_STATUS_IO);
     CHECK(test_dir_count(&d, NULL) == 2);
     test_dir_remove(&d);
 }
@@ -768,8 +768,8 @@ TEST(imageio_report_small) {
     char *html;
 
     /* n = 0, nothing optional */
-    rin_report r0 = {0};
-    CHECK_MSG(rin_report_write(path, &r0, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    run_report r0 = {0};
+    CHECK_MSG(report_write(path, &r0, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && strstr(html, "no steps yet") != NULL);
     CHECK(html && strstr(html, "<polyline") == NULL);
@@ -779,7 +779,7 @@ TEST(imageio_report_small) {
     /* n = 1; a missing grid file is reported on the page, not an error */
     long s1 = 0;
     double l1 = 0.75, r1 = 1e-4;
-    rin_report r = {.title = "one",
+    run_report r = {.title = "one",
                     .steps = &s1,
                     .loss = &l1,
                     .lr = &r1,
@@ -787,7 +787,7 @@ TEST(imageio_report_small) {
                     .grid_png = "/nonexistent/grid.png",
                     .config_text = "",
                     .notes = ""};
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && count_substr(html, "<polyline") == 2);
     CHECK(html && strstr(html, "sample grid unavailable") != NULL);
@@ -798,8 +798,8 @@ TEST(imageio_report_small) {
     /* a zero and a NaN loss: linear axis, still two curves, no nan coordinates */
     long st[4] = {1, 2, 3, 4};
     double lo[4] = {1.0, 0.0, (double)NAN, 0.5}, lrs[4] = {1e-3, 1e-3, 1e-3, 1e-3};
-    rin_report r4 = {.steps = st, .loss = lo, .lr = lrs, .n = 4};
-    CHECK_MSG(rin_report_write(path, &r4, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    run_report r4 = {.steps = st, .loss = lo, .lr = lrs, .n = 4};
+    CHECK_MSG(report_write(path, &r4, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && count_substr(html, "<polyline") == 2);
     CHECK(html && strstr(html, "(log scale)") == NULL);
@@ -808,8 +808,8 @@ TEST(imageio_report_small) {
     free(html);
 
     /* missing arrays with n > 0 are refused */
-    rin_report bad = {.n = 3};
-    CHECK(rin_report_write(path, &bad, err, sizeof err) == RIN_STATUS_ARG);
+    run_report bad = {.n = 3};
+    CHECK(report_write(path, &bad, err, sizeof err) == RIN_STATUS_ARG);
     test_dir_remove(&d);
 }
 
@@ -845,7 +845,7 @@ TEST(imageio_report_history) {
     test_dir_file(path, sizeof path, &d, "report.html");
     long steps[2] = {100, 300};
     double loss[2] = {1.0, 0.5}, lr[2] = {1e-3, 1e-3};
-    rin_report r = {.title = "history",
+    run_report r = {.title = "history",
                     .steps = steps,
                     .loss = loss,
                     .lr = lr,
@@ -854,7 +854,7 @@ TEST(imageio_report_history) {
                     .history_png = hist,
                     .history_steps = gsteps,
                     .nhistory = NG};
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     size_t len = 0;
     char *html = (char *)read_all(path, &len);
     CHECK(html != NULL);
@@ -904,7 +904,7 @@ TEST(imageio_report_history) {
      * a given caption wins over the chunks */
     r.nhistory = NG + 1;
     r.grid_png = grids[NG];
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && count_substr(html, "<img class=\"thumb\"") == NG);
     CHECK(html && strstr(html, "sample grid unavailable") && strstr(html, "step_0000400.png"));
@@ -913,7 +913,7 @@ TEST(imageio_report_history) {
     free(html);
     r.grid_png = grids[0];
     r.grid_caption = "the caption <given>";
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && strstr(html, "class=\"cap\">the caption &lt;given&gt;</span>") != NULL);
     free(html);
@@ -928,14 +928,14 @@ TEST(imageio_report_history) {
     r.nhistory = 1;
     r.grid_caption = NULL;
     r.grid_png = grids[NG];
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     html = (char *)read_all(path, &len);
     CHECK(html && strstr(html, "title=\"step 400\"") != NULL);
     CHECK(html && strstr(html, "id=\"history\"") == NULL);
     CHECK(html && count_substr(html, "<img class=\"thumb\"") == 1);
     free(html);
     r.history_png = NULL; /* refused */
-    CHECK(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_ARG);
+    CHECK(report_write(path, &r, err, sizeof err) == RIN_STATUS_ARG);
     test_dir_remove(&d);
 }
 
@@ -954,8 +954,8 @@ TEST(imageio_report_downsample) {
         lr[i] = 1e-3 * cos(1.5 * i / NP);
     }
     loss[NP - 1] = 1e-6; /* the last point must be drawn: it sets the bottom of the axis */
-    rin_report r = {.title = "long", .steps = steps, .loss = loss, .lr = lr, .n = NP};
-    CHECK_MSG(rin_report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    run_report r = {.title = "long", .steps = steps, .loss = loss, .lr = lr, .n = NP};
+    CHECK_MSG(report_write(path, &r, err, sizeof err) == RIN_STATUS_OK, "%s", err);
     size_t len = 0;
     char *html = (char *)read_all(path, &len);
     CHECK_MSG(html && len < 300000, "report is %zu bytes", len);
