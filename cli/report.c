@@ -18,57 +18,12 @@
 #include "util.h"
 #include "report.h"
 
-/* ---- growable memory buffer ------------------------------------------------------------------ */
-
-/* Bytes appended at the end; an allocation failure sets oom and makes every later append a
- * no-op, so builders check once at the end. */
-typedef struct membuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} membuf;
-
-static int mb_reserve(membuf *b, size_t extra) {
-    if (b->oom)
-        return 0;
-    if (extra <= b->cap - b->len)
-        return 1;
-    size_t need = b->len + extra;
-    if (need < b->len) {
-        b->oom = 1;
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return 0;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 1;
+static void mb_puts(rin_membuf *b, const char *s) {
+    rin_membuf_append(b, s, strlen(s));
 }
 
-static void mb_append(membuf *b, const void *data, size_t n) {
-    if (n == 0 || !mb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void mb_puts(membuf *b, const char *s) {
-    mb_append(b, s, strlen(s));
-}
-
-static void mb_printf(membuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mb_printf(membuf *b, const char *fmt, ...) {
+static void mb_printf(rin_membuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mb_printf(rin_membuf *b, const char *fmt, ...) {
     if (b->oom)
         return;
     char small[256];
@@ -79,10 +34,10 @@ static void mb_printf(membuf *b, const char *fmt, ...) {
     if (n < 0)
         return;
     if ((size_t)n < sizeof small) {
-        mb_append(b, small, (size_t)n);
+        rin_membuf_append(b, small, (size_t)n);
         return;
     }
-    if (!mb_reserve(b, (size_t)n + 1))
+    if (!rin_membuf_reserve(b, (size_t)n + 1))
         return;
     va_start(ap, fmt);
     vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
@@ -92,7 +47,7 @@ static void mb_printf(membuf *b, const char *fmt, ...) {
 
 /* Appends s with & < > " ' replaced by entities (safe in element content and quoted
  * attributes). NULL appends nothing. */
-static void mb_escape(membuf *b, const char *s) {
+static void mb_escape(rin_membuf *b, const char *s) {
     if (!s)
         return;
     const char *run = s;
@@ -107,18 +62,18 @@ static void mb_escape(membuf *b, const char *s) {
         default: break;
         }
         if (ent) {
-            mb_append(b, run, (size_t)(s - run));
+            rin_membuf_append(b, run, (size_t)(s - run));
             mb_puts(b, ent);
             run = s + 1;
         }
     }
-    mb_append(b, run, (size_t)(s - run));
+    rin_membuf_append(b, run, (size_t)(s - run));
 }
 
 /* Standard base64 (RFC 4648, with '=' padding, no line breaks). */
-static void mb_base64(membuf *b, const uint8_t *data, size_t n) {
+static void mb_base64(rin_membuf *b, const uint8_t *data, size_t n) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (!mb_reserve(b, (n + 2) / 3 * 4))
+    if (!rin_membuf_reserve(b, (n + 2) / 3 * 4))
         return;
     char *o = (char *)b->p + b->len;
     size_t i = 0;
@@ -211,7 +166,7 @@ static int finite_for_axis(double v, int logy) {
 /* One <svg> line chart of y against steps (n >= 1 points). The y axis is log10 when allow_log
  * and every finite y is positive. Non-finite values are not drawn. At most CHART_MAX_POINTS
  * points are drawn (every k-th, and always the last). */
-static void svg_chart(membuf *b, const char *id, const char *title, const char *ylabel,
+static void svg_chart(rin_membuf *b, const char *id, const char *title, const char *ylabel,
                       const long *steps, const double *y, int n, int allow_log) {
     int logy = allow_log, nfin = 0;
     double ymin = (double)INFINITY, ymax = -(double)INFINITY;
@@ -317,7 +272,7 @@ static void svg_chart(membuf *b, const char *id, const char *title, const char *
 
 /* The config text as a two-column table: one row per non-empty line, split at the first '='
  * (a line without '=' spans both columns). */
-static void html_config_table(membuf *b, const char *text) {
+static void html_config_table(rin_membuf *b, const char *text) {
     mb_puts(b, "<table>\n<tr><th>key</th><th>value</th></tr>\n");
     char *copy = strdup(text);
     if (!copy) {
@@ -413,7 +368,7 @@ static void grid_caption(char *buf, size_t cap, const rin_png_info *info, long s
 /* The latest grid, large: an <img id="latest"> at a whole multiple of its size up to the page
  * width, with a caption. A missing or unreadable file is reported on the page rather than
  * failing the report (the first grid may not exist yet). */
-static void html_latest_grid(membuf *b, const char *png_path, const char *caption) {
+static void html_latest_grid(rin_membuf *b, const char *png_path, const char *caption) {
     page_png pp;
     char why[512];
     if (page_png_read(&pp, png_path, why, sizeof why) != RIN_STATUS_OK) {
@@ -450,8 +405,8 @@ static void html_latest_grid(membuf *b, const char *png_path, const char *captio
 /* The run's grids as thumbnails in div#thumbs, with an input#history slider over them when
  * there are two or more; the script shows the chosen one in img#latest. Unreadable files are
  * left out. */
-static void html_history(membuf *b, const run_report *r) {
-    membuf thumbs = {0};
+static void html_history(rin_membuf *b, const run_report *r) {
+    rin_membuf thumbs = {0};
     int shown = 0;
     for (int i = 0; i < r->nhistory; i++) {
         page_png pp;
@@ -487,7 +442,7 @@ static void html_history(membuf *b, const run_report *r) {
                       "max=\"%d\" value=\"%d\" step=\"1\"></p>\n",
                       shown, shown - 1, shown - 1);
         mb_puts(b, "<div id=\"thumbs\">\n");
-        mb_append(b, thumbs.p, thumbs.len);
+        rin_membuf_append(b, thumbs.p, thumbs.len);
         mb_puts(b, "</div>\n");
         /* the slider and a click on a thumbnail show that grid in img#latest */
         mb_puts(b, "<script>\n(function () {\n"
@@ -523,7 +478,7 @@ rin_status report_write(const char *path, const run_report *r, char *err, size_t
                           r->nhistory);
     const char *title = r->title ? r->title : "rin training report";
     const int n = r->n;
-    membuf b = {0};
+    rin_membuf b = {0};
 
     mb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     mb_escape(&b, title);

@@ -166,3 +166,38 @@ int rin_format_float(char *buf, size_t buflen, float v) {
     }
     return snprintf(buf, buflen, "%s", tmp);
 }
+
+int rin_membuf_reserve(rin_membuf *b, size_t extra) {
+    if (b->oom)
+        return 0;
+    if (extra <= b->cap - b->len)
+        return 1;
+    size_t need = b->len + extra;
+    if (need < b->len) {
+        b->oom = 1;
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 1;
+}
+
+void rin_membuf_append(rin_membuf *b, const void *data, size_t n) {
+    if (n == 0 || !rin_membuf_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}

@@ -47,6 +47,17 @@ int rin_format_double(char *buf, size_t buflen, double v);
 /* The same for a float read back with strtof: "0.1", not "0.100000001". */
 int rin_format_float(char *buf, size_t buflen, float v);
 
+/* A growable byte buffer: bytes appended at the end; an allocation failure sets oom and makes
+ * every later append a no-op, so builders check once at the end. Start with {0}; free(p). */
+typedef struct rin_membuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} rin_membuf;
+/* Room for `extra` more bytes: 1, or 0 (and oom set) when it cannot be had. */
+int rin_membuf_reserve(rin_membuf *b, size_t extra);
+void rin_membuf_append(rin_membuf *b, const void *data, size_t n);
+
 /* ---- config text (config.c) -----------------------------------------------------------------
  * "key = value" lines; '#' starts a comment; blank lines are skipped. For each setting fn gets
  * the trimmed key and value and the 1-based line number; a non-OK return stops the parse and is

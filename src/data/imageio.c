@@ -30,51 +30,6 @@
 #include "imageio.h"
 #include "internal.h"
 
-/* ---- growable memory buffer ------------------------------------------------------------------ */
-
-/* Bytes appended at the end; an allocation failure sets oom and makes every later append a
- * no-op, so builders check once at the end. */
-typedef struct membuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} membuf;
-
-static int mb_reserve(membuf *b, size_t extra) {
-    if (b->oom)
-        return 0;
-    if (extra <= b->cap - b->len)
-        return 1;
-    size_t need = b->len + extra;
-    if (need < b->len) {
-        b->oom = 1;
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return 0;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 1;
-}
-
-static void mb_append(membuf *b, const void *data, size_t n) {
-    if (n == 0 || !mb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
 rin_status rin_read_whole_file(const char *path, uint8_t **data, size_t *len, char *err,
                                size_t errlen) {
     *data = NULL;
@@ -82,9 +37,9 @@ rin_status rin_read_whole_file(const char *path, uint8_t **data, size_t *len, ch
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return rin_errorf(err, errlen, RIN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    membuf b = {0};
+    rin_membuf b = {0};
     for (;;) {
-        if (!mb_reserve(&b, 65536))
+        if (!rin_membuf_reserve(&b, 65536))
             break;
         size_t got = fread(b.p + b.len, 1, b.cap - b.len, fp);
         b.len += got;
@@ -234,11 +189,11 @@ void rin_png_text_latin1(char *dst, size_t cap, const char *src) {
 
 /* Builds a copy of the PNG png (len bytes, IHDR first) with the text chunks inserted after
  * IHDR. */
-static rin_status png_insert_text(membuf *out, const uint8_t *png, size_t len,
+static rin_status png_insert_text(rin_membuf *out, const uint8_t *png, size_t len,
                                   const rin_png_text *text, int ntext) {
     const size_t after_ihdr = 8 + 12 + 13;
     RIN_ASSERT(len > after_ihdr);
-    mb_append(out, png, after_ihdr);
+    rin_membuf_append(out, png, after_ihdr);
     for (int i = 0; i < ntext; i++) {
         size_t k = strlen(text[i].key), v = strlen(text[i].value);
         if (k + 1 + v > 0x7FFFFFFF - 4)
@@ -247,21 +202,21 @@ static rin_status png_insert_text(membuf *out, const uint8_t *png, size_t len,
         put_be32(head, (uint32_t)(k + 1 + v));
         memcpy(head + 4, "tEXt", 4);
         size_t at = out->len;
-        mb_append(out, head, 8);
-        mb_append(out, text[i].key, k + 1); /* with its NUL, the separator */
-        mb_append(out, text[i].value, v);
+        rin_membuf_append(out, head, 8);
+        rin_membuf_append(out, text[i].key, k + 1); /* with its NUL, the separator */
+        rin_membuf_append(out, text[i].value, v);
         if (out->oom)
             return RIN_STATUS_NOMEM;
         uint8_t crc[4];
         put_be32(crc, (uint32_t)crc32(0L, out->p + at + 4, (uInt)(4 + k + 1 + v)));
-        mb_append(out, crc, 4);
+        rin_membuf_append(out, crc, 4);
     }
-    mb_append(out, png + after_ihdr, len - after_ihdr);
+    rin_membuf_append(out, png + after_ihdr, len - after_ihdr);
     return out->oom ? RIN_STATUS_NOMEM : RIN_STATUS_OK;
 }
 
 typedef struct text_collect {
-    membuf strings; /* key NUL value NUL, per chunk */
+    rin_membuf strings; /* key NUL value NUL, per chunk */
     int n, bit_depth, color_type;
 } text_collect;
 
@@ -280,8 +235,8 @@ static const char *collect_text(void *user, const uint8_t *type, const uint8_t *
         return "malformed tEXt chunk (no keyword of 1-79 characters before a NUL)";
     if (tc->n == INT_MAX)
         return "too many text chunks";
-    mb_append(&tc->strings, data, n);
-    mb_append(&tc->strings, "", 1); /* the value's terminator */
+    rin_membuf_append(&tc->strings, data, n);
+    rin_membuf_append(&tc->strings, "", 1); /* the value's terminator */
     tc->n++;
     return NULL;
 }
@@ -347,7 +302,7 @@ static int png_shape_ok(int H, int W, int C) {
 
 static void png_sink(void *ctx, void *data, int size) {
     if (size > 0)
-        mb_append(ctx, data, (size_t)size);
+        rin_membuf_append(ctx, data, (size_t)size);
 }
 
 rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, int H, int W,
@@ -358,7 +313,7 @@ rin_status rin_png_encode(uint8_t **out, size_t *outlen, const uint8_t *pixels, 
     *outlen = 0;
     if (!pixels || !png_shape_ok(H, W, C))
         return RIN_STATUS_ARG;
-    membuf b = {0};
+    rin_membuf b = {0};
     int ok = stbi_write_png_to_func(png_sink, &b, W, H, C, pixels, W * C);
     if (!ok || b.oom || b.len == 0) {
         free(b.p);
@@ -391,7 +346,7 @@ rin_status rin_png_write_text(const char *path, const uint8_t *pixels, int H, in
     rin_status s = rin_png_encode(&png, &len, pixels, H, W, C);
     if (s != RIN_STATUS_OK)
         return rin_errorf(err, errlen, s, "%s: PNG encoding failed: %s", path, rin_status_str(s));
-    membuf withtext = {0};
+    rin_membuf withtext = {0};
     if (ntext > 0) {
         s = png_insert_text(&withtext, png, len, text, ntext);
         free(png);
