@@ -35,7 +35,7 @@ sys.path.insert(0, "dev")
 import svgplot
 d, batch, n, sampler, steps = sys.argv[1:]
 rows = []
-for j in sorted(glob.glob(f"{d}/step_*.eval.json")):
+for j in sorted(glob.glob(f"{d}/step_*.eval.json"), key=lambda p: int(re.search(r"step_(\d+)", p).group(1))):
     step = int(re.search(r"step_(\d+)", j).group(1))
     r = json.load(open(j))
     rows.append((step, step * int(batch), r["fd_lenet_fmnist"], r["classifier_score"],
