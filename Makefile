@@ -296,7 +296,7 @@ DEMO_SECONDS ?= $$(( $(DEMO_MINUTES) * 60 ))
 run-demo: export OMP_WAIT_POLICY ?= passive
 run-demo: $(BUILD)/rin
 	@mkdir -p runs/demo
-	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 --steps 100 --sampler ddim \
+	./$(BUILD)/rin sample --model models/fmnist.safetensors --n 40 \
 		--grid runs/demo/pretrained_samples.png --trajectory runs/demo/pretrained_trajectory.png
 	rm -rf runs/demo/train
 	./$(BUILD)/rin train --run runs/demo/train --preset fmnist --config configs/fmnist.conf \

@@ -184,7 +184,8 @@ int cmd_eval(int argc, char **argv) {
     uint64_t seed = 0;
     sample_opts so = {.batch = 64, .weights = "ema"};
     rin_sample_config_default(&so.sc);
-    so.sc.steps = 250;
+    so.sc.steps = 250; /* the protocol of docs/quality.md: DDPM 250, not rin sample's default */
+    snprintf(so.sc.sampler, sizeof so.sc.sampler, "ddpm");
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'r': real = optarg; break;

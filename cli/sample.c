@@ -26,32 +26,32 @@
 #include "util.h"
 
 static void sample_usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: rin sample --model CKPT [options]\n"
-        "\n"
-        "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
-        "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
-        "  --n N              images (default 16)\n"
-        "  --steps T          sampler steps (default 100; heun makes 2T - 1 calls)\n" SAMPLING_USAGE
-        "  --td X             time difference (default 0; ddpm and ddim on the t spacing)\n"
-        "  --guidance W       classifier-free guidance weight (default 0)\n"
-        "  --class K          every image of class K (default: classes in turn)\n"
-        "  --classes random   uniformly random classes (as for FID sampling)\n"
-        "  --no-self-cond     do not carry latents between steps (ablation)\n"
-        "  --seed S           noise seed (default 0)\n"
-        "  --batch B          images per network call (default 64)\n"
-        "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
-        "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
-        "  --scale N          enlarge grids and trajectories N times, nearest neighbour\n"
-        "                     (default auto: each image at least 84 pixels, e.g. 28 or\n"
-        "                     32 -> 3x, 64 -> 2x; --scale 1 = the model's size)\n"
-        "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ... (always\n"
-        "                     the model's size: data for `rin eval --fake png:DIR`)\n"
-        "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n"
-        "\n"
-        "Every PNG records the checkpoint's SHA-256 and step, the sampler, steps, seed,\n"
-        "guidance and class in text chunks: `rin info FILE.png` prints them.\n");
+    fprintf(f,
+            "usage: rin sample --model CKPT [options]\n"
+            "\n"
+            "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
+            "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
+            "  --n N              images (default 16)\n"
+            "  --steps T          sampler steps (default 25 with the default euler_a; heun makes\n"
+            "                     2T - 1 calls)\n" SAMPLING_USAGE
+            "  --td X             time difference (default 0; ddpm and ddim on the t spacing)\n"
+            "  --guidance W       classifier-free guidance weight (default 0)\n"
+            "  --class K          every image of class K (default: classes in turn)\n"
+            "  --classes random   uniformly random classes (as for FID sampling)\n"
+            "  --no-self-cond     do not carry latents between steps (ablation)\n"
+            "  --seed S           noise seed (default 0)\n"
+            "  --batch B          images per network call (default 64)\n"
+            "  --grid FILE        write a grid PNG (default samples.png unless --out-dir)\n"
+            "  --cols C           grid columns (default: the class count up to 16, else 8)\n"
+            "  --scale N          enlarge grids and trajectories N times, nearest neighbour\n"
+            "                     (default auto: each image at least 84 pixels, e.g. 28 or\n"
+            "                     32 -> 3x, 64 -> 2x; --scale 1 = the model's size)\n"
+            "  --out-dir DIR      write one PNG per image, DIR/sample_00000.png ... (always\n"
+            "                     the model's size: data for `rin eval --fake png:DIR`)\n"
+            "  --trajectory FILE  a strip of x0_hat at 10 steps for the first 8 images\n"
+            "\n"
+            "Every PNG records the checkpoint's SHA-256 and step, the sampler, steps, seed,\n"
+            "guidance and class in text chunks: `rin info FILE.png` prints them.\n");
 }
 
 typedef struct traj {

@@ -334,6 +334,7 @@ TEST(sample_carries_latents) {
     float got[3 * 64], want[3 * 64], nolat[3 * 64], again[3 * 64];
     rin_sample_config sc;
     rin_sample_config_default(&sc);
+    snprintf(sc.sampler, sizeof sc.sampler, "ddpm"); /* manual_two_steps is DDPM */
     sc.steps = 2;
     sc.seed = 17;
     char err[256];

@@ -227,7 +227,7 @@ int rin_sampler_is_spec(rin_sampler_kind k) {
 rin_status rin_spacing_parse(rin_spacing *sp, const char *text, rin_sampler_kind k, char *err,
                              size_t errlen) {
     if (!text || !*text || !strcmp(text, "auto"))
-        *sp = rin_sampler_is_spec(k) ? RIN_SPACING_T : RIN_SPACING_KARRAS;
+        *sp = k == RIN_SAMPLER_HEUN ? RIN_SPACING_KARRAS : RIN_SPACING_T; /* docs/sampling.md */
     else if (!strcmp(text, "t"))
         *sp = RIN_SPACING_T;
     else if (!strcmp(text, "logsnr"))
