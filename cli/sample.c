@@ -33,7 +33,7 @@ static void sample_usage(FILE *f) {
             "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
             "  --n N              images (default 16)\n"
             "  --steps T          sampler steps (default 25 with the default euler_a; heun makes\n"
-            "                     2T - 1 calls)\n" SAMPLING_USAGE
+            "                     up to 2T - 1 calls)\n" SAMPLING_USAGE
             "  --td X             time difference (default 0; ddpm and ddim on the t spacing)\n"
             "  --guidance W       classifier-free guidance weight (default 0)\n"
             "  --class K          every image of class K (default: classes in turn)\n"

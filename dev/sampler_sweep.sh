@@ -8,7 +8,8 @@
 #   MODEL=runs/x/model.safetensors N=1000 CALLS="10 25 50" VARIANTS="ddpm dpm++2m" dev/sampler_sweep.sh
 #
 # A variant is SAMPLER[:SPACING[:CARRY]] (spacing auto when left out, carry call). heun makes
-# 2T - 1 calls for T steps, so it gets T = (calls + 1)/2 and its row shows the calls it made.
+# up to 2T - 1 calls for T steps, so it gets T = (calls + 1)/2 and its row shows the calls it
+# made (rin eval reports them).
 # Resumable: a point with OUT/VARIANT_CALLS.json is done. Time on two idle cores with the patch-4
 # model and 1,000 samples: about 4 s per network call per 1,000 images, so a whole sweep (8
 # variants, 450 calls each) is about 4 hours; run the cheap budgets first (CALLS="10 15 25").
@@ -40,10 +41,11 @@ for v in $VARIANTS; do
         echo "== $v: $steps steps ($calls calls budget)"
         t0=$(date +%s)
         "$RIN" eval --fake "ckpt:$MODEL" --fake-n "$N" --sampler "$sampler" --spacing "$spacing" \
-            --latent-carry "$carry" --steps "$steps" --seed 0 --json "$OUT/$tag.tmp" $EXTRA
+            --latent-carry "$carry" --steps "$steps" --seed 0 --json "$OUT/$tag.tmp" $EXTRA |
+            tee "$OUT/$tag.log"
         t1=$(date +%s)
-        ncalls=$steps
-        [ "$sampler" = heun ] && ncalls=$((2 * steps - 1))
+        # the calls rin made, as its report says ("ddpm 10 steps on the t spacing (10 calls)")
+        ncalls=$(sed -n 's/.*(\([0-9]*\) calls).*/\1/p' "$OUT/$tag.log" | head -n 1)
         python3 dev/json_tag.py "$OUT/$tag.tmp" "$OUT/$tag.json" "variant=$v" "steps=$steps" \
             "calls=$ncalls" "budget=$calls" "seconds=$((t1 - t0))"
     done
@@ -60,7 +62,7 @@ for p in pts:
 budgets = sorted({p["budget"] for p in pts})
 by = {(p["variant"], p["budget"]): p for p in pts}
 lines = [f"FD-LeNet of {int(n):,} samples of {model} against fmnist:test, by budget of network "
-         "calls (a cell that made fewer calls, heun's 2T - 1, says how many); the same noise and "
+         "calls (a cell that made fewer calls, as heun's 2T - 1, says how many); the same noise and "
          "label seed in every cell.", "",
          "| sampler | " + " | ".join(str(b) for b in budgets) + " |",
          "|---|" + "---|" * len(budgets)]

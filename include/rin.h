@@ -367,7 +367,7 @@ RIN_API rin_status rin_model_load_weights(rin_model **out, const char *path, con
 /* Sampling (spec sections 2.2 and 3.4).                                                      */
 
 typedef struct rin_sample_config {
-    int steps;            /* solver steps (network calls: steps, or 2 steps - 1 for heun); 25 */
+    int steps;            /* solver steps (network calls: steps; heun up to 2 steps - 1); 25 */
     char sampler[16];     /* the spec's "ddpm" (= ddpm@large), "ddpm@small", "ddim"; rin's
                              "euler", "euler_a" (default), "heun", "dpm++2m" (docs/sampling.md) */
     char schedule[64];    /* the sampling schedule of the t spacing, "cosine" by default */

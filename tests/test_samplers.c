@@ -298,3 +298,43 @@ TEST(samplers_deterministic_by_seed) {
         CHECK(memcmp(a, c, sizeof a) != 0);
     }
 }
+
+/* heun on the t spacing starts at t = 1, where sigma is unbounded: its trapezoid there would
+ * multiply (eps' - eps) by (sigma_n - sigma) / 2 and ruin every sample (FD 360 on the shipped
+ * model at any step count, before the fix). Such steps are Euler steps, so heun makes 2N - 2
+ * calls here and converges to the exact ODE solution from sigma(t = 1) as N grows. */
+TEST(samplers_heun_from_t_spacing) {
+    enum { NPT = 64, NN = 3 };
+    const int Ns[NN] = {20, 40, 80};
+    float xT[NPT], x[NPT], out[NPT];
+    rin_rng rng;
+    rin_rng_seed(&rng, 9);
+    for (int i = 0; i < NPT; i++)
+        xT[i] = (float)rin_rng_normal(&rng);
+    char err[256];
+    double e[NN];
+    for (int j = 0; j < NN; j++) {
+        rin_sampler_plan p = plan_of(RIN_SAMPLER_HEUN, RIN_SPACING_T, Ns[j]);
+        CHECK_MSG(rin_sampler_calls(&p) == 2 * Ns[j] - 2, "N %d: %d calls", Ns[j],
+                  rin_sampler_calls(&p));
+        double g0, g1;
+        rin_sampler_levels(&p, 0, &g0, &g1);
+        CHECK(!rin_heun_corrects(g0, g1) && rin_heun_corrects(g1, 0.5));
+        memcpy(x, xT, sizeof x);
+        gauss G = {.n = NPT};
+        CHECK(rin_sampler_run(&p, NPT, x, out, &rng, gauss_denoise, &G, NULL, NULL, err,
+                              sizeof err) == RIN_STATUS_OK);
+        CHECK(G.calls == 2 * Ns[j] - 2);
+        e[j] = 0;
+        for (int i = 0; i < NPT; i++) { /* the exact map from gamma g0 to sigma = 0 */
+            double exact = MU + sqrt(V) / sqrt(V * g0 + 1.0 - g0) * ((double)xT[i] - MU * sqrt(g0));
+            double d = fabs((double)out[i] - exact);
+            e[j] = d > e[j] ? d : e[j];
+        }
+        printf("  heun on t, N %d: max error %.3e\n", Ns[j], e[j]);
+    }
+    CHECK_MSG(e[1] < e[0] && e[2] < e[1] && e[2] < 1e-2, "errors %.3e %.3e %.3e", e[0], e[1], e[2]);
+    /* Karras levels stay inside EDM's range: the corrector runs on every step but the last */
+    rin_sampler_plan k = plan_of(RIN_SAMPLER_HEUN, RIN_SPACING_KARRAS, 10);
+    CHECK(rin_sampler_calls(&k) == 19);
+}

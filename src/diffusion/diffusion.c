@@ -407,8 +407,24 @@ rin_status rin_sampler_plan_check(const rin_sampler_plan *p, char *err, size_t e
     return RIN_STATUS_OK;
 }
 
+int rin_heun_corrects(double gamma, double gamma_next) {
+    if (gamma_next >= 1)
+        return 0;
+    /* sigma^2 = (1 - gamma) / gamma > (2 sigma_max)^2, written so that gamma = 0 counts too */
+    double lim = 2.0 * RIN_SIGMA_MAX;
+    return !(1.0 - gamma > lim * lim * gamma);
+}
+
 int rin_sampler_calls(const rin_sampler_plan *p) {
-    return p->kind == RIN_SAMPLER_HEUN ? 2 * p->steps - 1 : p->steps;
+    if (p->kind != RIN_SAMPLER_HEUN)
+        return p->steps;
+    int calls = 0;
+    for (int i = 0; i < p->steps; i++) {
+        double g, gn;
+        rin_sampler_levels(p, i, &g, &gn);
+        calls += 1 + rin_heun_corrects(g, gn);
+    }
+    return calls;
 }
 
 /* sigma of level i of N on the logsnr or karras spacing; level N is 0. */

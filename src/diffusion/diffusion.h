@@ -115,6 +115,12 @@ typedef struct rin_sampler_plan {
 rin_status rin_sampler_plan_check(const rin_sampler_plan *p, char *err, size_t errlen);
 /* Network calls a plan makes (guidance doubles each, not counted here). */
 int rin_sampler_calls(const rin_sampler_plan *p);
+/* Whether heun's step from gamma to gamma_next makes its corrector call: not on the last step
+ * (to sigma = 0) and not from a level beyond EDM's range (sigma > 2 sigma_max, as the t
+ * spacing's first levels are: sigma is infinite at t = 1), where the trapezoid's
+ * (sigma_n - sigma)(eps' - eps) / 2 is unbounded; those steps are Euler steps. Karras and
+ * logsnr levels stay within the range, so there heun makes 2T - 1 calls. */
+int rin_heun_corrects(double gamma, double gamma_next);
 /* The noise levels of step i: gamma_now (where the step's first call is made) and gamma_next. */
 void rin_sampler_levels(const rin_sampler_plan *p, int i, double *gamma_now, double *gamma_next);
 

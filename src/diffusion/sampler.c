@@ -107,7 +107,7 @@ rin_status rin_sampler_run(const rin_sampler_plan *p, size_t n, float *x, float 
         }
         case RIN_SAMPLER_HEUN: {
             rin_term e[2] = {{x0, an}, {eps, sdn}}; /* the Euler predictor */
-            if (gn >= 1) {                          /* the last step, to sigma = 0: Euler alone */
+            if (!rin_heun_corrects(g, gn)) {        /* to sigma = 0, or from beyond EDM's range */
                 rin_sampler_combine(x, 0, e, 2, n);
                 break;
             }
