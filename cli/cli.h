@@ -78,8 +78,7 @@ enum { OPT_SAMPLER = 0x100, OPT_SPACING, OPT_SCHEDULE, OPT_LATENT_CARRY };
 #define SAMPLING_USAGE                                                                             \
     "  --sampler S        ddpm (= ddpm@large), ddpm@small, ddim (the paper's); euler,\n"           \
     "                     euler_a, heun, dpm++2m (rin's; docs/sampling.md)\n"                      \
-    "  --spacing P        noise levels: t, logsnr, karras (default auto: karras for\n"             \
-    "                     heun, t for the others)\n"                                               \
+    "  --spacing P        noise levels: t, logsnr, karras (default auto = t)\n"                    \
     "  --schedule S       gamma(t) of the t spacing (default cosine; also\n"                       \
     "                     cosine@s,e,tau, sigmoid@s,e,tau, simple_linear)\n"                       \
     "  --latent-carry C   call (default: each network call gets the previous call's\n"             \

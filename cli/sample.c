@@ -32,7 +32,7 @@ static void sample_usage(FILE *f) {
             "  --model CKPT       checkpoint (rin train's model.safetensors or checkpoint)\n"
             "  --weights W        ema (default; plain weights if the file has no EMA) or raw\n"
             "  --n N              images (default 16)\n"
-            "  --steps T          sampler steps (default 25 with the default euler_a; heun makes\n"
+            "  --steps T          sampler steps (default 15 with the default dpm++2m; heun makes\n"
             "                     up to 2T - 1 calls)\n" SAMPLING_USAGE
             "  --td X             time difference (default 0; ddpm and ddim on the t spacing)\n"
             "  --guidance W       classifier-free guidance weight (default 0)\n"

@@ -367,12 +367,11 @@ RIN_API rin_status rin_model_load_weights(rin_model **out, const char *path, con
 /* Sampling (spec sections 2.2 and 3.4).                                                      */
 
 typedef struct rin_sample_config {
-    int steps;            /* solver steps (network calls: steps; heun up to 2 steps - 1); 25 */
+    int steps;            /* solver steps (network calls: steps; heun up to 2 steps - 1); 15 */
     char sampler[16];     /* the spec's "ddpm" (= ddpm@large), "ddpm@small", "ddim"; rin's
-                             "euler", "euler_a" (default), "heun", "dpm++2m" (docs/sampling.md) */
+                             "euler", "euler_a", "heun", "dpm++2m" (default) (docs/sampling.md) */
     char schedule[64];    /* the sampling schedule of the t spacing, "cosine" by default */
-    char spacing[16];     /* noise levels: "t", "logsnr", "karras" or "auto" (default: karras for
-                             heun, t for the others) */
+    char spacing[16];     /* noise levels: "t", "logsnr", "karras" or "auto" (default: t) */
     char latent_carry[8]; /* "call" (default): each call gets the previous call's latents;
                              "step": only each step's first call carries (differs for heun) */
     double td;            /* time difference (0 in the paper) */

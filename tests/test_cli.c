@@ -363,7 +363,7 @@ static void check_train_grids(const char *run_dir, const char *model) {
     CHECK(!strcmp(info_value(out, "run", v, sizeof v), run_dir));
     CHECK(!strcmp(info_value(out, "step", v, sizeof v), "6"));
     CHECK(!strcmp(info_value(out, "weights", v, sizeof v), "ema"));
-    CHECK(!strcmp(info_value(out, "sampler", v, sizeof v), "euler_a"));
+    CHECK(!strcmp(info_value(out, "sampler", v, sizeof v), "dpm++2m"));
     CHECK(!strcmp(info_value(out, "steps", v, sizeof v), "3"));
     CHECK(!strcmp(info_value(out, "seed", v, sizeof v), "1234"));
     CHECK(info_value(out, "checkpoint_sha256", v, sizeof v)[0] == 0);
@@ -385,9 +385,9 @@ static void check_train_grids(const char *run_dir, const char *model) {
          q = strstr(q + 1, "<img class=\"thumb\""))
         thumbs++;
     CHECK_MSG(thumbs == 3, "report.html has %d thumbnails", thumbs);
-    CHECK(strstr(html, "title=\"step 3, euler_a, 3 steps, seed 1234\"") != NULL);
+    CHECK(strstr(html, "title=\"step 3, dpm++2m, 3 steps, seed 1234\"") != NULL);
     CHECK(strstr(html, "id=\"history\" min=\"0\" max=\"2\"") != NULL);
-    CHECK(strstr(html, "<span id=\"latest-cap\" class=\"cap\">step 6, euler_a, 3 steps, seed "
+    CHECK(strstr(html, "<span id=\"latest-cap\" class=\"cap\">step 6, dpm++2m, 3 steps, seed "
                        "1234</span>") != NULL);
     free(html);
 }

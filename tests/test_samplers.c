@@ -75,7 +75,7 @@ TEST(samplers_levels_and_plans) {
     CHECK(rin_spacing_parse(&sp, "", RIN_SAMPLER_DPMPP_2M, err, sizeof err) == RIN_STATUS_OK &&
           sp == RIN_SPACING_T);
     CHECK(rin_spacing_parse(&sp, "auto", RIN_SAMPLER_HEUN, err, sizeof err) == RIN_STATUS_OK &&
-          sp == RIN_SPACING_KARRAS);
+          sp == RIN_SPACING_T);
     CHECK(rin_spacing_parse(&sp, "logsnr", RIN_SAMPLER_DDIM, err, sizeof err) == RIN_STATUS_OK &&
           sp == RIN_SPACING_LOGSNR);
     CHECK(rin_spacing_parse(&sp, "edm", RIN_SAMPLER_DDIM, err, sizeof err) == RIN_STATUS_CONFIG);
@@ -121,11 +121,11 @@ TEST(samplers_levels_and_plans) {
     rin_sample_config sc;
     rin_sample_config_default(&sc);
     CHECK(rin_sample_plan(&p, &sc, err, sizeof err) == RIN_STATUS_OK);
-    /* the default: euler_a, 25 steps on the t spacing (auto = t for all but heun) */
-    CHECK(p.kind == RIN_SAMPLER_EULER_A && p.spacing == RIN_SPACING_T && p.steps == 25);
+    /* the default: dpm++2m, 15 steps on the t spacing (auto = t) */
+    CHECK(p.kind == RIN_SAMPLER_DPMPP_2M && p.spacing == RIN_SPACING_T && p.steps == 15);
     snprintf(sc.sampler, sizeof sc.sampler, "heun");
     CHECK(rin_sample_plan(&p, &sc, err, sizeof err) == RIN_STATUS_OK);
-    CHECK(p.kind == RIN_SAMPLER_HEUN && p.spacing == RIN_SPACING_KARRAS);
+    CHECK(p.kind == RIN_SAMPLER_HEUN && p.spacing == RIN_SPACING_T);
     snprintf(sc.sampler, sizeof sc.sampler, "dpm++2m");
     CHECK(rin_sample_plan(&p, &sc, err, sizeof err) == RIN_STATUS_OK);
     CHECK(p.kind == RIN_SAMPLER_DPMPP_2M && p.spacing == RIN_SPACING_T);
