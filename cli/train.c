@@ -87,7 +87,7 @@ static const rin_key run_keys[] = {
                        .help = "sampler steps for grids"},
     {"sample_sampler", RIN_KEY_STRING, F(sample_sampler), .check = check_sampler, .def = "dpm++2m",
                        .help = "sampler for grids (docs/sampling.md)"},
-    {"time_limit",     RIN_KEY_DOUBLE, F(time_limit),     .lo = 0, .hi = INFINITY,
+    {"time_limit",     RIN_KEY_DOUBLE, F(time_limit),     .lo = 0, .hi = (double)INFINITY,
                        .what = "seconds >= 0", .def = "0",
                        .help = "seconds of training in this invocation (0 = none)"},
     {"sample_scale",   RIN_KEY_INT,    F(sample_scale),   .lo = 0, .hi = 64, .def = "0",

@@ -44,7 +44,7 @@ static const rin_key demo_keys[] = {
                 .def = "0.1"},
     {"d",       RIN_KEY_DOUBLE,   F(d),    .lo = 0, .hi = 10, .flags = RIN_KEY_FINITE,
                 .def = "3e-3"},
-    {"secs",    RIN_KEY_DOUBLE,   F(secs), .lo = 0, .hi = INFINITY, .what = "seconds >= 0"},
+    {"secs",    RIN_KEY_DOUBLE,   F(secs), .lo = 0, .hi = (double)INFINITY, .what = "seconds >= 0"},
     {"s",       RIN_KEY_STRING,   F(s),    .def = "abc"},
     {"checked", RIN_KEY_STRING,   F(checked), .check = check_abc},
     {"mode",    RIN_KEY_ENUM,     F(mode), .choices = modes, .def = "high"},
