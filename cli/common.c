@@ -88,7 +88,7 @@ int sampling_option(rin_sample_config *sc, int opt, const char *v) {
         snprintf(sc->sampler, sizeof sc->sampler, "%s", v);
         return 1;
     case OPT_SPACING:
-        if (rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, sizeof err))
+        if (rin_spacing_parse(&sp, v, err, sizeof err))
             die("--spacing: %s", err);
         snprintf(sc->spacing, sizeof sc->spacing, "%s", v);
         return 1;

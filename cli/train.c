@@ -62,7 +62,7 @@ static rin_status check_sampler(const char *v, char *err, size_t errlen) {
 }
 static rin_status check_spacing(const char *v, char *err, size_t errlen) {
     rin_spacing sp;
-    return rin_spacing_parse(&sp, v, RIN_SAMPLER_DDPM, err, errlen);
+    return rin_spacing_parse(&sp, v, err, errlen);
 }
 
 /* The run keys in their fixed order (checkpoint metadata, config.txt, --help), after the model's

@@ -224,9 +224,7 @@ int rin_sampler_is_spec(rin_sampler_kind k) {
     return k == RIN_SAMPLER_DDPM || k == RIN_SAMPLER_DDPM_SMALL || k == RIN_SAMPLER_DDIM;
 }
 
-rin_status rin_spacing_parse(rin_spacing *sp, const char *text, rin_sampler_kind k, char *err,
-                             size_t errlen) {
-    (void)k; /* kept for a default that differs by sampler */
+rin_status rin_spacing_parse(rin_spacing *sp, const char *text, char *err, size_t errlen) {
     if (!text || !*text || !strcmp(text, "auto"))
         *sp = RIN_SPACING_T; /* the best at few calls for every sampler: docs/quality.md */
     else if (!strcmp(text, "t"))

@@ -79,9 +79,8 @@ typedef enum rin_spacing { RIN_SPACING_T, RIN_SPACING_LOGSNR, RIN_SPACING_KARRAS
 #define RIN_SIGMA_MAX  80.0
 #define RIN_KARRAS_RHO 7.0
 /* "t", "logsnr", "karras"; "" or "auto" gives t for every sampler (the measured best at few
- * calls, docs/quality.md); k is kept for a default that differs by sampler. */
-rin_status rin_spacing_parse(rin_spacing *sp, const char *text, rin_sampler_kind k, char *err,
-                             size_t errlen);
+ * calls, docs/quality.md). */
+rin_status rin_spacing_parse(rin_spacing *sp, const char *text, char *err, size_t errlen);
 const char *rin_spacing_name(rin_spacing sp);
 
 /* t_now = 1 - i/T, t_next = max(1 - (i + 1 + td)/T, 0), spec 3.4. */

@@ -225,7 +225,7 @@ rin_status rin_sample_plan(rin_sampler_plan *p, const rin_sample_config *sc, cha
     if (!s)
         s = rin_sampler_parse(&p->kind, sc->sampler, err, errlen);
     if (!s)
-        s = rin_spacing_parse(&p->spacing, sc->spacing, p->kind, err, errlen);
+        s = rin_spacing_parse(&p->spacing, sc->spacing, err, errlen);
     if (s)
         return s;
     if (strcmp(sc->latent_carry, "call") && strcmp(sc->latent_carry, "step"))
