@@ -372,9 +372,14 @@ int cmd_sample_video(int argc, char **argv) {
     return 0;
 }
 
-/* Per-frame metrics in [0, 1] of pred against truth, both (F, H, W, C) in [-b, b]. */
+/* The per-frame metrics of rin eval, in this order; a group of them per column of the table. */
+enum { M_SSE, M_PSNR, M_SSIM, M_COM, METRICS };
+static const char *const metric_names[METRICS] = {"mse", "psnr", "ssim", "com"};
+
+/* Per-frame metrics in [0, 1] of pred against truth, both (F, H, W, C) in [-b, b], into m
+ * (METRICS, F). The centre-of-mass error is NaN where a frame is all black. */
 static void frame_metrics_01(const float *pred, const float *truth, const rin_config *c, int F,
-                             float b, double *sse, double *psnr, double *ssim) {
+                             float b, double *m) {
     size_t nx = (size_t)F * c->H * c->W * c->C;
     float *p = malloc(2 * nx * sizeof *p);
     if (!p)
@@ -384,20 +389,43 @@ static void frame_metrics_01(const float *pred, const float *truth, const rin_co
         p[k] = v < 0 ? 0 : v > 1 ? 1 : v;
         p[nx + k] = truth[k] / (2 * b) + 0.5f;
     }
-    rin_video_frame_metrics(p, p + nx, F, c->H, c->W, c->C, sse, psnr, ssim);
+    rin_video_frame_metrics(p, p + nx, F, c->H, c->W, c->C, m + M_SSE * F, m + M_PSNR * F,
+                            m + M_SSIM * F);
+    rin_video_com_error(p, p + nx, F, c->H, c->W, c->C, m + M_COM * F);
     free(p);
 }
 
+/* The mean of the non-NaN values of x (n), NaN when there are none. */
 static double mean_of(const double *x, int n) {
     double s = 0;
+    int k = 0;
     for (int i = 0; i < n; i++)
-        s += x[i];
-    return s / n;
+        if (!isnan(x[i]))
+            s += x[i], k++;
+    return k ? s / k : (double)NAN;
+}
+
+/* Is v a better score than w for metric q? NaN is worse than any number. */
+static int metric_better(int q, double v, double w) {
+    if (isnan(v))
+        return 0;
+    if (isnan(w))
+        return 1;
+    return q == M_SSE || q == M_COM ? v < w : v > w;
 }
 
 /* The noise seed of sample k of every clip (the conditioning check reuses sample 0's). */
 static uint64_t eval_sample_seed(const video_opts *o, int k) {
     return rin_hash64(o->seed, 0x4B534D50ull /* "KSMP" */, (uint64_t)k);
+}
+
+/* One table cell group: MSE PSNR SSIM CoM, "-" for a CoM without a value. */
+static void print_group(const double *v) {
+    printf(" %8.2f %7.2f %7.4f", v[M_SSE], v[M_PSNR], v[M_SSIM]);
+    if (isnan(v[M_COM]))
+        printf(" %6s  |", "-");
+    else
+        printf(" %6.2f  |", v[M_COM]);
 }
 
 int cmd_eval_video(int argc, char **argv) {
@@ -409,31 +437,31 @@ int cmd_eval_video(int argc, char **argv) {
     int F = r.F, N = o.n, Nc = c->cond_frames, bf = c->seq_len - Nc;
     size_t frame = (size_t)c->H * c->W * c->C, nx = (size_t)F * frame;
     float b = (float)r.sc.b_scale;
-    /* per frame, averaged over clips; groups of 3 (MSE, PSNR, SSIM): [0] the model's best of K
-     * (chosen per clip and metric by the mean over the predicted frames, as SVG does), [1] the
-     * model's first sample, [2] copy-last, [3] all-black */
+    /* per group, metric and frame, summed over the clips that have a value (cnt): [0] the
+     * model's best of K (chosen per clip and metric by the mean over the predicted frames, as
+     * SVG does), [1] the model's first sample, [2] copy-last, [3] all-black */
     enum { GROUPS = 4 };
-    double *acc = calloc((size_t)3 * GROUPS * F, sizeof *acc);
-    double *sse = malloc(3 * (size_t)F * sizeof *sse), *psnr = sse + F, *ssim = psnr + F;
+    size_t per = (size_t)METRICS * F;
+    double *acc = calloc(GROUPS * per, sizeof *acc), *cnt = calloc(GROUPS * per, sizeof *cnt);
+    double *m = malloc(per * sizeof *m);
     float *base = malloc(nx * sizeof *base);
     float *preds = malloc((size_t)N * nx * sizeof *preds);
-    double *all = malloc((size_t)o.k * N * 3 * F * sizeof *all);
-    if (!acc || !sse || !base || !preds || !all)
+    double *all = malloc((size_t)o.k * N * per * sizeof *all);
+    if (!acc || !cnt || !m || !base || !preds || !all)
         die("out of memory");
     double t0 = rin_time_seconds();
     for (int k = 0; k < o.k; k++) {
         rin_sample_config sc = r.sc;
         sc.seed = eval_sample_seed(&o, k);
         rollout(r.ctx, &sc, r.cond, N, o.batch, F, preds);
-        for (int i = 0; i < N; i++) {
-            double *m = all + ((size_t)k * N + i) * 3 * F;
-            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b, m, m + F,
-                             m + 2 * F);
-        }
+        for (int i = 0; i < N; i++)
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b,
+                             all + ((size_t)k * N + i) * per);
         fprintf(stderr, "rin eval: sample %d of %d for %d clips, %.0f s\n", k + 1, o.k, N,
                 rin_time_seconds() - t0);
     }
     for (int i = 0; i < N; i++) {
+        const double *rows[2] = {NULL, all + (size_t)i * per}; /* best of K, first sample */
         /* the baselines: the last conditioning frame in every predicted frame (black without
          * conditioning frames), and an all-black frame (pixel 0, -b) */
         for (int g = 2; g < GROUPS; g++) {
@@ -447,33 +475,30 @@ int cmd_eval_video(int argc, char **argv) {
                     for (size_t q = 0; q < frame; q++)
                         dst[q] = g == 2 ? 0.0f : -b;
             }
-            frame_metrics_01(base, r.truth + (size_t)i * nx, c, F, b, sse, psnr, ssim);
-            for (int f = 0; f < F; f++) {
-                acc[(size_t)(3 * g) * F + f] += sse[f];
-                acc[(size_t)(3 * g + 1) * F + f] += psnr[f];
-                acc[(size_t)(3 * g + 2) * F + f] += ssim[f];
-            }
+            frame_metrics_01(base, r.truth + (size_t)i * nx, c, F, b, m);
+            for (size_t j = 0; j < per; j++)
+                if (!isnan(m[j]))
+                    acc[g * per + j] += m[j], cnt[g * per + j] += 1;
         }
-        for (int q = 0; q < 3; q++) { /* q: sse (lower is better), psnr, ssim (higher) */
+        for (int q = 0; q < METRICS; q++) { /* the best of K per metric */
             int bk = 0;
             double bv = 0;
             for (int k = 0; k < o.k; k++) {
-                double v = mean_of(all + ((size_t)k * N + i) * 3 * F + (size_t)q * F, F);
-                if (k == 0 || (q == 0 ? v < bv : v > bv)) {
-                    bv = v;
-                    bk = k;
+                double v = mean_of(all + ((size_t)k * N + i) * per + (size_t)q * F, F);
+                if (k == 0 || metric_better(q, v, bv))
+                    bv = v, bk = k;
+            }
+            rows[0] = all + ((size_t)bk * N + i) * per;
+            for (int g = 0; g < 2; g++)
+                for (int f = 0; f < F; f++) {
+                    double v = rows[g][(size_t)q * F + f];
+                    if (!isnan(v))
+                        acc[g * per + (size_t)q * F + f] += v, cnt[g * per + (size_t)q * F + f]++;
                 }
-            }
-            const double *mb = all + ((size_t)bk * N + i) * 3 * F + (size_t)q * F;
-            const double *m1 = all + (size_t)i * 3 * F + (size_t)q * F;
-            for (int f = 0; f < F; f++) {
-                acc[(size_t)q * F + f] += mb[f];
-                acc[(size_t)(3 + q) * F + f] += m1[f];
-            }
         }
     }
-    for (int j = 0; j < 3 * GROUPS * F; j++)
-        acc[j] /= N;
+    for (size_t j = 0; j < GROUPS * per; j++)
+        acc[j] = cnt[j] > 0 ? acc[j] / cnt[j] : (double)NAN;
     /* the table is built in memory and written atomically at the end */
     char *csv_text = NULL;
     size_t csv_len = 0;
@@ -489,30 +514,42 @@ int cmd_eval_video(int argc, char **argv) {
                "(given or predicted); round r = 0, 1, ... starts at frame %d + %d r\n",
                (F + bf - 1) / bf, bf, Nc, Nc + 1, bf);
     printf("per-frame MSE = squared error summed over the %dx%d frame, pixels in [0,1]; PSNR "
-           "(MAX 1) and SSIM (11x11 Gaussian, sigma 1.5) per frame, then averaged\n",
+           "(MAX 1) and SSIM (11x11 Gaussian, sigma 1.5) per frame; CoM = distance in pixels "
+           "between the predicted and true centres of mass (- for black frames); then averaged\n",
            c->H, c->W);
-    printf("%-6s | %-26s | %-26s | %-26s | %-26s\n", "frame", "model best-of-K MSE PSNR SSIM",
-           "model 1 sample MSE PSNR SSIM", "copy-last MSE PSNR SSIM", "all-black MSE PSNR SSIM");
-    if (csv)
-        fprintf(csv, "frame,best_mse,best_psnr,best_ssim,one_mse,one_psnr,one_ssim,copy_mse,"
-                     "copy_psnr,copy_ssim,black_mse,black_psnr,black_ssim\n");
+    printf("%-6s | %-33s | %-33s | %-33s | %-33s\n", "frame", "model best-of-K MSE PSNR SSIM CoM",
+           "model 1 sample MSE PSNR SSIM CoM", "copy-last MSE PSNR SSIM CoM",
+           "all-black MSE PSNR SSIM CoM");
+    static const char *const group_names[GROUPS] = {"best", "one", "copy", "black"};
+    if (csv) {
+        fprintf(csv, "frame");
+        for (int g = 0; g < GROUPS; g++)
+            for (int q = 0; q < METRICS; q++)
+                fprintf(csv, ",%s_%s", group_names[g], metric_names[q]);
+        fprintf(csv, "\n");
+    }
+    double v[METRICS];
     for (int f = 0; f < F; f++) {
         printf("%-6d |", Nc + f + 1);
-        for (int g = 0; g < GROUPS; g++)
-            printf(" %8.2f %7.2f %7.4f  |", acc[(3 * g) * F + f], acc[(3 * g + 1) * F + f],
-                   acc[(3 * g + 2) * F + f]);
+        for (int g = 0; g < GROUPS; g++) {
+            for (int q = 0; q < METRICS; q++)
+                v[q] = acc[g * per + (size_t)q * F + f];
+            print_group(v);
+        }
         printf("\n");
         if (csv) {
             fprintf(csv, "%d", Nc + f + 1);
-            for (int j = 0; j < 3 * GROUPS; j++)
-                fprintf(csv, ",%.6g", acc[(size_t)j * F + f]);
+            for (size_t j = 0; j < (size_t)GROUPS * METRICS; j++)
+                fprintf(csv, ",%.6g", acc[j * F + f]); /* nan for a CoM without a value */
             fprintf(csv, "\n");
         }
     }
     printf("%-6s |", "mean");
-    for (int g = 0; g < GROUPS; g++)
-        printf(" %8.2f %7.2f %7.4f  |", mean_of(acc + (3 * g) * F, F),
-               mean_of(acc + (3 * g + 1) * F, F), mean_of(acc + (3 * g + 2) * F, F));
+    for (int g = 0; g < GROUPS; g++) {
+        for (int q = 0; q < METRICS; q++)
+            v[q] = mean_of(acc + g * per + (size_t)q * F, F);
+        print_group(v);
+    }
     printf("\n");
     if (N > 1 && Nc > 0) {
         /* Does the model use its conditioning frames? The first sample again, same noise,
@@ -527,17 +564,16 @@ int cmd_eval_video(int argc, char **argv) {
         rin_sample_config sc = r.sc;
         sc.seed = eval_sample_seed(&o, 0);
         rollout(r.ctx, &sc, other, N, o.batch, F, preds);
-        double m[3] = {0, 0, 0};
+        double s3[3] = {0, 0, 0};
         for (int i = 0; i < N; i++) {
-            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b, sse, psnr,
-                             ssim);
-            m[0] += mean_of(sse, F) / N, m[1] += mean_of(psnr, F) / N;
-            m[2] += mean_of(ssim, F) / N;
+            frame_metrics_01(preds + (size_t)i * nx, r.truth + (size_t)i * nx, c, F, b, m);
+            for (int q = 0; q < 3; q++)
+                s3[q] += mean_of(m + (size_t)q * F, F) / N;
         }
         printf("conditioning check: the first sample with the next clip's conditioning frames "
                "scores %.2f %.2f %.4f (MSE PSNR SSIM) vs %.2f %.2f %.4f with its own\n",
-               m[0], m[1], m[2], mean_of(acc + 3 * F, F), mean_of(acc + 4 * F, F),
-               mean_of(acc + 5 * F, F));
+               s3[0], s3[1], s3[2], mean_of(acc + per, F), mean_of(acc + per + F, F),
+               mean_of(acc + per + 2 * F, F));
         free(other);
     }
     if (csv) {
@@ -547,7 +583,7 @@ int cmd_eval_video(int argc, char **argv) {
             die("--csv: %s", err);
         free(csv_text);
     }
-    free(acc), free(sse), free(base), free(preds), free(all);
+    free(acc), free(cnt), free(m), free(base), free(preds), free(all);
     video_run_close(&r);
     return 0;
 }

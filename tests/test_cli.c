@@ -832,15 +832,15 @@ TEST(cli_video_train_sample_eval) {
      * conditioning frames; its "own" figures are the mean row's 1-sample column, and an
      * untrained network's output still depends on its conditioning tokens */
     const char *mean = strstr(out, "mean "), *chk = strstr(out, "conditioning check:");
-    double own[3], row[6], other[3];
+    double own[3], row[8], other[3];
     CHECK(mean && chk);
     if (mean && chk) {
-        CHECK(sscanf(mean, "mean | %lf %lf %lf | %lf %lf %lf", &row[0], &row[1], &row[2], &row[3],
-                     &row[4], &row[5]) == 6);
+        CHECK(sscanf(mean, "mean | %lf %lf %lf %lf | %lf %lf %lf %lf", &row[0], &row[1], &row[2],
+                     &row[3], &row[4], &row[5], &row[6], &row[7]) == 8);
         const char *sc = strstr(chk, "scores ");
         CHECK(sc && sscanf(sc, "scores %lf %lf %lf (MSE PSNR SSIM) vs %lf %lf %lf", &other[0],
                            &other[1], &other[2], &own[0], &own[1], &own[2]) == 6);
-        CHECK(fabs(own[0] - row[3]) < 0.01 && fabs(own[1] - row[4]) < 0.01);
+        CHECK(fabs(own[0] - row[4]) < 0.01 && fabs(own[1] - row[5]) < 0.01);
         CHECK(other[0] != own[0]);
     }
     snprintf(p, sizeof p, "rm -rf %s", dir);
@@ -1011,13 +1011,17 @@ TEST(cli_video_rollout) {
           strstr(out, "conditioning check:"));
     read_text(csv1, t1, sizeof t1);
     read_text(csv7, t7, sizeof t7);
-    const char *hdr = "frame,best_mse,best_psnr,best_ssim,one_mse,one_psnr,one_ssim,copy_mse,"
-                      "copy_psnr,copy_ssim,black_mse,black_psnr,black_ssim\n";
+    const char *hdr = "frame,best_mse,best_psnr,best_ssim,best_com,one_mse,one_psnr,one_ssim,"
+                      "one_com,copy_mse,copy_psnr,copy_ssim,copy_com,black_mse,black_psnr,"
+                      "black_ssim,black_com\n";
     CHECK(!strncmp(t7, hdr, strlen(hdr)));
     CHECK(count_lines(csv1) == 1 + 3 && count_lines(csv7) == 1 + 7);
     const char *nl = strchr(t1, '\n');
     CHECK(nl && !strncmp(t7, t1, strlen(t1))); /* header and rows of frames 3, 4, 5 */
     CHECK(csv_value(t7, 9, 0) == 9 && isnan(csv_value(t7, 10, 0)));
+    /* the centre-of-mass error: copy-last's is a distance, an all-black frame has none */
+    for (int f = 3; f <= 9; f++)
+        CHECK(csv_value(t7, f, 12) >= 0 && isnan(csv_value(t7, f, 16)));
     /* the all-black baseline against the clips' own frames 3..9 (the truth of the roll-out):
      * the per-frame squared sum of the pixels in [0, 1], averaged over the 3 clips */
     rin_video_source *src = NULL;
@@ -1036,7 +1040,7 @@ TEST(cli_video_rollout) {
                 }
         }
         for (int f = 2; f < 9; f++) {
-            double got = csv_value(t7, f + 1, 10);
+            double got = csv_value(t7, f + 1, 13);
             CHECK_MSG(fabs(got - want[f]) <= 1e-5 * want[f] + 1e-9, "frame %d: black %g vs %g",
                       f + 1, got, want[f]);
         }

@@ -1,7 +1,9 @@
 /* test_video.c -- clips for video prediction (src/data/video.c):
  *   - the moving-items generator: deterministic by (seed, index), items stay in the frame and
  *     are drawn where the documented trajectory puts them, bounces reverse the direction; a
- *     longer clip (a roll-out's ground truth) begins with the shorter one;
+ *     longer clip (a roll-out's ground truth) begins with the shorter one; its options (items,
+ *     size, speed in pixels, speed=0 static) and their messages;
+ *   - the centre-of-mass error of one-item predictions;
  *   - stored clips (uint8 safetensors N x T x H x W x C) and their rejection messages;
  *   - prediction and roll-out: one round is the CLI's former prediction loop bit for bit, three
  *     rounds condition each round on the last frames of the one before;
@@ -172,7 +174,7 @@ TEST(video_generator_items_in_frame) {
         double ys[2][30], xs[2][30];
         for (int it = 0; it < 2; it++) {
             (void)rin_rng_u64(&rng);
-            rin_moving_trajectory(&rng, T, 0.1, ys[it], xs[it]);
+            rin_moving_trajectory(&rng, T, 0.1, 0.1, ys[it], xs[it]);
         }
         for (int f = 0; f < T; f++) {
             memset(want, 0, (size_t)H * W);
@@ -193,6 +195,120 @@ TEST(video_generator_items_in_frame) {
     test_dir_remove(&td);
 }
 
+TEST(video_generator_options) {
+    /* mmnist,items=1,size=S,speed=A-B: one solid white S x S square per frame, at the positions
+     * of the documented draw (item index, speed A + (B - A) U, then the trajectory with a step
+     * of u / canvas on each axis), moving u pixels a frame between walls; speed=0 never moves */
+    test_dir td = test_dir_make("video");
+    if (!td.ok)
+        return;
+    char path[300], src[400], err[512];
+    test_dir_file(path, sizeof path, &td, "items-idx3-ubyte");
+    CHECK(write_white_items(path, 3, 8, 8));
+    int T = 24, H = 32, W = 40, k = 10;
+    size_t fr = (size_t)H * W;
+    snprintf(src, sizeof src, "mmnist,items=1,size=%d,speed=1-3:idx:%s", k, path);
+    rin_video_source *v = NULL;
+    CHECK_MSG(rin_video_open(&v, src, T, H, W, 1, 9, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    uint8_t *clip = malloc((size_t)T * fr), *want = malloc(fr);
+    int bad = 0, moves = 0;
+    double lo = 1e9, hi = 0;
+    for (long idx = 0; v && idx < 60; idx++) {
+        rin_video_clip(v, idx, clip);
+        rin_rng rng;
+        rin_rng_seed(&rng, rin_hash64(9, 0x4D4D4E49ull, (uint64_t)idx));
+        (void)rin_rng_u64(&rng);
+        double u = 1 + 2 * rin_rng_uniform(&rng), ys[24], xs[24];
+        lo = u < lo ? u : lo, hi = u > hi ? u : hi;
+        rin_moving_trajectory(&rng, T, u / (H - k), u / (W - k), ys, xs);
+        for (int f = 0; f < T; f++) {
+            int top = (int)((H - k) * ys[f]), left = (int)((W - k) * xs[f]);
+            memset(want, 0, fr);
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++)
+                    want[(top + i) * W + left + j] = 255;
+            bad += memcmp(want, clip + (size_t)f * fr, fr) != 0;
+            /* the speed in pixels, on moves that touch no wall */
+            if (f > 0 && ys[f] > 0 && ys[f] < 1 && xs[f] > 0 && xs[f] < 1 && ys[f - 1] > 0 &&
+                ys[f - 1] < 1 && xs[f - 1] > 0 && xs[f - 1] < 1) {
+                double dy = (H - k) * (ys[f] - ys[f - 1]), dx = (W - k) * (xs[f] - xs[f - 1]);
+                bad += fabs(hypot(dy, dx) - u) > 1e-9;
+                moves++;
+            }
+        }
+    }
+    CHECK_MSG(bad == 0, "%d frames or moves differ from the documented draw", bad);
+    CHECK(moves > 500 && lo >= 1 && lo < 1.3 && hi <= 3 && hi > 2.7);
+    rin_video_free(v);
+    /* speed=0: the static copy probe, every frame the first */
+    snprintf(src, sizeof src, "mmnist,speed=0:idx:%s", path);
+    v = NULL;
+    CHECK_MSG(rin_video_open(&v, src, T, H, W, 1, 9, err, sizeof err) == RIN_STATUS_OK, "%s", err);
+    int still = 0, lit = 0;
+    for (long idx = 0; v && idx < 10; idx++) {
+        rin_video_clip(v, idx, clip);
+        for (int f = 1; f < T; f++)
+            still += !memcmp(clip, clip + (size_t)f * fr, fr);
+        for (size_t q = 0; q < fr; q++)
+            lit += clip[q] != 0;
+    }
+    CHECK(still == 10 * (T - 1) && lit > 10 * 14 * 14); /* two 14 x 14 items at 32 x 40 */
+    rin_video_free(v);
+    /* without options the draws are the recipe's, whatever the other sources do */
+    snprintf(src, sizeof src, "mmnist,items=2:idx:%s", path);
+    rin_video_source *a = NULL, *b = NULL;
+    uint8_t *c2 = malloc((size_t)T * fr);
+    CHECK(rin_video_open(&a, src, T, H, W, 1, 9, err, sizeof err) == RIN_STATUS_OK);
+    snprintf(src, sizeof src, "mmnist:idx:%s", path);
+    CHECK(rin_video_open(&b, src, T, H, W, 1, 9, err, sizeof err) == RIN_STATUS_OK);
+    if (a && b) {
+        rin_video_clip(a, 3, clip);
+        rin_video_clip(b, 3, c2);
+        CHECK(!memcmp(clip, c2, (size_t)T * fr));
+    }
+    rin_video_free(a), rin_video_free(b);
+    /* bad options are named */
+    const char *bad_src[][2] = {
+        {"mmnist,items=0", "items=0: expected a whole number from 1 to 4"},
+        {"mmnist,items=5", "items=5"},
+        {"mmnist,size=33", "size=33: expected a whole number from 1 to 32"},
+        {"mmnist,speed=3-1", "speed=3-1: expected pixels per frame"},
+        {"mmnist,speed=fast", "speed=fast"},
+        {"mmnist,speed=1-", "speed=1-"},
+        {"mmnist,colour=red", "unknown option 'colour'"},
+        {"mmnist,items", "option 'items' needs a value"},
+        {"mmnistx", "unknown video source 'mmnistx'"},
+    };
+    for (size_t q = 0; q < sizeof bad_src / sizeof bad_src[0]; q++) {
+        rin_video_source *x = NULL;
+        rin_status st = rin_video_open(&x, bad_src[q][0], T, H, W, 1, 9, err, sizeof err);
+        CHECK_MSG(st == RIN_STATUS_ARG && strstr(err, bad_src[q][1]), "%s: %s", bad_src[q][0], err);
+        rin_video_free(x);
+    }
+    free(clip), free(want), free(c2);
+    test_dir_remove(&td);
+}
+
+TEST(video_com_error) {
+    /* a 3 x 3 square moved by (3, 4) pixels is 5 pixels off; its intensity does not matter; a
+     * black frame has no centre */
+    int F = 3, H = 12, W = 12;
+    size_t fr = (size_t)H * W;
+    float *p = calloc(F * fr, sizeof *p), *t = calloc(F * fr, sizeof *t);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            t[(1 + i) * W + 2 + j] = 1.0f, p[(4 + i) * W + 6 + j] = 0.3f;           /* frame 0 */
+            t[fr + (5 + i) * W + 5 + j] = 1.0f, p[fr + (5 + i) * W + 5 + j] = 0.5f; /* frame 1 */
+            t[2 * fr + i * W + j] = 1.0f; /* frame 2: the prediction is black */
+        }
+    double e[3];
+    rin_video_com_error(p, t, F, H, W, 1, e);
+    CHECK_CLOSE(e[0], 5.0, 1e-12, 0);
+    CHECK(e[1] == 0.0);
+    CHECK(isnan(e[2]));
+    free(p), free(t);
+}
+
 TEST(video_trajectory_bounces) {
     /* positions stay in [0, 1]; away from the walls every step moves by exactly 0.1 in the
      * drawn direction; at a wall the coordinate is clamped and its direction reverses */
@@ -201,7 +317,7 @@ TEST(video_trajectory_bounces) {
     for (uint64_t s = 0; s < 20; s++) {
         rin_rng rng;
         rin_rng_seed(&rng, s);
-        rin_moving_trajectory(&rng, T, 0.1, ys, xs);
+        rin_moving_trajectory(&rng, T, 0.1, 0.1, ys, xs);
         for (int f = 0; f < T; f++)
             bad += ys[f] < 0 || ys[f] > 1 || xs[f] < 0 || xs[f] > 1;
         for (int axis = 0; axis < 2; axis++) {

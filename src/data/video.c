@@ -32,7 +32,79 @@ static void resize_box(uint8_t *dst, int k, const uint8_t *src, int h, int w) {
         }
 }
 
-static rin_status open_items(rin_video_source *v, const char *items, char *err, size_t errlen) {
+/* The generator's options, "items=N,size=S,speed=A[-B]" (video.h), into v; opts ends at its
+ * first ':' or NUL. */
+static rin_status parse_moving_options(rin_video_source *v, const char *opts, char *err,
+                                       size_t errlen) {
+    const char *p = opts;
+    while (*p == ',') {
+        p++;
+        size_t len = strcspn(p, ",:");
+        char kv[64];
+        if (len >= sizeof kv)
+            len = sizeof kv - 1;
+        memcpy(kv, p, len);
+        kv[len] = '\0';
+        p += strcspn(p, ",:");
+        char *eq = strchr(kv, '='), *end = NULL;
+        if (!eq)
+            return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                              "video source %s: option '%s' needs a value (items=N, size=S, "
+                              "speed=A or speed=A-B)",
+                              v->name, kv);
+        *eq = '\0';
+        const char *val = eq + 1;
+        if (!strcmp(kv, "items") || !strcmp(kv, "size")) {
+            long n = strtol(val, &end, 10);
+            int items = !strcmp(kv, "items");
+            long hi = items ? RIN_MMNIST_ITEMS_MAX : (v->H < v->W ? v->H : v->W);
+            if (end == val || *end || n < 1 || n > hi)
+                return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                                  "video source %s: %s=%s: expected a whole number from 1 to %ld%s",
+                                  v->name, kv, val, hi, items ? "" : " (the frame's shorter side)");
+            if (items)
+                v->n_items = (int)n;
+            else
+                v->item = (int)n;
+        } else if (!strcmp(kv, "speed")) {
+            double a = strtod(val, &end), b = a;
+            int ok = end != val;
+            if (ok && *end == '-') {
+                const char *q = end + 1;
+                b = strtod(q, &end);
+                ok = end != q; /* not "A-" */
+            }
+            if (!ok || *end || !(a >= 0) || !(b >= a) || !isfinite(b))
+                return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                                  "video source %s: speed=%s: expected pixels per frame, A or A-B "
+                                  "with 0 <= A <= B",
+                                  v->name, val);
+            v->speed_lo = a;
+            v->speed_hi = b;
+        } else {
+            return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                              "video source %s: unknown option '%s' (expected items, size or "
+                              "speed)",
+                              v->name, kv);
+        }
+    }
+    if (*p && *p != ':')
+        return rin_errorf(err, errlen, RIN_STATUS_ARG,
+                          "video source %s: expected ',OPTION=VALUE' or ':ITEMS' after mmnist",
+                          v->name);
+    return RIN_STATUS_OK;
+}
+
+/* The moving-items generator: "mmnist" then options, then ":ITEMS" (default fmnist). */
+static rin_status open_items(rin_video_source *v, const char *source, char *err, size_t errlen) {
+    int side = v->H < v->W ? v->H : v->W;
+    v->item = RIN_MMNIST_ITEM * side / RIN_MMNIST_FRAME;
+    v->n_items = RIN_MMNIST_ITEMS;
+    v->speed_lo = v->speed_hi = -1;
+    rin_status s = parse_moving_options(v, source + strlen("mmnist"), err, errlen);
+    if (s)
+        return s;
+    const char *colon = strchr(source, ':'), *items = colon ? colon + 1 : "fmnist";
     char e2[400];
     if (rin_dataset_load(&v->items, items, 0, 0, 0, e2, sizeof e2))
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT, "video source %s: items: %s", v->name,
@@ -42,8 +114,6 @@ static rin_status open_items(rin_video_source *v, const char *items, char *err, 
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
                           "video source %s: items must be greyscale images (got %d of %dx%dx%d)",
                           v->name, d->n, d->H, d->W, d->C);
-    int side = v->H < v->W ? v->H : v->W;
-    v->item = RIN_MMNIST_ITEM * side / RIN_MMNIST_FRAME;
     if (v->item < 1 || v->item > side)
         return rin_errorf(err, errlen, RIN_STATUS_FORMAT,
                           "video source %s: frames of %dx%d are too small for moving items",
@@ -111,15 +181,14 @@ rin_status rin_video_open(rin_video_source **out, const char *source, int T, int
     *v = (rin_video_source){.T = T, .H = H, .W = W, .C = C, .seed = seed};
     snprintf(v->name, sizeof v->name, "%s", source);
     rin_status s;
-    if (!strcmp(source, "mmnist"))
-        s = open_items(v, "fmnist", err, errlen);
-    else if (!strncmp(source, "mmnist:", 7))
-        s = open_items(v, source + 7, err, errlen);
+    if (!strncmp(source, "mmnist", 6) && strchr(",:", source[6])) /* also the NUL */
+        s = open_items(v, source, err, errlen);
     else if (!strncmp(source, "clips:", 6))
         s = open_clips(v, source + 6, err, errlen);
     else
         s = rin_errorf(err, errlen, RIN_STATUS_ARG,
-                       "unknown video source '%s' (expected mmnist, mmnist:ITEMS or clips:FILE)",
+                       "unknown video source '%s' (expected mmnist[,OPTIONS][:ITEMS] or "
+                       "clips:FILE)",
                        source);
     if (s) {
         rin_video_free(v);
@@ -150,13 +219,14 @@ static void reflect(double *x, double *v) {
     }
 }
 
-void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double *xs) {
+void rin_moving_trajectory(rin_rng *rng, int T, double step_y, double step_x, double *ys,
+                           double *xs) {
     double y = rin_rng_uniform(rng), x = rin_rng_uniform(rng);
     double theta = rin_rng_uniform(rng) * 6.283185307179586;
     double vy = sin(theta), vx = cos(theta);
     for (int f = 0; f < T; f++) {
-        y += vy * step;
-        x += vx * step;
+        y += vy * step_y;
+        x += vx * step_x;
         reflect(&x, &vx);
         reflect(&y, &vy);
         ys[f] = y;
@@ -171,10 +241,16 @@ static void moving_clip(const rin_video_source *v, long index, uint8_t *clip) {
     rin_rng_seed(&rng, rin_hash64(v->seed, STREAM_MMNIST, (uint64_t)index));
     double ys[RIN_VIDEO_MAX_FRAMES], xs[RIN_VIDEO_MAX_FRAMES];
     RIN_ASSERT(T <= RIN_VIDEO_MAX_FRAMES);
-    for (int it = 0; it < RIN_MMNIST_ITEMS; it++) {
+    for (int it = 0; it < v->n_items; it++) {
         int id = (int)(rin_rng_u64(&rng) % (uint64_t)v->items->n);
         const uint8_t *img = v->scaled + (size_t)id * k * k;
-        rin_moving_trajectory(&rng, T, RIN_MMNIST_STEP, ys, xs);
+        double sy = RIN_MMNIST_STEP, sx = RIN_MMNIST_STEP;
+        if (v->speed_lo >= 0) { /* pixels per frame; an item as large as the frame stays put */
+            double u = v->speed_lo + (v->speed_hi - v->speed_lo) * rin_rng_uniform(&rng);
+            sy = H > k ? u / (H - k) : 0;
+            sx = W > k ? u / (W - k) : 0;
+        }
+        rin_moving_trajectory(&rng, T, sy, sx, ys, xs);
         for (int f = 0; f < T; f++) {
             int top = (int)((H - k) * ys[f]), left = (int)((W - k) * xs[f]);
             uint8_t *frame = clip + (size_t)f * H * W * C;
@@ -392,5 +468,34 @@ void rin_video_frame_metrics(const float *pred, const float *truth, int F, int H
             psnr[f] = rin_psnr(a, b, frame, 1.0);
         if (ssim)
             ssim[f] = rin_ssim(a, b, H, W, C, 1.0);
+    }
+}
+
+/* Intensity centroid of one frame (channels averaged); 0 when the frame is all zero. */
+static int frame_centroid(const float *a, int H, int W, int C, double *cy, double *cx) {
+    double m = 0, my = 0, mx = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double u = 0;
+            for (int c = 0; c < C; c++)
+                u += (double)a[((size_t)y * W + x) * C + c];
+            m += u, my += u * y, mx += u * x;
+        }
+    if (!(m > 0))
+        return 0;
+    *cy = my / m, *cx = mx / m;
+    return 1;
+}
+
+void rin_video_com_error(const float *pred, const float *truth, int F, int H, int W, int C,
+                         double *err) {
+    size_t frame = (size_t)H * W * C;
+    for (int f = 0; f < F; f++) {
+        double py, px, ty, tx;
+        if (frame_centroid(pred + (size_t)f * frame, H, W, C, &py, &px) &&
+            frame_centroid(truth + (size_t)f * frame, H, W, C, &ty, &tx))
+            err[f] = hypot(py - ty, px - tx);
+        else
+            err[f] = (double)NAN;
     }
 }

@@ -8,6 +8,12 @@
  *                              the fly; ITEMS is any rin_dataset_load source of greyscale items,
  *                              default "fmnist" (Debian's Fashion-MNIST training split); use
  *                              "mmnist:fmnist:test" for test clips, "mmnist:idx:FILE" for MNIST;
+ *   "mmnist,OPT=V,...[:ITEMS]"  the generator with rin's own options (docs/video.md):
+ *                              items=N (1..4, default 2), size=S (item side in pixels, default
+ *                              28 per 64 of the frame), speed=A or speed=A-B (pixels per frame,
+ *                              drawn uniformly per clip; default: the recipe's 0.1 of the free
+ *                              canvas). "mmnist,items=1,speed=1-3" is issue 20's one-item task,
+ *                              "mmnist,speed=0" the static copy probe;
  *   "clips:FILE"               a safetensors file holding one uint8 tensor (N, T', H, W, C) with
  *                              T' >= T (the tensor named "clips" when there are several); the
  *                              first T frames of each clip are used.
@@ -29,11 +35,12 @@
 #include "util.h"
 
 /* The standard recipe: 64x64 frames, 28x28 items, 2 items, 20 frames, step 0.1. */
-#define RIN_MMNIST_FRAME  64
-#define RIN_MMNIST_ITEM   28
-#define RIN_MMNIST_ITEMS  2
-#define RIN_MMNIST_FRAMES 20
-#define RIN_MMNIST_STEP   0.1
+#define RIN_MMNIST_FRAME     64
+#define RIN_MMNIST_ITEM      28
+#define RIN_MMNIST_ITEMS     2
+#define RIN_MMNIST_ITEMS_MAX 4 /* items= */
+#define RIN_MMNIST_FRAMES    20
+#define RIN_MMNIST_STEP      0.1
 /* The longest clip a source gives (the generator's trajectories live on the stack). */
 #define RIN_VIDEO_MAX_FRAMES 4096
 
@@ -41,9 +48,11 @@ typedef struct rin_video_source {
     int T, H, W, C; /* clip shape */
     uint64_t seed;
     /* moving items */
-    rin_dataset *items; /* source items (n, h, w, 1) */
-    uint8_t *scaled;    /* items resized to (n, item, item) */
-    int item;           /* item size in the frame: 28 * min(H, W) / 64 */
+    rin_dataset *items;        /* source items (n, h, w, 1) */
+    uint8_t *scaled;           /* items resized to (n, item, item) */
+    int item;                  /* item size in the frame: 28 * min(H, W) / 64 unless size= */
+    int n_items;               /* items per clip: RIN_MMNIST_ITEMS unless items= */
+    double speed_lo, speed_hi; /* speed= in pixels per frame; speed_lo < 0: the recipe's step */
     /* stored clips */
     rin_st_file *file;
     const uint8_t *clips; /* (n, Tf, H, W, C) */
@@ -60,9 +69,10 @@ rin_status rin_video_open(rin_video_source **out, const char *source, int T, int
 void rin_video_free(rin_video_source *v);
 
 /* Clip `index` as bytes (T, H, W, C). The generator draws from rin_rng seeded with
- * rin_hash64(seed, "MMNI", index): for each item its index, then y, x, theta, and nothing per
- * frame, so the draws do not depend on T and a longer clip only continues the motion; stored
- * clips are taken in order, clip index mod n. */
+ * rin_hash64(seed, "MMNI", index): for each item its index, then (with speed= only) its speed
+ * u in [A, B) as A + (B - A) U, then y, x, theta, and nothing per frame, so the draws do not
+ * depend on T and a longer clip only continues the motion; stored clips are taken in order,
+ * clip index mod n. */
 void rin_video_clip(const rin_video_source *v, long index, uint8_t *clip);
 
 /* Clips index0 .. index0+B-1 as floats (2u/255 - 1) b, split into the first Nc frames
@@ -71,10 +81,12 @@ void rin_video_batch(const rin_video_source *v, long index0, int B, int Nc, floa
                      float *x0);
 
 /* One item's trajectory by the recipe (evaluation.md 6.2): y, x ~ U[0,1), theta ~ U[0, 2 pi)
- * drawn from rng in that order; each frame moves by step (cos theta, sin theta) and then
- * reflects at 0 and 1; ys, xs (T) receive the positions after each frame's move. The top-left
- * pixel of frame f is (int)(canvas * ys[f]), (int)(canvas * xs[f]). */
-void rin_moving_trajectory(rin_rng *rng, int T, double step, double *ys, double *xs);
+ * drawn from rng in that order; each frame moves by (step_y sin theta, step_x cos theta) and
+ * then reflects at 0 and 1; ys, xs (T) receive the positions after each frame's move. The
+ * top-left pixel of frame f is (int)(canvas_y * ys[f]), (int)(canvas_x * xs[f]). The recipe
+ * has step_y = step_x = 0.1; speed= gives u / canvas_y and u / canvas_x, u pixels a frame. */
+void rin_moving_trajectory(rin_rng *rng, int T, double step_y, double step_x, double *ys,
+                           double *xs);
 
 /* ---- prediction and roll-out (docs/video.md) ----------------------------------------------------
  */
@@ -114,5 +126,12 @@ rin_status rin_gif_write(const char *path, const uint8_t *frames, int F, int H, 
  * psnr[f] with MAX = 1, ssim[f] (rin_ssim, L = 1). */
 void rin_video_frame_metrics(const float *pred, const float *truth, int F, int H, int W, int C,
                              double *sse, double *psnr, double *ssim);
+
+/* The distance in pixels between the intensity centroids (centres of mass, pixel centres at
+ * integer coordinates, channels averaged) of pred's and truth's frames, both (F, H, W, C) in
+ * [0, 1], into err (F): issue 20's localisation error for one-item clips. NaN for a frame
+ * whose prediction or truth is all zero (an all-black frame has no centre). */
+void rin_video_com_error(const float *pred, const float *truth, int F, int H, int W, int C,
+                         double *err);
 
 #endif /* RIN_VIDEO_H */
