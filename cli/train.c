@@ -543,7 +543,8 @@ static void train_usage(FILE *f) {
         "\n"
         "Data sources: fmnist, fmnist:test (Debian's dataset-fashion-mnist), idx:IMAGES[,LABELS],\n"
         "cifar10:DIR[:test] (binary batches), png:DIR (a folder of PNGs, resized).\n"
-        "Video models (seq_len > 0): mmnist[:ITEMS] (moving items), clips:FILE (docs/video.md).\n",
+        "Video models (seq_len > 0): mmnist[,items=N,size=S,speed=A-B][:ITEMS] (moving items),\n"
+        "clips:FILE (docs/video.md).\n",
         presets);
     settings s;
     rin_config_preset(&s.model, "fmnist", NULL, 0);
