@@ -39,6 +39,7 @@
 #include "util.h"
 #include "parallel.h"
 #include "profile.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -269,6 +270,104 @@ static void bench_sgemm(bench_result *res) {
 #endif
 }
 
+/* ---- the hardware's fp32 FMA peak (issue 21's yardstick, not a BLAS's) ---------------------
+ * Every thread of the team runs a loop of independent fused multiply-adds on registers only
+ * (no loads, no stores): ACC accumulators, enough to cover the FMA latency on two ports, each
+ * acc = acc * m + a. The widest vectors the CPU has: AVX-512 (16 floats), else AVX2+FMA (8),
+ * else none (the figure is not measured). The best of 5 timed runs of the whole team. */
+#ifdef RIN_X86_SIMD
+/* The accumulators are named variables, not an array, so that the compiler keeps them in
+ * registers (an array loop compiled to FMAs with memory operands). */
+#define FMA_ACC     16
+#define FMA_ACC_256 12 /* of 16 ymm registers, leaving m and a */
+#define FMA_12(X)   X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define FMA_16(X)   FMA_12(X) X(12) X(13) X(14) X(15)
+
+__attribute__((target("avx512f"))) static float fma_loop_512(long iters, float seed) {
+    __m512 m = _mm512_set1_ps(0.9999999f), a = _mm512_set1_ps(1e-7f);
+#define DECL(i) __m512 c##i = _mm512_set1_ps(seed + (float)(i));
+#define STEP(i) c##i = _mm512_fmadd_ps(c##i, m, a);
+#define SUM(i)  s = _mm512_add_ps(s, c##i);
+    FMA_16(DECL)
+    for (long i = 0; i < iters; i++) {
+        FMA_16(STEP)
+    }
+    __m512 s = _mm512_setzero_ps();
+    FMA_16(SUM)
+#undef DECL
+#undef STEP
+#undef SUM
+    return _mm512_reduce_add_ps(s);
+}
+
+RIN_AVX2 static float fma_loop_256(long iters, float seed) {
+    __m256 m = _mm256_set1_ps(0.9999999f), a = _mm256_set1_ps(1e-7f);
+#define DECL(i) __m256 c##i = _mm256_set1_ps(seed + (float)(i));
+#define STEP(i) c##i = _mm256_fmadd_ps(c##i, m, a);
+#define SUM(i)  s = _mm256_add_ps(s, c##i);
+    FMA_12(DECL)
+    for (long i = 0; i < iters; i++) {
+        FMA_12(STEP)
+    }
+    __m256 s = _mm256_setzero_ps();
+    FMA_12(SUM)
+#undef DECL
+#undef STEP
+#undef SUM
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+#endif
+
+/* The ISA the peak loop uses on this CPU ("avx512f", "avx2+fma"), or NULL when none. */
+static const char *fma_isa(void) {
+#ifdef RIN_X86_SIMD
+    if (__builtin_cpu_supports("avx512f"))
+        return "avx512f";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "avx2+fma";
+#endif
+    return NULL;
+}
+
+static void bench_fma_peak(bench_result *res) {
+    const char *isa = fma_isa();
+    if (!isa) {
+        res->ok = 1; /* nothing to measure: gflop_per_step 0 says so */
+        return;
+    }
+#ifdef RIN_X86_SIMD
+    int wide = !strcmp(isa, "avx512f");
+    const long iters = 20000000L / (wide ? 2 : 1);
+    double flop_per_thread = 2.0 * iters * (wide ? 16.0 * FMA_ACC : 8.0 * FMA_ACC_256);
+    int team = 1;
+    double best = 1e30;
+    volatile float sink = 0;
+    for (int r = 0; r < 6; r++) {
+        double t0 = rin_time_seconds();
+#pragma omp parallel
+        {
+#ifdef _OPENMP
+#pragma omp single
+            team = omp_get_num_threads();
+#endif
+            float v = wide ? fma_loop_512(iters, (float)r) : fma_loop_256(iters, (float)r);
+#pragma omp atomic
+            sink += v;
+        }
+        double e = rin_time_seconds() - t0;
+        if (r > 0 && e < best) /* the first run wakes the cores */
+            best = e;
+    }
+    (void)sink;
+    res->gflop_per_step = flop_per_thread * team / 1e9;
+    res->median_s = res->min_s = best;
+    snprintf(res->err, sizeof res->err, "%s", isa);
+    res->ok = 1;
+#endif
+}
+
 #ifdef RIN_BLAS
 /* One recorded shape, n products in a row: from serial code as the linear op calls it (the
  * team's tiles), or as the attention core does, every thread its own products at once. */
@@ -355,7 +454,7 @@ static void bench_shapes(const bench_settings *s, int B, const int *paths, int n
 #endif
 }
 
-typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM, PHASE_SHAPES } phase;
+typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM, PHASE_SHAPES, PHASE_FMA } phase;
 
 /* What a child runs besides the phase: the GEMM path (-1: as chosen), and for PHASE_SHAPES the
  * paths to compare. */
@@ -389,6 +488,8 @@ static double run_child(phase ph, const bench_settings *s, int B, int warm, int 
             bench_sample(s, B, warm, steps, &r);
         else if (ph == PHASE_SHAPES)
             bench_shapes(s, B, cg->paths, cg->npaths, cg->rounds, &r);
+        else if (ph == PHASE_FMA)
+            bench_fma_peak(&r);
         else
             bench_sgemm(&r);
         ssize_t w = write(fd[1], &r, sizeof r);
@@ -688,6 +789,35 @@ int cmd_bench(int argc, char **argv) {
             }
             printf("   sgemm %.1f GFLOP/s\n", ceil_g);
         }
+        /* the hardware's fp32 FMA peak with the same threads: what issue 21 measures against */
+        bench_result pk;
+        child_gemm cg_fma = {.path = -1};
+        run_child(PHASE_FMA, &s, B, 0, 1, T, &cg_fma, &pk);
+        double peak = pk.gflop_per_step > 0 ? pk.gflop_per_step / pk.median_s : 0;
+        if (peak > 0) {
+            printf("  fp32 FMA peak, %d thread%s (%s, registers only): %.1f GFLOP/s;", T,
+                   T > 1 ? "s" : "", pk.err, peak);
+            for (int k = 0; k < npaths; k++) {
+                if (side)
+                    printf(" %s:", rin_gemm_path_name((rin_gemm_path)paths[k]));
+                if (do_train)
+                    printf(" train %.0f%%", 100.0 * gflop[PHASE_TRAIN] /
+                                                median(secs[PHASE_TRAIN][k], rounds) / peak);
+                if (do_sample)
+                    printf(" sample %.0f%%", 100.0 * gflop[PHASE_SAMPLE] /
+                                                 median(secs[PHASE_SAMPLE][k], rounds) / peak);
+                printf(" sgemm %.0f%%%s", 100.0 * ips[i][PHASE_SGEMM][k] / peak,
+                       k + 1 < npaths ? ";" : "");
+            }
+            printf(" of it\n");
+        } else {
+            printf("  fp32 FMA peak: not measured (no AVX2+FMA or AVX-512 on this CPU)\n");
+        }
+        if (peak > 0 && jw > 0 && (size_t)jw < sizeof jbuf)
+            jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
+                           "%s\n    {\"threads\": %d, \"phase\": \"fma_peak\", \"isa\": \"%s\", "
+                           "\"gflops\": %.6g}",
+                           jbuf[jw - 1] == '[' ? "" : ",", T, pk.err, peak);
         for (int k = 1; side && k < npaths; k++) {
             printf("  %s / %s, %d thread%s:", rin_gemm_path_name((rin_gemm_path)paths[k]),
                    rin_gemm_path_name((rin_gemm_path)paths[0]), T, T > 1 ? "s" : "");

@@ -694,7 +694,8 @@ static double json_number(const char *key, const char **from) {
 /* rin bench end to end on the tiny preset: both phases run for each thread count, the JSON
  * holds the figures the table prints, and they are consistent with each other (img/s from the
  * step time, GFLOP/s from the FLOP count: 4 forwards per image for a train step with
- * self-conditioning, 1 for a sampling step). Speed itself is not asserted. */
+ * self-conditioning, 1 for a sampling step); each thread count's fp32 FMA peak follows, on the
+ * ISA the CPU has. Speed itself is not asserted. */
 TEST(cli_bench_tiny) {
     char json[256], out[16384];
     tmp(json, sizeof json, "bench.json");
@@ -708,6 +709,13 @@ TEST(cli_bench_tiny) {
     CHECK(read_text(json, text, sizeof text) > 0);
     rin_config c;
     rin_config_preset(&c, "tiny", NULL, 0);
+    const char *fma_isa = NULL; /* what bench's peak loop runs on this CPU */
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f"))
+        fma_isa = "(avx512f, registers only)";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        fma_isa = "(avx2+fma, registers only)";
+#endif
     const char *p = text;
     double gf = json_number("gflop_forward", &p);
     CHECK(fabs(gf - rin_config_flops(&c) / 1e9) < 1e-9);
@@ -727,7 +735,16 @@ TEST(cli_bench_tiny) {
         double per_img = (train ? 4.0 : 1.0) * gf;
         CHECK_MSG(fabs(g - ips * per_img) <= 1e-4 * g, "run %d: %g GFLOP/s, expected %g", r, g,
                   ips * per_img);
+        if (r % 2 == 1 && fma_isa) { /* then the thread count's FMA peak */
+            CHECK(json_number("threads", &p) == threads);
+            CHECK(strstr(p, "\"phase\": \"fma_peak\"") != NULL);
+            CHECK(json_number("gflops", &p) > 0);
+        }
     }
+    /* the peak line names the ISA of the register-only loop, or says it was not measured */
+    CHECK_MSG(fma_isa ? strstr(out, fma_isa) != NULL
+                      : strstr(out, "fp32 FMA peak: not measured") != NULL,
+              "%s", out);
     unlink(json);
 
     /* bad input is named */
