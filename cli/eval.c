@@ -32,6 +32,7 @@ typedef struct image_set {
     float *x;
     long n;
     char what[600];
+    char sampling[400]; /* generated sets: the sampling settings as JSON members, else empty */
 } image_set;
 
 static void set_from_dataset(image_set *s, const char *source, long limit) {
@@ -115,6 +116,13 @@ static void set_from_checkpoint(image_set *s, const char *path, long n, const sa
              rin_sampler_calls(&plan), plan.spacing == RIN_SPACING_T ? ", schedule " : "",
              plan.spacing == RIN_SPACING_T ? sc.schedule : "",
              sc.self_cond ? "" : ", no self-conditioning", sc.guidance != 0 ? ", guided" : "");
+    snprintf(
+        s->sampling, sizeof s->sampling,
+        "  \"samples\": %ld,\n  \"weights\": \"%s\",\n  \"sampler\": \"%s\",\n  \"steps\": %d,\n"
+        "  \"spacing\": \"%s\",\n  \"calls\": %d,\n  \"guidance\": %.9g,\n"
+        "  \"self_cond\": %d,\n",
+        n, o->weights, sc.sampler, sc.steps, rin_spacing_name(plan.spacing),
+        rin_sampler_calls(&plan), sc.guidance, sc.self_cond);
     free(labels);
     rin_ctx_free(ctx);
     rin_model_free(m);
@@ -286,13 +294,14 @@ int cmd_eval(int argc, char **argv) {
         int w = snprintf(buf, sizeof buf,
                          "{\n  \"real\": \"%s\",\n  \"generated\": \"%s\",\n"
                          "  \"featnet\": \"%s\",\n  \"featnet_sha256\": \"%s\",\n"
+                         "%s"
                          "  \"fd_lenet_fmnist\": %.17g,\n  \"kid\": %.17g,\n  \"kid_std\": %.17g,\n"
                          "  \"kid_subsets\": %d,\n  \"kid_subset_size\": %d,\n"
                          "  \"classifier_score\": %.17g,\n  \"classifier_score_std\": %.17g,\n"
                          "  \"classifier_score_real\": %.17g,\n  \"splits\": %d,\n"
                          "  \"class_histogram\": [",
-                         real, fake, netpath, net->sha256, fd, kid, kid_sd, kid_subsets, kid_size,
-                         cs_g, cs_g_sd, cs_r, splits);
+                         real, fake, netpath, net->sha256, G.sampling, fd, kid, kid_sd, kid_subsets,
+                         kid_size, cs_g, cs_g_sd, cs_r, splits);
         for (int k = 0; k < RIN_FEATNET_CLASSES && w > 0 && (size_t)w < sizeof buf; k++)
             w += snprintf(buf + w, sizeof buf - (size_t)w, "%s%ld", k ? ", " : "", hist[k]);
         if (w > 0 && (size_t)w < sizeof buf)

@@ -665,13 +665,20 @@ TEST(cli_eval_floor_and_checkpoint) {
     char buf[4096];
     read_text(json, buf, sizeof buf);
     CHECK(strstr(buf, "\"fd_lenet_fmnist\"") && strstr(buf, "\"featnet_sha256\": \"c75c4e1e"));
+    CHECK(!strstr(buf, "\"sampler\"")); /* two datasets: nothing was sampled */
     /* a few samples of the shipped model, 1 step (the blurred mean of the data from pure
-     * noise): far from the data, so FD is much larger */
+     * noise): far from the data, so FD is much larger; the JSON records how they were drawn */
     st = run(out, sizeof out,
              "eval --real fmnist:test --real-n 1000 --fake ckpt:models/fmnist.safetensors "
-             "--fake-n 200 --steps 1 --sampler ddim --kid-size 100 --kid-subsets 10");
+             "--fake-n 200 --steps 1 --sampler ddim --kid-size 100 --kid-subsets 10 --json %s",
+             json);
     printf("%s", out);
     CHECK(st == 0);
+    read_text(json, buf, sizeof buf);
+    CHECK_MSG(strstr(buf, "\"samples\": 200,") && strstr(buf, "\"weights\": \"ema\"") &&
+                  strstr(buf, "\"sampler\": \"ddim\"") && strstr(buf, "\"steps\": 1,") &&
+                  strstr(buf, "\"calls\": 1,") && strstr(buf, "\"guidance\": 0,"),
+              "%s", buf);
     p = strstr(out, "FD-LeNet(FMNIST)");
     double fd_gen = p ? atof(p + strlen("FD-LeNet(FMNIST)")) : -1;
     printf("  FD floor (train vs test, 1000 each) %.3f; 1-step samples %.3f\n", fd_floor, fd_gen);
