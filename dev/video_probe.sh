@@ -10,8 +10,10 @@
 #   STEPS=1500 EVAL_N=200 EVAL_STEPS=100 THREADS=2 dev/video_probe.sh
 #
 # Resumable: an arm with OUT/ARM.csv is done and skipped; a stopped run continues with
-# `rin train --resume`. OUT/table.md is rewritten after every arm. Time at the defaults on two
-# idle AVX-512 cores: about 5-7 minutes of training and 1 of evaluation per arm.
+# `rin train --resume`. Every arm is scored on the same 11 predicted frames: a short-block arm
+# rolls out (`rin eval --frames 11`). OUT/table.md is rewritten after every arm. Time at the
+# defaults on two idle AVX-512 cores: about 5-7 minutes of training and 1 of evaluation per arm
+# (the short-block arms train faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,7 @@ THREADS=${THREADS:-2}
 RIN=${RIN:-build/rin}
 ONE="mmnist,items=1,speed=1-3"
 STATIC="mmnist,speed=0"
-ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps static_tokens static_channels"
+ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps short2 short1 static_tokens static_channels"
 ARMS=${ARMS:-$ALL_ARMS}
 
 # arm -> "data|what changes|--set overrides"
@@ -36,6 +38,8 @@ arm_spec() {
     channels_df) echo "$ONE|channels, k = 2, token_gamma, frame_noise = independent|$ch token_gamma=1 frame_noise=independent" ;;
     channels_x0) echo "$ONE|channels, k = 2, x0 target|$ch pred_type=x0" ;;
     channels_eps) echo "$ONE|channels, k = 2, eps target|$ch pred_type=eps" ;;
+    short2) echo "$ONE|short blocks: 2 frames from the last 2 (channels), rolled out|seq_len=4 cond_frames=2 $ch" ;;
+    short1) echo "$ONE|short blocks: 1 frame from the last 2 (channels), rolled out|seq_len=3 cond_frames=2 $ch" ;;
     static_tokens) echo "$STATIC|static copy probe, tokens|" ;;
     static_channels) echo "$STATIC|static copy probe, channels, k = 2|$ch" ;;
     *)
@@ -114,7 +118,7 @@ for arm in $ARMS; do
             >"$OUT/$arm.train.log" 2>&1
     fi
     OMP_NUM_THREADS=$THREADS "$RIN" eval --model "$run/model.safetensors" \
-        --data "$data:fmnist:test" --n "$EVAL_N" --k 1 --sampler ddpm --steps "$EVAL_STEPS" \
+        --data "$data:fmnist:test" --n "$EVAL_N" --k 1 --sampler ddpm --steps "$EVAL_STEPS" --frames 11 \
         --csv "$OUT/$arm.csv.tmp" >"$OUT/$arm.eval.log" 2>&1
     mv "$OUT/$arm.csv.tmp" "$OUT/$arm.csv"
     write_table
