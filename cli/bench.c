@@ -74,6 +74,8 @@ typedef struct bench_result {
     rin_gemm_shape shapes[MAX_SHAPES];
     double shape_gflops[MAX_SHAPES][RIN_GEMM_PATH_COUNT];
     double gemm_macs_per_step; /* all shapes' multiply-adds */
+    double bf16_peak_gflops;   /* PHASE_BF16: the register-only VDPBF16PS loop (0: no kernel) */
+    double bf16_gemm_gflops;   /* PHASE_BF16: rin_gemm_bf16 on the 2048^3 product */
     char err[256];
 } bench_result;
 
@@ -318,6 +320,25 @@ RIN_AVX2 static float fma_loop_256(long iters, float seed) {
     _mm256_storeu_ps(v, s);
     return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 }
+/* The same for VDPBF16PS: each instruction multiplies 16 pairs of bf16 and adds both products
+ * to 16 fp32 sums, 64 flops. */
+__attribute__((target("avx512f,avx512bf16"))) static float bf16_loop_512(long iters, float seed) {
+    __m512bh m = (__m512bh)_mm512_set1_epi32(0x3F803F80),
+             a = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+#define DECL(i) __m512 c##i = _mm512_set1_ps(seed + (float)(i));
+#define STEP(i) c##i = _mm512_dpbf16_ps(c##i, m, a);
+#define SUM(i)  s = _mm512_add_ps(s, c##i);
+    FMA_16(DECL)
+    for (long i = 0; i < iters; i++) {
+        FMA_16(STEP)
+    }
+    __m512 s = _mm512_setzero_ps();
+    FMA_16(SUM)
+#undef DECL
+#undef STEP
+#undef SUM
+    return _mm512_reduce_add_ps(s);
+}
 #endif
 
 /* The ISA the peak loop uses on this CPU ("avx512f", "avx2+fma"), or NULL when none. */
@@ -366,6 +387,61 @@ static void bench_fma_peak(bench_result *res) {
     snprintf(res->err, sizeof res->err, "%s", isa);
     res->ok = 1;
 #endif
+}
+
+/* bf16 (issue 21, item 2): the register-only VDPBF16PS peak where rin's kernel runs, and
+ * rin_gemm_bf16 on the ceiling's 2048^3 product (the kernel, or the emulation elsewhere). */
+static void bench_bf16(bench_result *res) {
+    res->ok = 1;
+#ifdef RIN_X86_SIMD
+    if (rin_gemm_bf16_native()) {
+        const long iters = 10000000L;
+        int team = 1;
+        double best = 1e30;
+        volatile float sink = 0;
+        for (int r = 0; r < 6; r++) {
+            double t0 = rin_time_seconds();
+#pragma omp parallel
+            {
+#ifdef _OPENMP
+#pragma omp single
+                team = omp_get_num_threads();
+#endif
+                float v = bf16_loop_512(iters, (float)r);
+#pragma omp atomic
+                sink += v;
+            }
+            double e = rin_time_seconds() - t0;
+            if (r > 0 && e < best)
+                best = e;
+        }
+        (void)sink;
+        res->bf16_peak_gflops = 64.0 * FMA_ACC * iters * team / best / 1e9;
+    }
+#endif
+    const int N = 2048;
+    float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
+    float *c = malloc((size_t)N * N * sizeof *c);
+    if (!a || !b || !c) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        res->ok = 0;
+        free(a), free(b), free(c);
+        return;
+    }
+    for (size_t i = 0; i < (size_t)N * N; i++) {
+        a[i] = (float)(i % 7) * 0.25f - 0.75f;
+        b[i] = (float)(i % 5) * 0.25f - 0.5f;
+    }
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        double t0 = rin_time_seconds();
+        rin_gemm_bf16(0, 1, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        double e = rin_time_seconds() - t0;
+        if (r > 0 && e < best)
+            best = e;
+    }
+    res->bf16_gemm_gflops = 2.0 * N * N * N / best / 1e9;
+    free(a), free(b), free(c);
 }
 
 #ifdef RIN_BLAS
@@ -454,7 +530,7 @@ static void bench_shapes(const bench_settings *s, int B, const int *paths, int n
 #endif
 }
 
-typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM, PHASE_SHAPES, PHASE_FMA } phase;
+typedef enum { PHASE_TRAIN, PHASE_SAMPLE, PHASE_SGEMM, PHASE_SHAPES, PHASE_FMA, PHASE_BF16 } phase;
 
 /* What a child runs besides the phase: the GEMM path (-1: as chosen), and for PHASE_SHAPES the
  * paths to compare. */
@@ -490,6 +566,8 @@ static double run_child(phase ph, const bench_settings *s, int B, int warm, int 
             bench_shapes(s, B, cg->paths, cg->npaths, cg->rounds, &r);
         else if (ph == PHASE_FMA)
             bench_fma_peak(&r);
+        else if (ph == PHASE_BF16)
+            bench_bf16(&r);
         else
             bench_sgemm(&r);
         ssize_t w = write(fd[1], &r, sizeof r);
@@ -818,6 +896,24 @@ int cmd_bench(int argc, char **argv) {
                            "%s\n    {\"threads\": %d, \"phase\": \"fma_peak\", \"isa\": \"%s\", "
                            "\"gflops\": %.6g}",
                            jbuf[jw - 1] == '[' ? "" : ",", T, pk.err, peak);
+        /* bf16: the hardware's dot-product peak and rin's kernel on the ceiling's product */
+        bench_result bf;
+        run_child(PHASE_BF16, &s, B, 0, 1, T, &cg_fma, &bf);
+        printf("  bf16, %d thread%s: ", T, T > 1 ? "s" : "");
+        if (bf.bf16_peak_gflops > 0)
+            printf(
+                "VDPBF16PS peak %.1f GFLOP/s (%.2fx the fp32 FMA peak); rin's AVX512_BF16 kernel",
+                bf.bf16_peak_gflops, peak > 0 ? bf.bf16_peak_gflops / peak : 0.0);
+        else
+            printf("no AVX512_BF16 (operands rounded, then the fp32 GEMM)");
+        printf(" on 2048^3 %.1f GFLOP/s, %.2fx the sgemm ceiling\n", bf.bf16_gemm_gflops,
+               bf.bf16_gemm_gflops / ips[i][PHASE_SGEMM][0]);
+        if (jw > 0 && (size_t)jw < sizeof jbuf)
+            jw += snprintf(jbuf + jw, sizeof jbuf - (size_t)jw,
+                           "%s\n    {\"threads\": %d, \"phase\": \"bf16\", \"native\": %d, "
+                           "\"peak_gflops\": %.6g, \"gemm_gflops\": %.6g}",
+                           jbuf[jw - 1] == '[' ? "" : ",", T, bf.bf16_peak_gflops > 0,
+                           bf.bf16_peak_gflops, bf.bf16_gemm_gflops);
         for (int k = 1; side && k < npaths; k++) {
             printf("  %s / %s, %d thread%s:", rin_gemm_path_name((rin_gemm_path)paths[k]),
                    rin_gemm_path_name((rin_gemm_path)paths[0]), T, T > 1 ? "s" : "");

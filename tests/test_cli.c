@@ -747,6 +747,11 @@ TEST(cli_bench_tiny) {
             CHECK(strstr(p, "\"phase\": \"fma_peak\"") != NULL);
             CHECK(json_number("gflops", &p) > 0);
         }
+        if (r % 2 == 1) { /* and its bf16 figures: rin_gemm_bf16 always runs */
+            CHECK(json_number("threads", &p) == threads);
+            CHECK(strstr(p, "\"phase\": \"bf16\"") != NULL);
+            CHECK(json_number("gemm_gflops", &p) > 0);
+        }
     }
     /* the peak line names the ISA of the register-only loop, or says it was not measured */
     CHECK_MSG(fma_isa ? strstr(out, fma_isa) != NULL

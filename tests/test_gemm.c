@@ -66,9 +66,16 @@ static void ref_gemm(double *C, int ta, int tb, int M, int N, int K, double alph
         }
 }
 
-/* One product through rin_sgemm against ref_gemm; pad widens every leading dimension. */
-static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad,
-                      unsigned long long seed) {
+/* The elements of x (n) rounded to bfloat16 values, in place. */
+static void round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = rin_bf16_to_float(rin_bf16_round(x[i]));
+}
+
+/* One product through rin_sgemm (bf16 = 0) or rin_gemm_bf16 (1) against ref_gemm, which for
+ * bf16 multiplies the rounded operands; pad widens every leading dimension. */
+static void gemm_case_as(int bf16, int ta, int tb, int M, int N, int K, float alpha, float beta,
+                         int pad, unsigned long long seed) {
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
     size_t nc = (size_t)M * ldc;
@@ -81,15 +88,27 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
     if (beta == 0.0f) /* beta 0 must not read C: NaN there would show */
         for (size_t i = 0; i < nc; i++)
             C[i] = NAN;
-    ref_gemm(ref, ta, tb, M, N, K, (double)alpha, A, lda, B, ldb, (double)beta, C0, ldc);
-    rin_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (bf16) {
+        float *Ar = gc_zeros(na), *Br = gc_zeros(nb);
+        memcpy(Ar, A, na * sizeof *A);
+        memcpy(Br, B, nb * sizeof *B);
+        round_bf16(Ar, na);
+        round_bf16(Br, nb);
+        ref_gemm(ref, ta, tb, M, N, K, (double)alpha, Ar, lda, Br, ldb, (double)beta, C0, ldc);
+        free(Ar), free(Br);
+        rin_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        ref_gemm(ref, ta, tb, M, N, K, (double)alpha, A, lda, B, ldb, (double)beta, C0, ldc);
+        rin_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
     for (int i = 0; i < M; i++)
         memcpy(got + (size_t)i * N, C + (size_t)i * ldc, (size_t)N * sizeof *got);
     int tm, tn;
     rin_gemm_tiles(M, N, K, &tm, &tn);
     char what[160];
-    snprintf(what, sizeof what, "%c%c M=%d N=%d K=%d alpha=%g beta=%g pad=%d (%dx%d tiles)",
-             ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, (double)alpha, (double)beta, pad, tm, tn);
+    snprintf(what, sizeof what, "%s%c%c M=%d N=%d K=%d alpha=%g beta=%g pad=%d (%dx%d tiles)",
+             bf16 ? "bf16 " : "", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, (double)alpha,
+             (double)beta, pad, tm, tn);
     GC_COMPARE_F64(what, got, ref, (size_t)M * N, GEMM_ATOL(K), GEMM_RTOL);
     /* the padding columns of C are not C's: untouched */
     size_t moved = 0;
@@ -101,6 +120,11 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
         }
     CHECK_MSG(moved == 0, "%s: %zu elements outside C written", what, moved);
     free(A), free(B), free(C0), free(C), free(got), free(ref);
+}
+
+static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad,
+                      unsigned long long seed) {
+    gemm_case_as(0, ta, tb, M, N, K, alpha, beta, pad, seed);
 }
 #endif
 
@@ -425,5 +449,114 @@ TEST(gemm_bench_side_by_side) {
         CHECK(strstr(out, " / openblas, 1 thread:"));
 #else
     CHECK(rc != 0); /* no GEMM library: rin bench has no ceiling to measure */
+#endif
+}
+
+/* ---- bf16 (gemm_bf16.c) ---------------------------------------------------------------------
+ */
+
+TEST(gemm_bf16_rounding) {
+    /* round to nearest even on the 7 stored mantissa bits; NaN, infinities and overflow */
+    CHECK(rin_bf16_round(1.0f) == 0x3F80);
+    CHECK(rin_bf16_round(-2.0f) == 0xC000);
+    CHECK(rin_bf16_round(1.0f + 0x1p-8f) == 0x3F80);            /* tie, to the even 1.0 */
+    CHECK(rin_bf16_round(1.0f + 3 * 0x1p-8f) == 0x3F82);        /* tie, to the even 1 + 2^-6 */
+    CHECK(rin_bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 0x3F81); /* above the tie: up */
+    CHECK(rin_bf16_round(INFINITY) == 0x7F80 && rin_bf16_round(-INFINITY) == 0xFF80);
+    CHECK(rin_bf16_round(3.4e38f) == 0x7F80); /* past the largest bf16: infinity */
+    CHECK(isnan(rin_bf16_to_float(rin_bf16_round(NAN))));
+    CHECK(rin_bf16_to_float(0x3F81) == 1.0f + 0x1p-7f);
+    /* every bf16 value is a float: the round trip of a rounded value is exact */
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        float x = rin_bf16_to_float((uint16_t)h);
+        if (!isnan(x))
+            bad += rin_bf16_round(x) != h;
+    }
+    CHECK_MSG(bad == 0, "%d bf16 values do not round to themselves", bad);
+}
+
+/* rin_gemm_bf16 on the shapes of gemm_parity against double products of the rounded operands,
+ * and proof that the operands were rounded (the fp32 product differs by far more). */
+static void bf16_parity(void) {
+#ifdef RIN_BLAS
+    unsigned long long seed = 7000;
+    static const int odd[][3] = {{7, 13, 33}, {13, 33, 7}, {33, 7, 13},
+                                 {1, 5, 3},   {33, 33, 1}, {7, 13, 0}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof odd / sizeof odd[0]; s++) {
+                gemm_case_as(1, ta, tb, odd[s][0], odd[s][1], odd[s][2], 1.0f, 0.0f, 0, seed += 10);
+                gemm_case_as(1, ta, tb, odd[s][0], odd[s][1], odd[s][2], 0.17677669f, 1.0f, 3,
+                             seed += 10);
+                gemm_case_as(1, ta, tb, odd[s][0], odd[s][1], odd[s][2], 0.5f, 0.25f, 1,
+                             seed += 10);
+            }
+    /* several k blocks (K > 256), many tiles, odd edges, 2 threads */
+    int threads = rin_max_threads();
+    set_threads(2);
+    gemm_case_as(1, 0, 1, 517, 259, 600, 1.0f, 1.0f, 1, seed += 10);
+    gemm_case_as(1, 1, 0, 259, 517, 1031, 1.0f, 0.0f, 0, seed += 10);
+    set_threads(threads);
+    /* rounded for real: against the fp32 product of the unrounded operands */
+    int M = 64, N = 64, K = 256;
+    float *A = gc_uniform((size_t)M * K, 7900, -1, 1), *B = gc_uniform((size_t)K * N, 7901, -1, 1);
+    float *C = gc_zeros((size_t)M * N), *F = gc_zeros((size_t)M * N);
+    rin_gemm_bf16(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    rin_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, F, N);
+    double worst = 0;
+    for (int i = 0; i < M * N; i++)
+        worst =
+            fabs((double)C[i] - (double)F[i]) > worst ? fabs((double)C[i] - (double)F[i]) : worst;
+    printf("  bf16 vs fp32 operands, K = %d: largest difference %.3g\n", K, worst);
+    CHECK(worst > 1e-3 && worst < 0.1); /* bf16's 2^-9 relative error over 256 terms */
+    free(A), free(B), free(C), free(F);
+#endif
+}
+
+TEST(gemm_bf16_kernel_vs_naive) {
+    if (!rin_gemm_bf16_native()) {
+        test_skip("rin's bf16 kernel needs AVX512_BF16, which this CPU lacks (the emulated "
+                  "path is tested by gemm_bf16_emulated_vs_naive)");
+        return;
+    }
+    printf("  rin_gemm_bf16: the AVX512_BF16 kernel\n");
+    bf16_parity();
+}
+
+TEST(gemm_bf16_emulated_vs_naive) {
+    int was = rin_gemm_bf16_set_native(0);
+    printf("  rin_gemm_bf16: rounded operands through rin_sgemm\n");
+    bf16_parity();
+    rin_gemm_bf16_set_native(was);
+}
+
+TEST(gemm_bf16_threads_1_vs_2) {
+    if (!rin_gemm_bf16_native()) {
+        test_skip("rin's bf16 kernel needs AVX512_BF16, which this CPU lacks");
+        return;
+    }
+#ifdef RIN_BLAS
+    int threads = rin_max_threads();
+    static const int shp[][5] = {{0, 1, 1031, 771, 256}, {1, 0, 768, 259, 1025}};
+    for (size_t s = 0; s < sizeof shp / sizeof shp[0]; s++) {
+        int ta = shp[s][0], tb = shp[s][1], M = shp[s][2], N = shp[s][3], K = shp[s][4];
+        size_t nc = (size_t)M * N;
+        float *A = gc_uniform((size_t)M * K, 8000 + s, -1, 1);
+        float *B = gc_uniform((size_t)K * N, 8100 + s, -1, 1);
+        float *C0 = gc_uniform(nc, 8200 + s, -1, 1), *C1 = gc_zeros(nc), *C2 = gc_zeros(nc);
+        memcpy(C1, C0, nc * sizeof *C0);
+        memcpy(C2, C0, nc * sizeof *C0);
+        set_threads(1);
+        rin_gemm_bf16(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 1.0f, C1, N);
+        set_threads(2);
+        rin_gemm_bf16(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 1.0f, C2, N);
+        char what[96];
+        snprintf(what, sizeof what, "bf16 %c%c M=%d N=%d K=%d: 1 vs 2 threads", ta ? 'T' : 'N',
+                 tb ? 'T' : 'N', M, N, K);
+        GC_BITWISE(what, C2, C1, nc);
+        free(A), free(B), free(C0), free(C1), free(C2);
+    }
+    set_threads(threads);
 #endif
 }

@@ -29,6 +29,7 @@
 #define RIN_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rin.h"
 
@@ -43,6 +44,23 @@ typedef enum rin_gemm_path { RIN_GEMM_OPENBLAS, RIN_GEMM_DNNL, RIN_GEMM_PATH_COU
 void rin_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 #endif
+
+/* ---- bf16 (gemm_bf16.c) ------------------------------------------------------------------
+ * C (M,N) = alpha op(A) op(B) + beta C as rin_sgemm, with every element of A and B first
+ * rounded to bfloat16 (round to nearest even): the products are exact in fp32 and summed in
+ * fp32. rin's own AVX512_BF16 kernel (VDPBF16PS) where the CPU has it, bitwise identical for
+ * any thread count; elsewhere the rounded operands go through rin_sgemm (the same products,
+ * summed in the library's order, so the two differ by fp32 rounding of the sums). */
+void rin_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+/* 1 when rin_gemm_bf16 runs its AVX512_BF16 kernel on this CPU. */
+int rin_gemm_bf16_native(void);
+/* Tests only: 0 makes rin_gemm_bf16 take the rin_sgemm path even where the kernel runs, 1 goes
+ * back to the CPU's choice; returns the previous rin_gemm_bf16_native(). Serial code only. */
+int rin_gemm_bf16_set_native(int on);
+/* float -> bfloat16 bits, round to nearest even (NaN stays NaN), and back (exact). */
+uint16_t rin_bf16_round(float x);
+float rin_bf16_to_float(uint16_t h);
 
 /* "openblas", "dnnl" */
 const char *rin_gemm_path_name(rin_gemm_path p);
