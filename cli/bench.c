@@ -241,32 +241,45 @@ done:
 }
 
 /* rin_sgemm on a 2048^3 product (NT, as the linear layers), over rin's threads, best of 5. */
-static void bench_sgemm(bench_result *res) {
-#ifdef RIN_BLAS
-    const int N = 2048;
+/* The ceiling's product, C = A B^T on 2048 x 2048 operands, through gemm (rin_sgemm's
+ * signature): the best of 5 timed calls after one that warms the library's buffers; seconds,
+ * or a negative number with res->err set when the memory is not there. */
+typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int,
+                        float, float *, int);
+#define SQUARE_N 2048
+static double time_square(gemm_fn gemm, bench_result *res) {
+    const int N = SQUARE_N;
     float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
     float *c = malloc((size_t)N * N * sizeof *c);
+    double best = 1e30;
     if (!a || !b || !c) {
         snprintf(res->err, sizeof res->err, "out of memory");
-        free(a), free(b), free(c);
+        best = -1;
+    } else {
+        for (size_t i = 0; i < (size_t)N * N; i++) {
+            a[i] = (float)(i % 7) * 0.25f - 0.75f;
+            b[i] = (float)(i % 5) * 0.25f - 0.5f;
+        }
+        for (int r = 0; r < 6; r++) {
+            double t0 = rin_time_seconds();
+            gemm(0, 1, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+            double e = rin_time_seconds() - t0;
+            if (r > 0 && e < best)
+                best = e;
+        }
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+static void bench_sgemm(bench_result *res) {
+#ifdef RIN_BLAS
+    double best = time_square(rin_sgemm, res);
+    if (best < 0)
         return;
-    }
-    for (size_t i = 0; i < (size_t)N * N; i++) {
-        a[i] = (float)(i % 7) * 0.25f - 0.75f;
-        b[i] = (float)(i % 5) * 0.25f - 0.5f;
-    }
-    double best = 1e30;
-    for (int r = 0; r < 6; r++) {
-        double t0 = rin_time_seconds();
-        rin_sgemm(0, 1, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
-        double e = rin_time_seconds() - t0;
-        if (r > 0 && e < best) /* the first call warms the library's buffers */
-            best = e;
-    }
-    res->gflop_per_step = 2.0 * N * N * N / 1e9;
+    res->gflop_per_step = 2.0 * SQUARE_N * SQUARE_N * (double)SQUARE_N / 1e9;
     res->median_s = res->min_s = best;
     res->ok = 1;
-    free(a), free(b), free(c);
 #else
     snprintf(res->err, sizeof res->err, "built without BLAS (BLAS=none)");
 #endif
@@ -352,96 +365,65 @@ static const char *fma_isa(void) {
     return NULL;
 }
 
-static void bench_fma_peak(bench_result *res) {
-    const char *isa = fma_isa();
-    if (!isa) {
-        res->ok = 1; /* nothing to measure: gflop_per_step 0 says so */
-        return;
-    }
 #ifdef RIN_X86_SIMD
-    int wide = !strcmp(isa, "avx512f");
-    const long iters = 20000000L / (wide ? 2 : 1);
-    double flop_per_thread = 2.0 * iters * (wide ? 16.0 * FMA_ACC : 8.0 * FMA_ACC_256);
-    int team = 1;
+/* A register-only loop on every thread of the team at once: the best of 5 timed runs after one
+ * that wakes the cores, in seconds; *team receives the thread count. */
+static double time_team(float (*loop)(long, float), long iters, int *team) {
     double best = 1e30;
     volatile float sink = 0;
+    *team = 1;
     for (int r = 0; r < 6; r++) {
         double t0 = rin_time_seconds();
 #pragma omp parallel
         {
 #ifdef _OPENMP
 #pragma omp single
-            team = omp_get_num_threads();
+            *team = omp_get_num_threads();
 #endif
-            float v = wide ? fma_loop_512(iters, (float)r) : fma_loop_256(iters, (float)r);
+            float v = loop(iters, (float)r);
 #pragma omp atomic
             sink += v;
         }
         double e = rin_time_seconds() - t0;
-        if (r > 0 && e < best) /* the first run wakes the cores */
+        if (r > 0 && e < best)
             best = e;
     }
     (void)sink;
-    res->gflop_per_step = flop_per_thread * team / 1e9;
+    return best;
+}
+#endif
+
+static void bench_fma_peak(bench_result *res) {
+    res->ok = 1;
+    const char *isa = fma_isa();
+    if (!isa)
+        return; /* nothing to measure: gflop_per_step 0 says so */
+#ifdef RIN_X86_SIMD
+    int wide = !strcmp(isa, "avx512f"), team;
+    const long iters = 20000000L / (wide ? 2 : 1);
+    double best = time_team(wide ? fma_loop_512 : fma_loop_256, iters, &team);
+    res->gflop_per_step = 2.0 * iters * (wide ? 16.0 * FMA_ACC : 8.0 * FMA_ACC_256) * team / 1e9;
     res->median_s = res->min_s = best;
     snprintf(res->err, sizeof res->err, "%s", isa);
-    res->ok = 1;
 #endif
 }
 
 /* bf16 (issue 21, item 2): the register-only VDPBF16PS peak where rin's kernel runs, and
- * rin_gemm_bf16 on the ceiling's 2048^3 product (the kernel, or the emulation elsewhere). */
+ * rin_gemm_bf16 on the ceiling's product (the kernel, or the emulation elsewhere). */
 static void bench_bf16(bench_result *res) {
-    res->ok = 1;
 #ifdef RIN_X86_SIMD
     if (rin_gemm_bf16_native()) {
         const long iters = 10000000L;
-        int team = 1;
-        double best = 1e30;
-        volatile float sink = 0;
-        for (int r = 0; r < 6; r++) {
-            double t0 = rin_time_seconds();
-#pragma omp parallel
-            {
-#ifdef _OPENMP
-#pragma omp single
-                team = omp_get_num_threads();
-#endif
-                float v = bf16_loop_512(iters, (float)r);
-#pragma omp atomic
-                sink += v;
-            }
-            double e = rin_time_seconds() - t0;
-            if (r > 0 && e < best)
-                best = e;
-        }
-        (void)sink;
+        int team;
+        double best = time_team(bf16_loop_512, iters, &team);
         res->bf16_peak_gflops = 64.0 * FMA_ACC * iters * team / best / 1e9;
     }
 #endif
-    const int N = 2048;
-    float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
-    float *c = malloc((size_t)N * N * sizeof *c);
-    if (!a || !b || !c) {
-        snprintf(res->err, sizeof res->err, "out of memory");
-        res->ok = 0;
-        free(a), free(b), free(c);
+    double best = time_square(rin_gemm_bf16, res);
+    if (best < 0)
         return;
-    }
-    for (size_t i = 0; i < (size_t)N * N; i++) {
-        a[i] = (float)(i % 7) * 0.25f - 0.75f;
-        b[i] = (float)(i % 5) * 0.25f - 0.5f;
-    }
-    double best = 1e30;
-    for (int r = 0; r < 4; r++) {
-        double t0 = rin_time_seconds();
-        rin_gemm_bf16(0, 1, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
-        double e = rin_time_seconds() - t0;
-        if (r > 0 && e < best)
-            best = e;
-    }
-    res->bf16_gemm_gflops = 2.0 * N * N * N / best / 1e9;
-    free(a), free(b), free(c);
+    res->bf16_gemm_gflops = 2.0 * SQUARE_N * SQUARE_N * (double)SQUARE_N / best / 1e9;
+    res->ok = 1;
 }
 
 #ifdef RIN_BLAS
