@@ -187,6 +187,7 @@ static void gemm_bf16_native(int ta, int tb, int M, int N, int K, float alpha, c
 #else
     int par = 0;
 #endif
+    (void)par; /* read only by the pragma, which a build without OpenMP ignores */
 #pragma omp parallel if (par)
     {
 #pragma omp for schedule(static) nowait
