@@ -130,25 +130,18 @@ typedef struct packed {
     uint32_t *b;          /* (nt, Kp, NR) */
 } packed;
 
-static void pack_a_tile(const packed *p, const float *A, int lda, int ta, int K, int t) {
-    uint32_t *dst = p->a + (size_t)t * p->Kp * MR;
-    for (int kp = 0; kp < p->Kp; kp++)
-        for (int r = 0; r < MR; r++) {
-            int i = t * MR + r, k = 2 * kp;
-            float x = i < p->M ? elem_a(A, lda, ta, i, k) : 0.0f;
-            float y = i < p->M && k + 1 < K ? elem_a(A, lda, ta, i, k + 1) : 0.0f;
-            dst[(size_t)kp * MR + r] = bf16_pair(x, y);
-        }
-}
-
-static void pack_b_panel(const packed *p, const float *B, int ldb, int tb, int K, int t) {
-    uint32_t *dst = p->b + (size_t)t * p->Kp * NR;
-    for (int kp = 0; kp < p->Kp; kp++)
-        for (int c = 0; c < NR; c++) {
-            int j = t * NR + c, k = 2 * kp;
-            float x = j < p->N ? elem_b(B, ldb, tb, k, j) : 0.0f;
-            float y = j < p->N && k + 1 < K ? elem_b(B, ldb, tb, k + 1, j) : 0.0f;
-            dst[(size_t)kp * NR + c] = bf16_pair(x, y);
+/* Rows t*W .. t*W + W - 1 of op(X) (n rows of K; op(X) = X, or X^T when trans), packed as
+ * (Kp, W) bf16 pairs into dst, zero past n and K. A's row tiles are op(A)'s rows (W = MR);
+ * B's column panels are op(B)^T's rows (W = NR), i.e. B with the transpose flag flipped. */
+static void pack_rows(uint32_t *dst, const float *X, int ld, int trans, int n, int K, int Kp, int W,
+                      int t) {
+    dst += (size_t)t * Kp * W;
+    for (int kp = 0; kp < Kp; kp++)
+        for (int r = 0; r < W; r++) {
+            int i = t * W + r, k = 2 * kp;
+            float x = i < n ? elem_a(X, ld, trans, i, k) : 0.0f;
+            float y = i < n && k + 1 < K ? elem_a(X, ld, trans, i, k + 1) : 0.0f;
+            dst[(size_t)kp * W + r] = bf16_pair(x, y);
         }
 }
 
@@ -192,10 +185,10 @@ static void gemm_bf16_native(int ta, int tb, int M, int N, int K, float alpha, c
     {
 #pragma omp for schedule(static) nowait
         for (int t = 0; t < p.mt; t++)
-            pack_a_tile(&p, A, lda, ta, K, t);
+            pack_rows(p.a, A, lda, ta, M, K, p.Kp, MR, t);
 #pragma omp for schedule(static)
         for (int t = 0; t < p.nt; t++)
-            pack_b_panel(&p, B, ldb, tb, K, t);
+            pack_rows(p.b, B, ldb, !tb, N, K, p.Kp, NR, t);
         /* k blocks in order; within a block the tiles are independent */
         for (int kp0 = 0; kp0 < p.Kp; kp0 += KC / 2) {
             int kp1 = kp0 + KC / 2 < p.Kp ? kp0 + KC / 2 : p.Kp;
