@@ -98,6 +98,15 @@ def main():
             print(out, end="", flush=True)
         with open(os.path.join(ROOT, rj)) as f:
             rin = json.load(f)
+        # the train step again in bf16 precision (rin's, docs/performance.md "bf16")
+        bj = os.path.join(a.out, name + ".rin-bf16.json")
+        if not a.reuse_rin:
+            out = run([a.rin, "bench"] + margs + ["--batch", str(B), "--steps", str(a.steps),
+                                                  "--threads", a.threads, "--only", "train",
+                                                  "--set", "precision=bf16", "--json", bj])
+            print(out, end="", flush=True)
+        with open(os.path.join(ROOT, bj)) as f:
+            rin_bf16 = json.load(f)
         ckpt = os.path.join(a.out, name + ".safetensors")
         run([a.rin, "init"] + init_args(margs) + ["--out", ckpt])
         peers = []
@@ -111,17 +120,28 @@ def main():
                     print("  torch %s, %d thread%s, %s: %.2f img/s, peak %.0f MB" %
                           (ver, T, "s" if T > 1 else "", phase, d["img_per_s"],
                            d["peak_rss_mb"]), flush=True)
-        summary["models"].append({"name": name, "batch": B, "rin": rin, "torch": peers})
+        summary["models"].append({"name": name, "batch": B, "rin": rin, "rin_bf16": rin_bf16,
+                                  "torch": peers})
 
     # the table
-    lines = ["| model | threads | step | rin img/s | rin GFLOP/s (% SGEMM) | rin peak MB | " +
+    lines = ["| model | threads | step | rin img/s | rin GFLOP/s (% SGEMM, % FMA peak) | "
+             "rin peak MB | " +
              " | ".join("torch %s img/s | ratio | peak MB" % v for _, v in pythons) + " |",
              "|" + "---|" * (6 + 3 * len(pythons))]
+
+    def fma_peak(runs, T):
+        p = [r["gflops"] for r in runs if r.get("phase") == "fma_peak" and r["threads"] == T]
+        return p[0] if p else 0
+
     for m in summary["models"]:
         for r in m["rin"]["runs"]:
-            row = "| %s (B=%d) | %d | %s | %.2f | %.1f (%.0f%%) | %.0f |" % (
+            if r.get("phase") not in ("train", "sample"):
+                continue  # the FMA peak and bf16 entries are read below
+            peak = fma_peak(m["rin"]["runs"], r["threads"])
+            row = "| %s (B=%d) | %d | %s | %.2f | %.1f (%.0f%%, %s) | %.0f |" % (
                 m["name"], m["batch"], r["threads"], r["phase"], r["img_per_s"], r["gflops"],
-                100 * r["gflops"] / r["sgemm_gflops"], r["peak_rss_mb"])
+                100 * r["gflops"] / r["sgemm_gflops"],
+                "%.0f%%" % (100 * r["gflops"] / peak) if peak else "-", r["peak_rss_mb"])
             for _, ver in pythons:
                 p = [d for d in m["torch"] if d["torch"] == ver and d["threads"] == r["threads"]
                      and d["phase"] == r["phase"]]
@@ -132,12 +152,27 @@ def main():
                 else:
                     row += " - | - | - |"
             lines.append(row)
-        ceil = sorted({(r["threads"], r["sgemm_gflops"]) for r in m["rin"]["runs"]})
+        for r in m["rin_bf16"]["runs"]:
+            if r.get("phase") != "train":
+                continue
+            f32 = [q for q in m["rin"]["runs"]
+                   if q.get("phase") == "train" and q["threads"] == r["threads"]]
+            lines.append("| %s (B=%d) | %d | train, bf16 | %.2f | %.1f | %.0f | %s |" % (
+                m["name"], m["batch"], r["threads"], r["img_per_s"], r["gflops"],
+                r["peak_rss_mb"],
+                "**%.2fx** rin's fp32 train" % (r["img_per_s"] / f32[0]["img_per_s"])
+                if f32 else "-") + " - | - | - |" * max(len(pythons) - 1, 0))
+        ceil = sorted({(r["threads"], r["sgemm_gflops"]) for r in m["rin"]["runs"]
+                       if "sgemm_gflops" in r})
         lines.append("")
         lines.append("%s: GEMM path %s; its SGEMM ceiling (2048^3) " % (
                          m["name"], m["rin"].get("gemm", "openblas")) +
                      ", ".join("%d thread%s %.1f GFLOP/s" % (t, "s" if t > 1 else "", g)
-                               for t, g in ceil))
+                               for t, g in ceil) +
+                     "; the fp32 FMA peak " +
+                     ", ".join("%d thread%s %.1f GFLOP/s" % (t, "s" if t > 1 else "",
+                                                            fma_peak(m["rin"]["runs"], t))
+                               for t, _ in ceil))
         lines.append("")
     table = "\n".join(lines)
     print()

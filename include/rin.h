@@ -217,6 +217,15 @@ RIN_API void rin_ctx_set_cond(rin_ctx *ctx, const float *cond);
  * RIN_STATUS_NONFINITE and rin_ctx_last_error names the tensor and the op that wrote it. Costs
  * one pass over the activations per call. */
 RIN_API void rin_ctx_set_check_numerics(rin_ctx *ctx, int on);
+/* The arithmetic of the matrix products of the following rin_forward and rin_backward calls.
+ * RIN_PRECISION_BF16 (rin's, docs/performance.md "bf16"): the products of the attention and
+ * MLP sub-layers (their linear layers and the attention core, forward and backward) round
+ * their operands to bfloat16 and sum the exact products in fp32, as the authors' TPU training
+ * ran its matmuls; the stem, readout, time and class embeddings, LayerNorm, softmax, the
+ * activations and the parameters stay fp32. AVX512_BF16 CPUs run rin's VDPBF16PS kernel, others
+ * the same rounding through the fp32 path. Default RIN_PRECISION_FP32 (the spec). */
+typedef enum rin_precision { RIN_PRECISION_FP32 = 0, RIN_PRECISION_BF16 = 1 } rin_precision;
+RIN_API void rin_ctx_set_precision(rin_ctx *ctx, rin_precision p);
 /* Why the last rin_forward or rin_backward failed: a bad argument (RIN_STATUS_ARG: which one and
  * what was expected) or the numerics finding; "" when there is nothing to report. */
 RIN_API const char *rin_ctx_last_error(const rin_ctx *ctx);
@@ -281,6 +290,9 @@ typedef struct rin_train_config {
      * formed with its own gamma, which token_gamma models see per token (the time token gets
      * the mean over the predicted frames). Needs token_gamma = 1. */
     char frame_noise[16];
+    /* rin's own: "fp32" (the spec; every checkpoint without the key) or "bf16", the matrix
+     * products of the training step's forward and backward (rin_ctx_set_precision) */
+    char precision[8];
 } rin_train_config;
 
 /* Defaults of the released CIFAR-10 sweep where they apply (LAMB, lr 3e-3, cosine@0.8,

@@ -168,7 +168,8 @@ struct rin_ctx {
     uint64_t last_example0;
     const int *last_labels;
     int have_forward;
-    const float *cond; /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
+    const float *cond;       /* video: (B, cond_frames, H, W, C) clean frames (rin_ctx_set_cond) */
+    rin_precision precision; /* of the attention and MLP products (rin_ctx_set_precision) */
     /* --check-numerics (numerics.c): scan after forward/backward; last_error holds the first
      * finding, or why the last rin_forward / rin_backward refused its arguments */
     int check_numerics;

@@ -200,9 +200,9 @@ static void ops_parity(rin_gemm_path path) {
         memcpy(dx2, dx1, (size_t)N * I * sizeof *dx1);
         memcpy(dw2, dw1, (size_t)O * I * sizeof *dw1);
         memcpy(db2, db1, (size_t)O * sizeof *db1);
-        rin_linear_forward(o1, in, w, b, N, I, O);
+        rin_linear_forward(o1, in, w, b, N, I, O, RIN_PRECISION_FP32);
         rin_linear_forward_naive(o2, in, w, b, N, I, O);
-        rin_linear_backward(dx1, dw1, db1, dout, in, w, N, I, O);
+        rin_linear_backward(dx1, dw1, db1, dout, in, w, N, I, O, RIN_PRECISION_FP32);
         rin_linear_backward_naive(dx2, dw2, db2, dout, in, w, N, I, O);
         char what[96];
         double atol_o = GEMM_ATOL(I), atol_x = GEMM_ATOL(O), atol_w = GEMM_ATOL(N);
@@ -230,9 +230,10 @@ static void ops_parity(rin_gemm_path path) {
         float *sc = gc_zeros(np);
         float *dq1 = gc_zeros(nq), *dq2 = gc_zeros(nq), *dk1 = gc_zeros(nk), *dk2 = gc_zeros(nk);
         float *dv1 = gc_zeros(nk), *dv2 = gc_zeros(nk);
-        rin_attention_forward(o1, P1, q, k, v, B, Nq, Nk, A, NH);
+        rin_attention_forward(o1, P1, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_FP32);
         rin_attention_forward_naive(o2, P2, q, k, v, B, Nq, Nk, A, NH);
-        rin_attention_backward(dq1, dk1, dv1, sc, dout, q, k, v, P1, B, Nq, Nk, A, NH);
+        rin_attention_backward(dq1, dk1, dv1, sc, dout, q, k, v, P1, B, Nq, Nk, A, NH,
+                               RIN_PRECISION_FP32);
         rin_attention_backward_naive(dq2, dk2, dv2, sc, dout, q, k, v, P2, B, Nq, Nk, A, NH);
         char what[96];
         snprintf(what, sizeof what, "attention B=%d Nq=%d Nk=%d A=%d NH=%d out", B, Nq, Nk, A, NH);

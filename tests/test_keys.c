@@ -259,6 +259,7 @@ static const char *const train_order[] = {"batch_size",
                                           "self_cond_rate",
                                           "cond_dropout",
                                           "frame_noise",
+                                          "precision",
                                           NULL};
 static const char *const run_order[] = {"data",         "random_flip",    "log_every",
                                         "sample_every", "ckpt_every",     "sample_count",
@@ -376,6 +377,7 @@ TEST(keys_train_defaults_equal_the_old_code) {
     b.self_cond_rate = 0.9;
     b.cond_dropout = 0;
     snprintf(b.frame_noise, sizeof b.frame_noise, "shared");
+    snprintf(b.precision, sizeof b.precision, "fp32"); /* newer than the engine, rin's */
     CHECK(!memcmp(&a, &b, sizeof a));
     char err[256] = "";
     CHECK_MSG(rin_train_config_validate(&a, err, sizeof err) == RIN_STATUS_OK, "%s", err);

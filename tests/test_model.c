@@ -724,9 +724,10 @@ TEST(model_directional_derivative_video_channels) {
 
 /* ---- determinism and modes ------------------------------------------------------------------- */
 
-static void threads_check(const rin_config *c, int B, uint64_t seed) {
+static void threads_check_prec(const rin_config *c, int B, uint64_t seed, rin_precision prec) {
     problem p;
     problem_init(&p, c, B, seed);
+    rin_ctx_set_precision(p.ctx, prec);
     p.training = 1;
     size_t nf = rin_model_buffer_floats(p.m);
     float *g1 = malloc(nf * 4), *pred1 = malloc(p.npix * 4), *z1 = malloc(p.nz * 4);
@@ -754,6 +755,10 @@ static void threads_check(const rin_config *c, int B, uint64_t seed) {
     CHECK(same_pred && same_z && same_g && same_dx);
     free(g1), free(pred1), free(z1), free(dx1);
     problem_free(&p);
+}
+
+static void threads_check(const rin_config *c, int B, uint64_t seed) {
+    threads_check_prec(c, B, seed, RIN_PRECISION_FP32);
 }
 
 TEST(model_threads_1_vs_2) {
@@ -818,6 +823,112 @@ TEST(model_threads_1_vs_2_gemm_openblas) {
 
 TEST(model_threads_1_vs_2_gemm_dnnl) {
     threads_check_path(RIN_GEMM_DNNL);
+}
+
+/* ---- bf16 precision ------------------------------------------------------------------------- */
+
+/* The tiny model with two process layers, and one whose products are large enough to be cut
+ * into several tiles (the 32x32 model of threads_check_path). */
+static rin_config bf16_config(int big) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    rin_config_set(&c, "drop_units", "0.1", NULL, 0);
+    rin_config_set(&c, "drop_path", "0.2", NULL, 0);
+    rin_config_set(&c, "num_layers", "2,1", NULL, 0);
+    if (big) {
+        const char *sets[][2] = {
+            {"image_height", "32"}, {"image_width", "32"},   {"patch_size", "2"},
+            {"tape_dim", "64"},     {"latent_dim", "64"},    {"latent_slots", "16"},
+            {"num_layers", "1"},    {"tape_mlp_ratio", "4"}, {"latent_mlp_ratio", "4"}};
+        for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+            RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    }
+    return c;
+}
+
+/* bf16 products through both of rin_gemm_bf16's paths (its AVX512_BF16 kernel where the CPU has
+ * it, the rounded operands through rin_sgemm otherwise): bitwise equal with 1 and 2 threads. */
+TEST(model_threads_1_vs_2_bf16) {
+    for (int native = 1; native >= 0; native--) {
+        if (native && !rin_gemm_bf16_native()) {
+            test_skip("this CPU has no AVX512_BF16: rin_gemm_bf16's kernel is not run (its "
+                      "emulated path is checked below)");
+            continue;
+        }
+        int was = rin_gemm_bf16_set_native(native);
+        printf("  bf16 path: %s\n", native ? "AVX512_BF16 kernel" : "rounded operands, rin_sgemm");
+        for (int big = 0; big < 2; big++) {
+            rin_config c = bf16_config(big);
+            threads_check_prec(&c, big ? 8 : 5, 31u + (unsigned)big, RIN_PRECISION_BF16);
+        }
+        rin_gemm_bf16_set_native(was);
+    }
+}
+
+static double rel_l2(const float *a, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i], y = ref[i];
+        d += (x - y) * (x - y);
+        r += y * y;
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+/* The bf16 model against the fp32 one on the same inputs: every output and gradient within the
+ * bf16 tolerance (relative L2 error below 2^-5, about 8 of bf16's rounding steps 2^-8 through
+ * the depth of the model), and not equal to it (the products were rounded). */
+static void bf16_vs_fp32_case(const rin_config *c, int B, uint64_t seed, const char *what) {
+    problem p;
+    problem_init(&p, c, B, seed);
+    p.training = 1;
+    size_t nf = rin_model_buffer_floats(p.m);
+    float *g32 = malloc(nf * 4), *pred32 = malloc(p.npix * 4), *z32 = malloc(p.nz * 4);
+    float *dx32 = malloc(p.npix * 4);
+    problem_grad(&p);
+    memcpy(g32, rin_ctx_grads(p.ctx), nf * 4);
+    memcpy(pred32, p.pred, p.npix * 4);
+    memcpy(z32, p.z, p.nz * 4);
+    memcpy(dx32, p.dx, p.npix * 4);
+    rin_ctx_set_precision(p.ctx, RIN_PRECISION_BF16);
+    problem_grad(&p);
+    double tol = 1.0 / 32;
+    double e[4] = {rel_l2(p.pred, pred32, p.npix), rel_l2(p.z, z32, p.nz),
+                   rel_l2(rin_ctx_grads(p.ctx), g32, nf), rel_l2(p.dx, dx32, p.npix)};
+    /* the worst single tensor of the parameter gradient; not the key biases, whose exact
+     * gradient is 0 (adding q.bk to a whole row of logits leaves the softmax unchanged), so
+     * that what both precisions compute there is rounding noise */
+    double worst = 0;
+    const char *worst_name = "";
+    for (int t = 0; t < rin_model_num_tensors(p.m); t++) {
+        const rin_tensor_info *ti = rin_model_tensor(p.m, t);
+        size_t len = strlen(ti->name);
+        if (len >= 3 && !strcmp(ti->name + len - 3, "_bk"))
+            continue;
+        double r = rel_l2(rin_ctx_grads(p.ctx) + ti->offset, g32 + ti->offset, ti->numel);
+        if (r > worst)
+            worst = r, worst_name = ti->name;
+    }
+    printf("  %s: bf16 vs fp32 relative L2: pred %.2e, latents %.2e, gradients %.2e (worst "
+           "tensor %s %.2e), dx %.2e (tolerance %.2e)\n",
+           what, e[0], e[1], e[2], worst_name, worst, e[3], tol);
+    for (int i = 0; i < 4; i++)
+        CHECK(e[i] < tol && e[i] > 1e-6);
+    CHECK(worst < 4 * tol);
+    rin_ctx_set_precision(p.ctx, RIN_PRECISION_FP32);
+    problem_grad(&p);
+    CHECK(!memcmp(p.pred, pred32, p.npix * 4)); /* and back: fp32 is fp32 again */
+    free(g32), free(pred32), free(z32), free(dx32);
+    problem_free(&p);
+}
+
+TEST(model_bf16_close_to_fp32) {
+    for (int big = 0; big < 2; big++) {
+        rin_config c = bf16_config(big);
+        rin_config_set(&c, "drop_units", "0", NULL, 0);
+        rin_config_set(&c, "drop_path", "0", NULL, 0);
+        bf16_vs_fp32_case(&c, big ? 4 : 5, 41u + (unsigned)big, big ? "32x32 model" : "tiny");
+    }
 }
 
 TEST(model_seed_determinism) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "gradcheck.h"
 #include "internal.h"
 #include "ops.h"
@@ -51,12 +52,12 @@ static void linear_parity_case(int N, int I, int O, unsigned long long seed) {
     /* outputs start as garbage: forward overwrites */
     for (size_t i = 0; i < nout; i++)
         o_fast[i] = o_ref[i] = 1e30f;
-    rin_linear_forward(o_fast, in, w, b, N, I, O);
+    rin_linear_forward(o_fast, in, w, b, N, I, O, RIN_PRECISION_FP32);
     rin_linear_forward_naive(o_ref, in, w, b, N, I, O);
     snprintf(what, sizeof what, "T0 linear (%d,%d,%d) out", N, I, O);
     GC_COMPARE_F32(what, o_fast, o_ref, nout, T0_ATOL, T0_RTOL);
 
-    rin_linear_forward(o_fast, in, w, NULL, N, I, O);
+    rin_linear_forward(o_fast, in, w, NULL, N, I, O, RIN_PRECISION_FP32);
     rin_linear_forward_naive(o_ref, in, w, NULL, N, I, O);
     snprintf(what, sizeof what, "T0 linear (%d,%d,%d) out b=NULL", N, I, O);
     GC_COMPARE_F32(what, o_fast, o_ref, nout, T0_ATOL, T0_RTOL);
@@ -64,7 +65,7 @@ static void linear_parity_case(int N, int I, int O, unsigned long long seed) {
     /* backward into non-zero gradients */
     float *din_f = copy_of(din0, nin), *dw_f = copy_of(dw0, nw), *db_f = copy_of(db0, (size_t)O);
     float *din_r = copy_of(din0, nin), *dw_r = copy_of(dw0, nw), *db_r = copy_of(db0, (size_t)O);
-    rin_linear_backward(din_f, dw_f, db_f, dout, in, w, N, I, O);
+    rin_linear_backward(din_f, dw_f, db_f, dout, in, w, N, I, O, RIN_PRECISION_FP32);
     rin_linear_backward_naive(din_r, dw_r, db_r, dout, in, w, N, I, O);
     snprintf(what, sizeof what, "T0 linear (%d,%d,%d) din (+=)", N, I, O);
     GC_COMPARE_F32(what, din_f, din_r, nin, T0_ATOL, T0_RTOL);
@@ -93,7 +94,7 @@ static void linear_parity_case(int N, int I, int O, unsigned long long seed) {
 
     /* NULL din and db: dw alone, same values */
     float *dw_f2 = copy_of(dw0, nw), *dw_r2 = copy_of(dw0, nw);
-    rin_linear_backward(NULL, dw_f2, NULL, dout, in, w, N, I, O);
+    rin_linear_backward(NULL, dw_f2, NULL, dout, in, w, N, I, O, RIN_PRECISION_FP32);
     rin_linear_backward_naive(NULL, dw_r2, NULL, dout, in, w, N, I, O);
     snprintf(what, sizeof what, "T0 linear (%d,%d,%d) dw, din=db=NULL", N, I, O);
     GC_COMPARE_F32(what, dw_f2, dw_r2, nw, T0_ATOL, T0_RTOL);
@@ -129,8 +130,16 @@ static double lin_loss(void *p) {
     if (c->naive)
         rin_linear_forward_naive(c->out, c->in, c->w, c->b, c->N, c->I, c->O);
     else
-        rin_linear_forward(c->out, c->in, c->w, c->b, c->N, c->I, c->O);
+        rin_linear_forward(c->out, c->in, c->w, c->b, c->N, c->I, c->O, RIN_PRECISION_FP32);
     return gc_dot(c->out, c->R, (size_t)c->N * c->O);
+}
+
+static void lin_backward(int naive, float *din, float *dw, float *db, const float *dout,
+                         const float *in, const float *w, int N, int I, int O) {
+    if (naive)
+        rin_linear_backward_naive(din, dw, db, dout, in, w, N, I, O);
+    else
+        rin_linear_backward(din, dw, db, dout, in, w, N, I, O, RIN_PRECISION_FP32);
 }
 
 TEST(ops_linear_fd) {
@@ -141,19 +150,17 @@ TEST(ops_linear_fd) {
         float *b = gc_uniform((size_t)O, 203, -1.0f, 1.0f), *R = gc_uniform(nout, 204, -1.0f, 1.0f);
         float *out = gc_zeros(nout);
         float *din = gc_zeros(nin), *dw = gc_zeros(nw), *db = gc_zeros((size_t)O);
-        void (*bwd)(float *, float *, float *, const float *, const float *, const float *, int,
-                    int, int) = naive ? rin_linear_backward_naive : rin_linear_backward;
         const char *tag = naive ? "naive" : "fast";
         char what[96];
         lin_ctx c = {out, in, w, b, R, N, I, O, naive};
         lin_loss(&c);
-        bwd(din, dw, db, R, in, w, N, I, O);
+        lin_backward(naive, din, dw, db, R, in, w, N, I, O);
 
         /* accumulation */
         float *din0 = gc_uniform(nin, 205, -1.0f, 1.0f), *dw0 = gc_uniform(nw, 206, -1.0f, 1.0f);
         float *db0 = gc_uniform((size_t)O, 207, -1.0f, 1.0f);
         float *dinA = copy_of(din0, nin), *dwA = copy_of(dw0, nw), *dbA = copy_of(db0, (size_t)O);
-        bwd(dinA, dwA, dbA, R, in, w, N, I, O);
+        lin_backward(naive, dinA, dwA, dbA, R, in, w, N, I, O);
         snprintf(what, sizeof what, "linear %s din", tag);
         GC_ACCUM_CHECK(what, dinA, din0, din, nin);
         snprintf(what, sizeof what, "linear %s dw", tag);
@@ -394,9 +401,9 @@ TEST(ops_simd_paths_agree) {
     float *v = gc_uniform(nk, 902, -1.0f, 1.0f);
     float *o0 = gc_zeros(nq), *o1 = gc_zeros(nq), *a0 = gc_zeros(na), *a1 = gc_zeros(na);
     int prev = rin_simd_set(0);
-    rin_attention_forward(o0, a0, q, k, v, B, Nq, Nk, A, NH);
+    rin_attention_forward(o0, a0, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_FP32);
     rin_simd_set(1);
-    rin_attention_forward(o1, a1, q, k, v, B, Nq, Nk, A, NH);
+    rin_attention_forward(o1, a1, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_FP32);
     rin_simd_set(prev);
     GC_COMPARE_F32("softmax avx2 vs scalar: att", a1, a0, na, 1e-7, 1e-5);
     GC_COMPARE_F32("softmax avx2 vs scalar: out", o1, o0, nq, 1e-7, 1e-5);
@@ -413,7 +420,8 @@ typedef struct att_ctx {
 
 static double att_loss(void *p) {
     att_ctx *c = p;
-    rin_attention_forward(c->out, c->att, c->q, c->k, c->v, c->B, c->Nq, c->Nk, c->A, c->NH);
+    rin_attention_forward(c->out, c->att, c->q, c->k, c->v, c->B, c->Nq, c->Nk, c->A, c->NH,
+                          RIN_PRECISION_FP32);
     return gc_dot(c->out, c->R, (size_t)c->B * c->Nq * c->A);
 }
 
@@ -487,11 +495,13 @@ static void attention_case(int Nq, int Nk, int NH, unsigned long long s) {
     printf("  %-40s max |row sum - 1| = %.3e\n", tag, worst_sum);
     free(oref), free(aref);
 
-    rin_attention_backward(dq, dk, dv, scratch, R, q, k, v, att, B, Nq, Nk, A, NH);
+    rin_attention_backward(dq, dk, dv, scratch, R, q, k, v, att, B, Nq, Nk, A, NH,
+                           RIN_PRECISION_FP32);
     float *dq0 = gc_uniform(nq, s + 4, -1.0f, 1.0f), *dk0 = gc_uniform(nk, s + 5, -1.0f, 1.0f);
     float *dv0 = gc_uniform(nk, s + 6, -1.0f, 1.0f);
     float *dqA = copy_of(dq0, nq), *dkA = copy_of(dk0, nk), *dvA = copy_of(dv0, nk);
-    rin_attention_backward(dqA, dkA, dvA, scratch, R, q, k, v, att, B, Nq, Nk, A, NH);
+    rin_attention_backward(dqA, dkA, dvA, scratch, R, q, k, v, att, B, Nq, Nk, A, NH,
+                           RIN_PRECISION_FP32);
     snprintf(what, sizeof what, "%s dq", tag);
     GC_ACCUM_CHECK(what, dqA, dq0, dq, nq);
     snprintf(what, sizeof what, "%s dk", tag);
@@ -536,13 +546,14 @@ static void attention_parity_case(int B, int Nq, int Nk, int A, int NH, unsigned
     char what[96];
     for (size_t i = 0; i < nq; i++)
         of[i] = orf[i] = 1e30f; /* forward overwrites */
-    rin_attention_forward(of, af, q, k, v, B, Nq, Nk, A, NH);
+    rin_attention_forward(of, af, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_FP32);
     rin_attention_forward_naive(orf, ar, q, k, v, B, Nq, Nk, A, NH);
     snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) out", B, Nq, Nk, A, NH);
     GC_COMPARE_F32(what, of, orf, nq, T0_ATOL, T0_RTOL);
     snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) att", B, Nq, Nk, A, NH);
     GC_COMPARE_F32(what, af, ar, na, T0_ATOL, T0_RTOL);
-    rin_attention_backward(dqf, dkf, dvf, scratch, g, q, k, v, ar, B, Nq, Nk, A, NH);
+    rin_attention_backward(dqf, dkf, dvf, scratch, g, q, k, v, ar, B, Nq, Nk, A, NH,
+                           RIN_PRECISION_FP32);
     rin_attention_backward_naive(dqr, dkr, dvr, scratch, g, q, k, v, ar, B, Nq, Nk, A, NH);
     snprintf(what, sizeof what, "attention parity (%d,%d,%d,%d,%d) dq (+=)", B, Nq, Nk, A, NH);
     GC_COMPARE_F32(what, dqf, dqr, nq, T0_ATOL, T0_RTOL);
@@ -559,6 +570,89 @@ TEST(ops_attention_fast_vs_naive) {
     attention_parity_case(2, 37, 37, 48, 3, 700u); /* self, hs 16 */
     attention_parity_case(3, 19, 53, 20, 4, 710u); /* cross, hs 5 */
     attention_parity_case(1, 64, 9, 64, 2, 720u);  /* write-like: many queries, few keys */
+}
+
+/* ---- bf16 precision of the GEMM ops ------------------------------------------------------------
+ */
+
+static float *bf16_rounded(const float *x, size_t n) {
+    float *r = gc_zeros(n);
+    for (size_t i = 0; i < n; i++)
+        r[i] = rin_bf16_to_float(rin_bf16_round(x[i]));
+    return r;
+}
+
+static double rel_l2_f(const float *a, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i], y = ref[i];
+        d += (x - y) * (x - y);
+        r += y * y;
+    }
+    return sqrt(d / r);
+}
+
+/* The linear op in bf16 is the fp32 op on bf16-rounded operands (the products of bf16 values
+ * are exact in fp32; only the order of the fp32 sums differs), the bias unrounded. */
+TEST(ops_linear_bf16) {
+    const int N = 37, I = 70, O = 29;
+    size_t nin = (size_t)N * I, nw = (size_t)O * I, nout = (size_t)N * O;
+    float *in = gc_uniform(nin, 801, -1.0f, 1.0f), *w = gc_uniform(nw, 802, -1.0f, 1.0f);
+    float *b = gc_uniform((size_t)O, 803, -1.0f, 1.0f), *g = gc_uniform(nout, 804, -1.0f, 1.0f);
+    float *in_r = bf16_rounded(in, nin), *w_r = bf16_rounded(w, nw), *g_r = bf16_rounded(g, nout);
+    float *o16 = gc_zeros(nout), *oref = gc_zeros(nout), *o32 = gc_zeros(nout);
+    rin_linear_forward(o16, in, w, b, N, I, O, RIN_PRECISION_BF16);
+    rin_linear_forward(oref, in_r, w_r, b, N, I, O, RIN_PRECISION_FP32);
+    rin_linear_forward(o32, in, w, b, N, I, O, RIN_PRECISION_FP32);
+    GC_COMPARE_F32("linear bf16 out vs fp32 on rounded operands", o16, oref, nout, T0_ATOL,
+                   T0_RTOL);
+    double e = rel_l2_f(o16, o32, nout);
+    printf("  linear bf16 vs fp32 out: relative L2 %.2e\n", e);
+    CHECK(e > 1e-5 && e < 1.0 / 64); /* rounded, by about bf16's step */
+    float *din16 = gc_uniform(nin, 805, -1.0f, 1.0f), *dw16 = gc_uniform(nw, 806, -1.0f, 1.0f);
+    float *db16 = gc_uniform((size_t)O, 807, -1.0f, 1.0f);
+    float *dinr = copy_of(din16, nin), *dwr = copy_of(dw16, nw), *dbr = copy_of(db16, (size_t)O);
+    rin_linear_backward(din16, dw16, db16, g, in, w, N, I, O, RIN_PRECISION_BF16);
+    rin_linear_backward(dinr, dwr, NULL, g_r, in_r, w_r, N, I, O, RIN_PRECISION_FP32);
+    for (int o = 0; o < O; o++) {
+        double sum = (double)dbr[o];
+        for (int r = 0; r < N; r++)
+            sum += (double)g[(size_t)r * O + o];
+        dbr[o] = (float)sum;
+    }
+    GC_COMPARE_F32("linear bf16 din (+=)", din16, dinr, nin, T0_ATOL, T0_RTOL);
+    GC_COMPARE_F32("linear bf16 dw (+=)", dw16, dwr, nw, T0_ATOL, T0_RTOL);
+    GC_COMPARE_F32("linear bf16 db (+=, fp32: a sum, not a product)", db16, dbr, (size_t)O, T0_ATOL,
+                   T0_RTOL);
+    free(in), free(w), free(b), free(g), free(in_r), free(w_r), free(g_r), free(o16), free(oref);
+    free(o32), free(din16), free(dw16), free(db16), free(dinr), free(dwr), free(dbr);
+}
+
+/* The attention core in bf16 against fp32: within bf16's tolerance, and rounded (not equal). */
+TEST(ops_attention_bf16) {
+    const int B = 2, Nq = 19, Nk = 33, A = 32, NH = 2;
+    size_t nq = (size_t)B * Nq * A, nk = (size_t)B * Nk * A, na = (size_t)B * NH * Nq * Nk;
+    float *q = gc_uniform(nq, 811, -1.0f, 1.0f), *k = gc_uniform(nk, 812, -1.0f, 1.0f);
+    float *v = gc_uniform(nk, 813, -1.0f, 1.0f), *g = gc_uniform(nq, 814, -1.0f, 1.0f);
+    float *o16 = gc_zeros(nq), *o32 = gc_zeros(nq), *a16 = gc_zeros(na), *a32 = gc_zeros(na);
+    float *scratch = gc_zeros(na);
+    rin_attention_forward(o16, a16, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_BF16);
+    rin_attention_forward(o32, a32, q, k, v, B, Nq, Nk, A, NH, RIN_PRECISION_FP32);
+    float *d16[3] = {gc_zeros(nq), gc_zeros(nk), gc_zeros(nk)};
+    float *d32[3] = {gc_zeros(nq), gc_zeros(nk), gc_zeros(nk)};
+    rin_attention_backward(d16[0], d16[1], d16[2], scratch, g, q, k, v, a32, B, Nq, Nk, A, NH,
+                           RIN_PRECISION_BF16);
+    rin_attention_backward(d32[0], d32[1], d32[2], scratch, g, q, k, v, a32, B, Nq, Nk, A, NH,
+                           RIN_PRECISION_FP32);
+    double e[5] = {rel_l2_f(o16, o32, nq), rel_l2_f(a16, a32, na), rel_l2_f(d16[0], d32[0], nq),
+                   rel_l2_f(d16[1], d32[1], nk), rel_l2_f(d16[2], d32[2], nk)};
+    printf("  attention bf16 vs fp32 relative L2: out %.2e att %.2e dq %.2e dk %.2e dv %.2e\n",
+           e[0], e[1], e[2], e[3], e[4]);
+    for (int i = 0; i < 5; i++)
+        CHECK(e[i] > 1e-5 && e[i] < 1.0 / 64);
+    free(q), free(k), free(v), free(g), free(o16), free(o32), free(a16), free(a32), free(scratch);
+    for (int i = 0; i < 3; i++)
+        free(d16[i]), free(d32[i]);
 }
 
 /* ---- patchify / unpatchify ------------------------------------------------------------------- */
@@ -830,9 +924,9 @@ static double temb_loss(void *p) {
     temb_ctx *c = p;
     int d = c->d, d4 = 4 * d;
     rin_gamma_code(c->code, c->gamma, 1000.0f, c->B, d);
-    rin_linear_forward(c->h, c->code, c->w1, c->b1, c->B, d, d4);
+    rin_linear_forward(c->h, c->code, c->w1, c->b1, c->B, d, d4, RIN_PRECISION_FP32);
     rin_silu_forward(c->a, c->h, (size_t)c->B * d4);
-    rin_linear_forward(c->out, c->a, c->w2, c->b2, c->B, d4, d4);
+    rin_linear_forward(c->out, c->a, c->w2, c->b2, c->B, d4, d4, RIN_PRECISION_FP32);
     return gc_dot(c->out, c->R, (size_t)c->B * d4);
 }
 
@@ -891,9 +985,9 @@ TEST(ops_time_embedding_fd) {
 
     float *dw1 = gc_zeros(n1), *db1 = gc_zeros((size_t)d4), *dw2 = gc_zeros(n2);
     float *db2 = gc_zeros((size_t)d4), *da = gc_zeros(nh), *dh = gc_zeros(nh);
-    rin_linear_backward(da, dw2, db2, R, a, w2, B, d4, d4);
+    rin_linear_backward(da, dw2, db2, R, a, w2, B, d4, d4, RIN_PRECISION_FP32);
     rin_silu_backward(dh, da, h, nh);
-    rin_linear_backward(NULL, dw1, db1, dh, code, w1, B, d, d4);
+    rin_linear_backward(NULL, dw1, db1, dh, code, w1, B, d, d4, RIN_PRECISION_FP32);
     GC_FD_CHECK("time emb dw1 (d->4d)", temb_loss, &c, w1, dw1, n1, GC_STENCIL2);
     GC_FD_CHECK("time emb db1", temb_loss, &c, b1, db1, (size_t)d4, GC_STENCIL2);
     GC_FD_CHECK("time emb dw2 (4d->4d)", temb_loss, &c, w2, dw2, n2, GC_STENCIL2);

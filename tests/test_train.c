@@ -622,3 +622,60 @@ TEST(train_frame_noise_independent) {
     rin_model_free(m);
     free(x0), free(cond), free(xt), free(target), free(out);
 }
+
+/* ---- precision = bf16 (rin's, docs/performance.md "bf16") ----------------------------------- */
+
+/* Mean losses of steps [0, 40) and [steps - 40, steps) of the overfitting run in `precision`. */
+static void overfit_losses(const char *precision, int steps, double *first, double *last,
+                           double *step1) {
+    rin_config c = small_config();
+    rin_train_config tc = train_config(8, steps);
+    snprintf(tc.precision, sizeof tc.precision, "%s", precision);
+    rin_model *m;
+    rin_trainer *tr;
+    char err[512];
+    RIN_ASSERT(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
+    rin_model_init_params(m, 1);
+    RIN_ASSERT(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
+    float x0[8 * 64];
+    int labels[8];
+    make_images(x0, 8);
+    for (int i = 0; i < 8; i++)
+        labels[i] = i % 4;
+    *first = *last = 0;
+    for (int s = 0; s < steps; s++) {
+        rin_step_stats st;
+        RIN_ASSERT(rin_trainer_step(tr, x0, labels, &st) == RIN_STATUS_OK);
+        if (s == 0)
+            *step1 = st.loss;
+        if (s < 40)
+            *first += st.loss / 40;
+        if (s >= steps - 40)
+            *last += st.loss / 40;
+    }
+    rin_trainer_free(tr);
+    rin_model_free(m);
+}
+
+/* The overfitting run in bf16 learns as the fp32 one does: the same first-step loss to bf16's
+ * rounding (not bitwise: the products were rounded), and a final loss as far below the start. */
+TEST(train_precision_bf16) {
+    double f32, l32, s32, f16, l16, s16;
+    overfit_losses("fp32", 300, &f32, &l32, &s32);
+    overfit_losses("bf16", 300, &f16, &l16, &s16);
+    printf("  first-step loss fp32 %.6f bf16 %.6f; mean of steps 1-40 %.4f / %.4f; of steps "
+           "261-300 %.4f / %.4f\n",
+           s32, s16, f32, f16, l32, l16);
+    CHECK(s16 != s32 && fabs(s16 - s32) < 0.02 * s32);
+    CHECK(l16 < f16 / 3 && l32 < f32 / 3);
+    CHECK(l16 < 1.5 * l32 && l32 < 1.5 * l16);
+
+    rin_train_config tc;
+    rin_train_config_default(&tc);
+    char err[256];
+    CHECK(strcmp(tc.precision, "fp32") == 0);
+    CHECK(rin_train_config_set(&tc, "precision", "fp16", NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_train_config_validate(&tc, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "precision: 'fp16' is not supported (expected fp32 or bf16)") != NULL,
+              "%s", err);
+}

@@ -93,6 +93,8 @@ static const rin_key tkeys[] = {
                        .def = "0", .help = "label dropout for classifier-free guidance"},
     {"frame_noise",    RIN_KEY_STRING, F(frame_noise),    .def = "shared",
                        .help = "video: shared or independent (rin's)"},
+    {"precision",      RIN_KEY_STRING, F(precision),      .def = "fp32",
+                       .help = "matrix products: fp32 or bf16 (rin's)"},
 };
 // clang-format on
 #undef F
@@ -198,6 +200,9 @@ static rin_status derive(const rin_train_config *t, rin_optim_config *o, rin_sch
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "frame_noise: '%s' is not supported (expected shared or independent)",
                        t->frame_noise);
+    if (!s && strcmp(t->precision, "fp32") && strcmp(t->precision, "bf16"))
+        s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                       "precision: '%s' is not supported (expected fp32 or bf16)", t->precision);
     if (!s && t->warmup_steps > t->total_steps)
         s = rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                        "warmup_steps: %ld is more than total_steps %ld", t->warmup_steps,
@@ -294,6 +299,10 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
         rin_trainer_free(t);
         return s;
     }
+    rin_precision prec = strcmp(tc->precision, "bf16") ? RIN_PRECISION_FP32 : RIN_PRECISION_BF16;
+    rin_ctx_set_precision(t->ctx, prec);
+    if (t->ictx)
+        rin_ctx_set_precision(t->ictx, prec);
     t->m1 = rin_aligned_alloc(nf * sizeof(float));
     t->v1 = rin_aligned_alloc(nf * sizeof(float));
     t->ema = rin_aligned_alloc(nf * sizeof(float));

@@ -195,10 +195,12 @@ rin_status rin_featnet_forward(rin_featnet *n, const float *x, int B, float *fea
     rin_relu_forward(n->a2, n->a2, (size_t)B * S2 * S2 * C2);
     rin_maxpool2_forward(n->p2, n->arg2, n->a2, B, S2, S2, C2);
     /* fc1 + ReLU: the features (B,128) */
-    rin_linear_forward(n->feat, n->p2, PARAM(n, T_FC1_W), PARAM(n, T_FC1_B), B, FLAT, HID);
+    rin_linear_forward(n->feat, n->p2, PARAM(n, T_FC1_W), PARAM(n, T_FC1_B), B, FLAT, HID,
+                       RIN_PRECISION_FP32);
     rin_relu_forward(n->feat, n->feat, (size_t)B * HID);
     /* fc2: the logits (B,10) */
-    rin_linear_forward(n->logits, n->feat, PARAM(n, T_FC2_W), PARAM(n, T_FC2_B), B, HID, NCLS);
+    rin_linear_forward(n->logits, n->feat, PARAM(n, T_FC2_W), PARAM(n, T_FC2_B), B, HID, NCLS,
+                       RIN_PRECISION_FP32);
     if (features)
         memcpy(features, n->feat, (size_t)B * HID * sizeof *features);
     if (logits)
@@ -219,7 +221,7 @@ rin_status rin_featnet_backward(rin_featnet *n, const float *dlogits, const floa
     memset(n->dfeat, 0, nf * sizeof(float));
     if (dlogits)
         rin_linear_backward(n->dfeat, GRAD(T_FC2_W), GRAD(T_FC2_B), dlogits, n->feat,
-                            PARAM(n, T_FC2_W), B, HID, NCLS);
+                            PARAM(n, T_FC2_W), B, HID, NCLS, RIN_PRECISION_FP32);
     if (dfeatures)
         for (size_t i = 0; i < nf; i++)
             n->dfeat[i] += dfeatures[i];
@@ -228,7 +230,7 @@ rin_status rin_featnet_backward(rin_featnet *n, const float *dlogits, const floa
     rin_relu_backward(n->dh, n->dfeat, n->feat, nf);
     memset(n->dp2, 0, (size_t)B * FLAT * sizeof(float));
     rin_linear_backward(n->dp2, GRAD(T_FC1_W), GRAD(T_FC1_B), n->dh, n->p2, PARAM(n, T_FC1_W), B,
-                        FLAT, HID);
+                        FLAT, HID, RIN_PRECISION_FP32);
     /* p2 = maxpool(a2), a2 = relu(conv2(p1)) */
     memset(n->da2, 0, na2 * sizeof(float));
     rin_maxpool2_backward(n->da2, n->dp2, n->arg2, B, S2, S2, C2);

@@ -335,6 +335,11 @@ size_t rin_ctx_bytes(const rin_ctx *ctx) {
     return b;
 }
 
+void rin_ctx_set_precision(rin_ctx *ctx, rin_precision p) {
+    RIN_ASSERT(p == RIN_PRECISION_FP32 || p == RIN_PRECISION_BF16);
+    ctx->precision = p;
+}
+
 void rin_ctx_set_cond(rin_ctx *ctx, const float *cond) {
     ctx->cond = cond;
 }
@@ -388,7 +393,8 @@ static void token_gamma_forward(rin_ctx *ctx, const rin_batch *in) {
             g[d->ns] = 1.0f; /* clean conditioning tokens */
     }
     rin_gamma_code(a->tg_code, a->tg_gamma, 1000.0f, B * d->ng, d->dt);
-    rin_linear_forward(a->tg_emb, a->tg_code, ctx->pv.g.time_tape_w, NULL, B * d->ng, d->dt, E);
+    rin_linear_forward(a->tg_emb, a->tg_code, ctx->pv.g.time_tape_w, NULL, B * d->ng, d->dt, E,
+                       RIN_PRECISION_FP32);
     rin_add_slot_rows_forward(a->x0, a->tg_emb, B, d->n, d->nx, d->grid, d->ng, E);
 }
 
@@ -407,30 +413,30 @@ static const float *drop_path_scales(float *dps, int B, float rate, uint64_t see
 }
 
 /* out = xq + s * (MHA(LN(xq), kv) ); kv NULL: self-attention on LN(xq). */
-static void attn_forward(const rin_attn_params *p, rin_attn_acts *a, const float *xq,
-                         const float *kv, int B, int Nq, int Nk, int Dq, int Dk, int A, int NH,
-                         const float *scale) {
+static void attn_forward(rin_precision prec, const rin_attn_params *p, rin_attn_acts *a,
+                         const float *xq, const float *kv, int B, int Nq, int Nk, int Dq, int Dk,
+                         int A, int NH, const float *scale) {
     rin_layernorm_forward(a->ln, a->mean, a->rstd, xq, p->ln_w, p->ln_b, B * Nq, Dq);
     if (!kv)
         kv = a->ln;
-    rin_linear_forward(a->q, a->ln, p->wq, p->bq, B * Nq, Dq, A);
-    rin_linear_forward(a->k, kv, p->wk, p->bk, B * Nk, Dk, A);
-    rin_linear_forward(a->v, kv, p->wv, p->bv, B * Nk, Dk, A);
-    rin_attention_forward(a->o, a->att, a->q, a->k, a->v, B, Nq, Nk, A, NH);
-    rin_linear_forward(a->f, a->o, p->wo, p->bo, B * Nq, A, Dq);
+    rin_linear_forward(a->q, a->ln, p->wq, p->bq, B * Nq, Dq, A, prec);
+    rin_linear_forward(a->k, kv, p->wk, p->bk, B * Nk, Dk, A, prec);
+    rin_linear_forward(a->v, kv, p->wv, p->bv, B * Nk, Dk, A, prec);
+    rin_attention_forward(a->o, a->att, a->q, a->k, a->v, B, Nq, Nk, A, NH, prec);
+    rin_linear_forward(a->f, a->o, p->wo, p->bo, B * Nq, A, Dq, prec);
     rin_residual_forward(a->out, xq, a->f, scale, B, (size_t)Nq * Dq);
 }
 
 /* out = x + s * (W2 dropout(GELU(W1 LN(x) + b1)) + b2) */
-static void mlp_forward(const rin_mlp_params *p, rin_mlp_acts *a, const float *x, int B, int N,
-                        int Dm, int Hd, const float *scale, float drop, uint64_t seed,
-                        uint64_t stream, uint64_t e0) {
+static void mlp_forward(rin_precision prec, const rin_mlp_params *p, rin_mlp_acts *a,
+                        const float *x, int B, int N, int Dm, int Hd, const float *scale,
+                        float drop, uint64_t seed, uint64_t stream, uint64_t e0) {
     size_t nh = (size_t)B * N * Hd;
     rin_layernorm_forward(a->ln, a->mean, a->rstd, x, p->ln_w, p->ln_b, B * N, Dm);
-    rin_linear_forward(a->h, a->ln, p->w1, p->b1, B * N, Dm, Hd);
+    rin_linear_forward(a->h, a->ln, p->w1, p->b1, B * N, Dm, Hd, prec);
     rin_gelu_forward(a->a, a->h, nh);
     rin_dropout_apply(a->a, seed, stream, drop, e0 * (uint64_t)N * (uint64_t)Hd, nh);
-    rin_linear_forward(a->f, a->a, p->w2, p->b2, B * N, Hd, Dm);
+    rin_linear_forward(a->f, a->a, p->w2, p->b2, B * N, Hd, Dm, prec);
     rin_residual_forward(a->out, x, a->f, scale, B, (size_t)N * Dm);
 }
 
@@ -452,23 +458,24 @@ static void attn_backward(rin_ctx *ctx, const rin_attn_params *p, rin_attn_param
                           float *dkv, int B, int Nq, int Nk, int Dq, int Dk, int A, int NH,
                           const float *scale) {
     rin_grad_scratch *s = &ctx->gs;
+    rin_precision prec = ctx->precision;
     const float *gf = scaled_grad(s->dtmp, g, scale, B, (size_t)Nq * Dq);
     /* f = o Wo^T + bo */
     memset(s->dO, 0, (size_t)B * Nq * A * sizeof(float));
-    rin_linear_backward(s->dO, dp->wo, dp->bo, gf, a->o, p->wo, B * Nq, A, Dq);
+    rin_linear_backward(s->dO, dp->wo, dp->bo, gf, a->o, p->wo, B * Nq, A, Dq, prec);
     /* o = attention(q, k, v) */
     memset(s->dq, 0, (size_t)B * Nq * A * sizeof(float));
     memset(s->dk, 0, (size_t)B * Nk * A * sizeof(float));
     memset(s->dv, 0, (size_t)B * Nk * A * sizeof(float));
     rin_attention_backward(s->dq, s->dk, s->dv, s->datt, s->dO, a->q, a->k, a->v, a->att, B, Nq, Nk,
-                           A, NH);
+                           A, NH, prec);
     /* q = ln Wq^T + bq;  k, v from ln (self) or from the raw kv input (cross) */
     memset(s->dln, 0, (size_t)B * Nq * Dq * sizeof(float));
-    rin_linear_backward(s->dln, dp->wq, dp->bq, s->dq, a->ln, p->wq, B * Nq, Dq, A);
+    rin_linear_backward(s->dln, dp->wq, dp->bq, s->dq, a->ln, p->wq, B * Nq, Dq, A, prec);
     const float *kin = kv ? kv : a->ln;
     float *dkin = kv ? dkv : s->dln;
-    rin_linear_backward(dkin, dp->wk, dp->bk, s->dk, kin, p->wk, B * Nk, Dk, A);
-    rin_linear_backward(dkin, dp->wv, dp->bv, s->dv, kin, p->wv, B * Nk, Dk, A);
+    rin_linear_backward(dkin, dp->wk, dp->bk, s->dk, kin, p->wk, B * Nk, Dk, A, prec);
+    rin_linear_backward(dkin, dp->wv, dp->bv, s->dv, kin, p->wv, B * Nk, Dk, A, prec);
     /* ln = LN(xq);  out = xq + ... so the residual gradient g stays and LN's adds to it */
     rin_layernorm_backward(g, dp->ln_w, dp->ln_b, s->dln, xq, a->mean, a->rstd, p->ln_w, B * Nq,
                            Dq);
@@ -479,18 +486,19 @@ static void mlp_backward(rin_ctx *ctx, const rin_mlp_params *p, rin_mlp_params *
                          int Hd, const float *scale, float drop, uint64_t seed, uint64_t stream,
                          uint64_t e0) {
     rin_grad_scratch *s = &ctx->gs;
+    rin_precision prec = ctx->precision;
     size_t nh = (size_t)B * N * Hd;
     const float *gf = scaled_grad(s->dtmp, g, scale, B, (size_t)N * Dm);
     /* f = a W2^T + b2 */
     memset(s->dha, 0, nh * sizeof(float));
-    rin_linear_backward(s->dha, dp->w2, dp->b2, gf, a->a, p->w2, B * N, Hd, Dm);
+    rin_linear_backward(s->dha, dp->w2, dp->b2, gf, a->a, p->w2, B * N, Hd, Dm, prec);
     /* a = dropout(gelu(h)): the same mask and scale apply to the gradient */
     rin_dropout_apply(s->dha, seed, stream, drop, e0 * (uint64_t)N * (uint64_t)Hd, nh);
     memset(s->dh, 0, nh * sizeof(float));
     rin_gelu_backward(s->dh, s->dha, a->h, nh);
     /* h = ln W1^T + b1 */
     memset(s->dln, 0, (size_t)B * N * Dm * sizeof(float));
-    rin_linear_backward(s->dln, dp->w1, dp->b1, s->dh, a->ln, p->w1, B * N, Dm, Hd);
+    rin_linear_backward(s->dln, dp->w1, dp->b1, s->dh, a->ln, p->w1, B * N, Dm, Hd, prec);
     rin_layernorm_backward(g, dp->ln_w, dp->ln_b, s->dln, x, a->mean, a->rstd, p->ln_w, B * N, Dm);
 }
 
@@ -547,7 +555,8 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 
     /* interface: x0 = LN(stem(patches)) + tape_pos (+ fixed sin/cos codes) */
     tokenise(ctx, a->patches, in->x_t, B);
-    rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->Pin, E);
+    rin_linear_forward(a->stem, a->patches, g->stem_w, g->stem_b, B * n, d->Pin, E,
+                       RIN_PRECISION_FP32);
     rin_layernorm_forward(a->x0, a->stem_mean, a->stem_rstd, a->stem, g->stem_ln_w, g->stem_ln_b,
                           B * n, E);
     rin_add_rows_forward(a->x0, a->x0, g->tape_pos, B, n, E);
@@ -558,15 +567,18 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 
     /* time token from gamma (not t), class token from one-hot labels */
     rin_gamma_code(a->tcode, in->gamma, 1000.0f, B, d->dt);
-    rin_linear_forward(a->th, a->tcode, g->time_w1, g->time_b1, B, d->dt, 4 * d->dt);
+    rin_linear_forward(a->th, a->tcode, g->time_w1, g->time_b1, B, d->dt, 4 * d->dt,
+                       RIN_PRECISION_FP32);
     rin_silu_forward(a->ta, a->th, (size_t)B * 4 * d->dt);
-    rin_linear_forward(a->ttok, a->ta, g->time_w2, g->time_b2, B, 4 * d->dt, 4 * d->dt);
+    rin_linear_forward(a->ttok, a->ta, g->time_w2, g->time_b2, B, 4 * d->dt, 4 * d->dt,
+                       RIN_PRECISION_FP32);
     if (c->num_classes > 0) {
         memset(a->onehot, 0, (size_t)B * c->num_classes * sizeof(float));
         for (int b = 0; b < B; b++)
             if (in->labels[b] >= 0) /* -1: the dropped label maps to the bias alone */
                 a->onehot[(size_t)b * c->num_classes + in->labels[b]] = 1.0f;
-        rin_linear_forward(a->ctok, a->onehot, g->cond_w, g->cond_b, B, c->num_classes, d->Dc);
+        rin_linear_forward(a->ctok, a->onehot, g->cond_w, g->cond_b, B, c->num_classes, d->Dc,
+                           RIN_PRECISION_FP32);
     }
 
     /* latents: z0 = [latent_pos; ttok; ctok] + LN_zero(zp + MLP(LN(zp))) */
@@ -578,7 +590,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
             memset(a->zp, 0, (size_t)B * zper * sizeof(float));
         rin_mlp_params scp = {g->sc_mlp_ln_w, g->sc_mlp_ln_b, g->sc_mlp_w1,
                               g->sc_mlp_b1,   g->sc_mlp_w2,   g->sc_mlp_b2};
-        mlp_forward(&scp, &a->sc, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
+        mlp_forward(ctx->precision, &scp, &a->sc, a->zp, B, L, D, d->rD, NULL, 0.0f, 0, 0, 0);
         rin_layernorm_forward(a->z0, a->sc_mean, a->sc_rstd, a->sc.out, g->sc_ln_w, g->sc_ln_b,
                               B * L, D);
     } else {
@@ -627,28 +639,30 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
             }
             kv = ba->kv;
         }
-        attn_forward(&bp->read_attn, &ba->read_attn, Z, kv, B, L, nkv, D, E, A, c->rw_heads, NULL);
-        mlp_forward(&bp->read_mlp, &ba->read_mlp, ba->read_attn.out, B, L, D, d->rD, NULL, 0.0f, 0,
-                    0, 0);
+        attn_forward(ctx->precision, &bp->read_attn, &ba->read_attn, Z, kv, B, L, nkv, D, E, A,
+                     c->rw_heads, NULL);
+        mlp_forward(ctx->precision, &bp->read_mlp, &ba->read_mlp, ba->read_attn.out, B, L, D, d->rD,
+                    NULL, 0.0f, 0, 0, 0);
         Z = ba->read_mlp.out;
         for (int j = 0; j < bp->K; j++, layer++) {
             float rate_p = train ? c->drop_path : 0.0f, rate_u = train ? c->drop_units : 0.0f;
             const float *s1 =
                 drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_ATTN(layer), e0);
-            attn_forward(&bp->proc_attn[j], &ba->proc_attn[j], Z, NULL, B, L, L, D, D, D,
-                         c->lat_heads, s1);
+            attn_forward(ctx->precision, &bp->proc_attn[j], &ba->proc_attn[j], Z, NULL, B, L, L, D,
+                         D, D, c->lat_heads, s1);
             const float *s2 =
                 drop_path_scales(a->dps, B, rate_p, seed, RIN_STREAM_DROP_PATH_MLP(layer), e0);
-            mlp_forward(&bp->proc_mlp[j], &ba->proc_mlp[j], ba->proc_attn[j].out, B, L, D, d->rD,
-                        s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
+            mlp_forward(ctx->precision, &bp->proc_mlp[j], &ba->proc_mlp[j], ba->proc_attn[j].out, B,
+                        L, D, d->rD, s2, rate_u, seed, RIN_STREAM_DROP_UNITS(layer), e0);
             Z = ba->proc_mlp[j].out;
         }
         if (bp->has_write) {
-            attn_forward(&bp->write_attn, &ba->write_attn, X, Z, B, n, L, E, D, A, c->rw_heads,
-                         NULL);
+            attn_forward(ctx->precision, &bp->write_attn, &ba->write_attn, X, Z, B, n, L, E, D, A,
+                         c->rw_heads, NULL);
             X = ba->write_attn.out;
             if (bp->has_write_mlp) {
-                mlp_forward(&bp->write_mlp, &ba->write_mlp, X, B, n, E, d->rE, NULL, 0.0f, 0, 0, 0);
+                mlp_forward(ctx->precision, &bp->write_mlp, &ba->write_mlp, X, B, n, E, d->rE, NULL,
+                            0.0f, 0, 0, 0);
                 X = ba->write_mlp.out;
             }
         }
@@ -657,7 +671,7 @@ rin_status rin_forward(rin_ctx *ctx, const rin_batch *in, float *pred, float *z_
 
     /* readout: pred = unpatchify(LN(X) Wout^T + bout) */
     rin_layernorm_forward(a->ro_ln, a->ro_mean, a->ro_rstd, X, g->out_ln_w, g->out_ln_b, B * n, E);
-    rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P);
+    rin_linear_forward(a->ro_y, a->ro_ln, g->out_w, g->out_b, B * n, E, d->P, RIN_PRECISION_FP32);
     if (pred) { /* video: the predicted frames only (spec 6.2) */
         rin_video_patch v = patch_part(ctx, 0);
         rin_unpatchify3d(pred, a->ro_y, &v, B);
@@ -701,8 +715,8 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
         memset(s->dpatch, 0, (size_t)B * n * d->P * sizeof(float));
     rin_unpatchify3d_backward(s->dpatch, dpred, &pp, B);
     memset(s->dln, 0, xsz * sizeof(float));
-    rin_linear_backward(s->dln, dg->out_w, dg->out_b, s->dpatch, a->ro_ln, g->out_w, B * n, E,
-                        d->P);
+    rin_linear_backward(s->dln, dg->out_w, dg->out_b, s->dpatch, a->ro_ln, g->out_w, B * n, E, d->P,
+                        RIN_PRECISION_FP32);
     memset(s->dX, 0, xsz * sizeof(float));
     rin_layernorm_backward(s->dX, dg->out_ln_w, dg->out_ln_b, s->dln, a->xfinal, a->ro_mean,
                            a->ro_rstd, g->out_ln_w, B * n, E);
@@ -766,7 +780,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
         memset(s->dtg, 0, (size_t)B * d->ng * E * sizeof(float));
         rin_add_slot_rows_backward(s->dtg, s->dX, B, n, d->nx, d->grid, d->ng, E);
         rin_linear_backward(NULL, dg->time_tape_w, NULL, s->dtg, a->tg_code, g->time_tape_w,
-                            B * d->ng, d->dt, E);
+                            B * d->ng, d->dt, E, RIN_PRECISION_FP32);
     }
     memset(s->dtmp, 0, xsz * sizeof(float));
     rin_layernorm_backward(s->dtmp, dg->stem_ln_w, dg->stem_ln_b, s->dX, a->stem, a->stem_mean,
@@ -774,7 +788,7 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     memset(s->dpatch, 0, (size_t)B * n * d->Pin * sizeof(float));
     /* stem_w's gradient covers every input column, the clean frames' of channels mode too */
     rin_linear_backward(dx_t ? s->dpatch : NULL, dg->stem_w, dg->stem_b, s->dtmp, a->patches,
-                        g->stem_w, B * n, d->Pin, E);
+                        g->stem_w, B * n, d->Pin, E, RIN_PRECISION_FP32);
     if (dx_t) { /* conditioning frames (tokens or channels) are data: no gradient */
         memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
         if (c->seq_len > 0 && c->video_cond)
@@ -813,13 +827,15 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     /* ttok = W2 silu(W1 tcode + b1) + b2 */
     int T4 = 4 * d->dt;
     memset(s->dta, 0, (size_t)B * T4 * sizeof(float));
-    rin_linear_backward(s->dta, dg->time_w2, dg->time_b2, s->dtt, a->ta, g->time_w2, B, T4, T4);
+    rin_linear_backward(s->dta, dg->time_w2, dg->time_b2, s->dtt, a->ta, g->time_w2, B, T4, T4,
+                        RIN_PRECISION_FP32);
     memset(s->dth, 0, (size_t)B * T4 * sizeof(float));
     rin_silu_backward(s->dth, s->dta, a->th, (size_t)B * T4);
-    rin_linear_backward(NULL, dg->time_w1, dg->time_b1, s->dth, a->tcode, g->time_w1, B, d->dt, T4);
+    rin_linear_backward(NULL, dg->time_w1, dg->time_b1, s->dth, a->tcode, g->time_w1, B, d->dt, T4,
+                        RIN_PRECISION_FP32);
     if (has_class)
         rin_linear_backward(NULL, dg->cond_w, dg->cond_b, s->dct, a->onehot, g->cond_w, B,
-                            c->num_classes, d->Dc);
+                            c->num_classes, d->Dc, RIN_PRECISION_FP32);
     if (c->self_cond) {
         /* z0 += LN_zero(r);  r = zp + MLP(zp) */
         float *dr = s->dtmp; /* (B,L,D) */

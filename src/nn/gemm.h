@@ -53,6 +53,12 @@ void rin_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
  * summed in the library's order, so the two differ by fp32 rounding of the sums). */
 void rin_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
+/* rin_sgemm's and rin_gemm_bf16's signature: the product an op is handed. */
+typedef void (*rin_gemm_fn)(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                            int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* The product of precision p (rin_ctx_set_precision): rin_sgemm for fp32, rin_gemm_bf16 for
+ * bf16; NULL for fp32 in a BLAS=none build, whose ops then run their naive loops. */
+rin_gemm_fn rin_gemm_for(rin_precision p);
 /* 1 when rin_gemm_bf16 runs its AVX512_BF16 kernel on this CPU. */
 int rin_gemm_bf16_native(void);
 /* Tests only: 0 makes rin_gemm_bf16 take the rin_sgemm path even where the kernel runs, 1 goes

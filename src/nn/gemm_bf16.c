@@ -201,6 +201,16 @@ static void gemm_bf16_native(int ta, int tb, int M, int N, int K, float alpha, c
 }
 #endif
 
+rin_gemm_fn rin_gemm_for(rin_precision p) {
+    if (p == RIN_PRECISION_BF16)
+        return rin_gemm_bf16;
+#ifdef RIN_BLAS
+    return rin_sgemm;
+#else
+    return NULL;
+#endif
+}
+
 void rin_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0)

@@ -8,8 +8,9 @@
  *
  * With BLAS each pair is five small GEMMs read in place through the row stride A (no head
  * transposes): S = scale q_h k_h^T and out_h = P v_h forward; dP = dout_h v_h^T, dv_h += P^T
- * dout_h, dk_h += dS^T q_h, dq_h += dS k_h backward, through rin_sgemm (gemm.h), which runs
- * each on its calling thread inside the parallel loop. The *_naive loops are the serial
+ * dout_h, dk_h += dS^T q_h, dq_h += dS k_h backward, through rin_sgemm (gemm.h), or
+ * rin_gemm_bf16 in bf16 precision, each of which runs on its calling thread inside the
+ * parallel loop. The *_naive loops are the serial
  * reference of the tests and the BLAS=none path.
  */
 #include <math.h>
@@ -168,9 +169,9 @@ void rin_attention_backward_naive(float *dq, float *dk, float *dv, float *scratc
     }
 }
 
-#ifdef RIN_BLAS
-static void attention_forward_blas(float *out, float *att, const float *q, const float *k,
-                                   const float *v, int B, int Nq, int Nk, int A, int NH) {
+static void attention_forward_gemm(rin_gemm_fn gemm, float *out, float *att, const float *q,
+                                   const float *k, const float *v, int B, int Nq, int Nk, int A,
+                                   int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for schedule(static)
@@ -181,16 +182,16 @@ static void attention_forward_blas(float *out, float *att, const float *q, const
         const float *vb = v + (size_t)b * Nk * A + (size_t)h * hs;
         float *ob = out + (size_t)b * Nq * A + (size_t)h * hs;
         float *P = att + (size_t)bh * Nq * Nk;
-        rin_sgemm(0, 1, Nq, Nk, hs, scale, qb, A, kb, A, 0.0f, P, Nk);
+        gemm(0, 1, Nq, Nk, hs, scale, qb, A, kb, A, 0.0f, P, Nk);
         softmax_rows(P, Nq, Nk);
-        rin_sgemm(0, 0, Nq, hs, Nk, 1.0f, P, Nk, vb, A, 0.0f, ob, A);
+        gemm(0, 0, Nq, hs, Nk, 1.0f, P, Nk, vb, A, 0.0f, ob, A);
     }
 }
 
-static void attention_backward_blas(float *dq, float *dk, float *dv, float *scratch,
-                                    const float *dout, const float *q, const float *k,
-                                    const float *v, const float *att, int B, int Nq, int Nk, int A,
-                                    int NH) {
+static void attention_backward_gemm(rin_gemm_fn gemm, float *dq, float *dk, float *dv,
+                                    float *scratch, const float *dout, const float *q,
+                                    const float *k, const float *v, const float *att, int B, int Nq,
+                                    int Nk, int A, int NH) {
     int hs = A / NH;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for schedule(static)
@@ -201,34 +202,33 @@ static void attention_backward_blas(float *dq, float *dk, float *dv, float *scra
         const float *P = att + (size_t)bh * Nq * Nk;
         float *dS = scratch + (size_t)bh * Nq * Nk;
         /* dP = dout_h v_h^T, then dS through the softmax (scale folded in) */
-        rin_sgemm(0, 1, Nq, Nk, hs, 1.0f, dout + qo, A, v + ko, A, 0.0f, dS, Nk);
+        gemm(0, 1, Nq, Nk, hs, 1.0f, dout + qo, A, v + ko, A, 0.0f, dS, Nk);
         softmax_backward_rows(dS, P, scale, Nq, Nk);
-        rin_sgemm(1, 0, Nk, hs, Nq, 1.0f, P, Nk, dout + qo, A, 1.0f, dv + ko, A);
-        rin_sgemm(1, 0, Nk, hs, Nq, 1.0f, dS, Nk, q + qo, A, 1.0f, dk + ko, A);
-        rin_sgemm(0, 0, Nq, hs, Nk, 1.0f, dS, Nk, k + ko, A, 1.0f, dq + qo, A);
+        gemm(1, 0, Nk, hs, Nq, 1.0f, P, Nk, dout + qo, A, 1.0f, dv + ko, A);
+        gemm(1, 0, Nk, hs, Nq, 1.0f, dS, Nk, q + qo, A, 1.0f, dk + ko, A);
+        gemm(0, 0, Nq, hs, Nk, 1.0f, dS, Nk, k + ko, A, 1.0f, dq + qo, A);
     }
 }
-#endif
 
 void rin_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                           int B, int Nq, int Nk, int A, int NH) {
+                           int B, int Nq, int Nk, int A, int NH, rin_precision prec) {
     double prof_t0 = RIN_PROF_BEGIN();
-#ifdef RIN_BLAS
-    attention_forward_blas(out, att, q, k, v, B, Nq, Nk, A, NH);
-#else
-    rin_attention_forward_naive(out, att, q, k, v, B, Nq, Nk, A, NH);
-#endif
+    rin_gemm_fn gemm = rin_gemm_for(prec);
+    if (gemm)
+        attention_forward_gemm(gemm, out, att, q, k, v, B, Nq, Nk, A, NH);
+    else
+        rin_attention_forward_naive(out, att, q, k, v, B, Nq, Nk, A, NH);
     RIN_PROF_END(ATTN_FWD, prof_t0, 4.0 * B * Nq * Nk * A);
 }
 
 void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *q, const float *k, const float *v, const float *att, int B,
-                            int Nq, int Nk, int A, int NH) {
+                            int Nq, int Nk, int A, int NH, rin_precision prec) {
     double prof_t0 = RIN_PROF_BEGIN();
-#ifdef RIN_BLAS
-    attention_backward_blas(dq, dk, dv, scratch, dout, q, k, v, att, B, Nq, Nk, A, NH);
-#else
-    rin_attention_backward_naive(dq, dk, dv, scratch, dout, q, k, v, att, B, Nq, Nk, A, NH);
-#endif
+    rin_gemm_fn gemm = rin_gemm_for(prec);
+    if (gemm)
+        attention_backward_gemm(gemm, dq, dk, dv, scratch, dout, q, k, v, att, B, Nq, Nk, A, NH);
+    else
+        rin_attention_backward_naive(dq, dk, dv, scratch, dout, q, k, v, att, B, Nq, Nk, A, NH);
     RIN_PROF_END(ATTN_BWD, prof_t0, 8.0 * B * Nq * Nk * A);
 }

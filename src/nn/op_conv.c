@@ -69,7 +69,7 @@ void rin_conv2d_forward(float *out, float *col, const float *x, const float *w, 
     const int Ho = H - kh + 1, Wo = W - kw + 1;
     im2col(col, x, B, H, W, Ci, kh, kw);
     /* out (B*Ho*Wo, Co) = col (B*Ho*Wo, K) @ w (Co, K)^T + b */
-    rin_linear_forward(out, col, w, b, B * Ho * Wo, kh * kw * Ci, Co);
+    rin_linear_forward(out, col, w, b, B * Ho * Wo, kh * kw * Ci, Co, RIN_PRECISION_FP32);
 }
 
 void rin_conv2d_backward(float *dx, float *dw, float *db, float *dcol, const float *dout,
@@ -83,7 +83,7 @@ void rin_conv2d_backward(float *dx, float *dw, float *db, float *dcol, const flo
     if (dx)
         memset(dcol, 0, (size_t)N * (size_t)K * sizeof *dcol);
     /* dcol = dout @ w; dw += dout^T @ col; db += column sums of dout */
-    rin_linear_backward(dx ? dcol : NULL, dw, db, dout, col, w, N, K, Co);
+    rin_linear_backward(dx ? dcol : NULL, dw, db, dout, col, w, N, K, Co, RIN_PRECISION_FP32);
     /* dx += im2col^T(dcol) */
     if (dx)
         col2im_add(dx, dcol, B, H, W, Ci, kh, kw);

@@ -11,7 +11,10 @@
  *   - forward overwrites its outputs; backward ACCUMULATES (+=) into parameter gradients and
  *     into input gradients, unless a comment says "overwrites";
  *   - ops never allocate; parallel loops give bitwise identical results for any thread count;
- *   - each GEMM op has a *_naive serial reference used by the tests.
+ *   - each GEMM op has a *_naive serial reference used by the tests;
+ *   - the GEMM ops' last argument is the precision of their products (rin_gemm_for, gemm.h):
+ *     RIN_PRECISION_FP32 is the fp32 path (naive loops in a BLAS=none build), BF16 rounds the
+ *     operands of every product to bfloat16 and sums in fp32.
  */
 #ifndef RIN_OPS_H
 #define RIN_OPS_H
@@ -19,15 +22,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rin.h"
+
 /* ---- linear (op_linear.c) ------------------------------------------------------------------
  * out (N,O) = in (N,I) @ w^T + b;  w (O,I) PyTorch layout, b (O) or NULL.
  * PyTorch: out = torch.nn.functional.linear(in, w, b) */
 void rin_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int I,
-                        int O);
+                        int O, rin_precision prec);
 /* din (N,I) += dout @ w (din may be NULL); dw (O,I) += dout^T @ in; db (O) += sum_rows dout
  * (db may be NULL). */
 void rin_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int N, int I, int O);
+                         const float *w, int N, int I, int O, rin_precision prec);
 void rin_linear_forward_naive(float *out, const float *in, const float *w, const float *b, int N,
                               int I, int O);
 void rin_linear_backward_naive(float *din, float *dw, float *db, const float *dout, const float *in,
@@ -65,11 +70,11 @@ void rin_dropout_apply(float *x, uint64_t seed, uint64_t stream, float rate, uin
  * out (B,Nq,A) overwritten; att (B,NH,Nq,Nk) saved for backward (may be a scratch in inference).
  * PyTorch: (q.view(B,Nq,NH,hs).transpose(1,2) @ k...^T / sqrt(hs)).softmax(-1) @ v... */
 void rin_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                           int B, int Nq, int Nk, int A, int NH);
+                           int B, int Nq, int Nk, int A, int NH, rin_precision prec);
 /* dq, dk, dv += ...; scratch (B,NH,Nq,Nk) caller-provided. */
 void rin_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *q, const float *k, const float *v, const float *att, int B,
-                            int Nq, int Nk, int A, int NH);
+                            int Nq, int Nk, int A, int NH, rin_precision prec);
 void rin_attention_forward_naive(float *out, float *att, const float *q, const float *k,
                                  const float *v, int B, int Nq, int Nk, int A, int NH);
 void rin_attention_backward_naive(float *dq, float *dk, float *dv, float *scratch,
