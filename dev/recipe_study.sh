@@ -25,7 +25,7 @@ EVAL_STEPS=${EVAL_STEPS:-50}
 EVAL_SAMPLER=${EVAL_SAMPLER:-ddim}
 THREADS=${THREADS:-2}
 RIN=${RIN:-build/rin}
-ALL_ARMS="base no_warmup patch2 sincos exclude_emb batch256 adamw dropout"
+ALL_ARMS="base no_warmup patch2 sincos exclude_emb batch256 adamw dropout bf16"
 ARMS=${ARMS:-$ALL_ARMS}
 
 # arm -> "what changes|--set overrides" (batch size first when it changes: steps follow it)
@@ -39,6 +39,7 @@ arm_spec() {
     batch256) echo "batch 256, lr x2 (LAMB's sqrt scaling)|batch_size=256 lr=4e-3" ;;
     adamw) echo "AdamW (lr 1e-3) instead of LAMB|optimizer=adamw lr=1e-3" ;;
     dropout) echo "dropout 0.1|drop_units=0.1" ;;
+    bf16) echo "bf16 matrix products (issue 21)|precision=bf16" ;;
     *) echo "unknown arm '$1' (arms: $ALL_ARMS)" >&2; return 1 ;;
     esac
 }

@@ -25,7 +25,8 @@ THREADS=${THREADS:-2}
 RIN=${RIN:-build/rin}
 ONE="mmnist,items=1,speed=1-3"
 STATIC="mmnist,speed=0"
-ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps short2 short1 static_tokens static_channels"
+TWO="mmnist"
+ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps short2 short1 static_tokens static_channels static_channels_x0 two_tokens two_channels_x0"
 ARMS=${ARMS:-$ALL_ARMS}
 
 # arm -> "data|what changes|--set overrides"
@@ -42,6 +43,9 @@ arm_spec() {
     short1) echo "$ONE|short blocks: 1 frame from the last 2 (channels), rolled out|seq_len=3 cond_frames=2 $ch" ;;
     static_tokens) echo "$STATIC|static copy probe, tokens|" ;;
     static_channels) echo "$STATIC|static copy probe, channels, k = 2|$ch" ;;
+    static_channels_x0) echo "$STATIC|static copy probe, channels, k = 2, x0 target|$ch pred_type=x0" ;;
+    two_tokens) echo "$TWO|two items (issue 6's task), the spec's tokens|" ;;
+    two_channels_x0) echo "$TWO|two items (issue 6's task), channels, k = 2, x0 target|$ch pred_type=x0" ;;
     *)
         echo "dev/video_probe.sh: unknown arm '$1' (arms: $ALL_ARMS)" >&2
         exit 2

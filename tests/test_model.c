@@ -868,7 +868,7 @@ TEST(model_threads_1_vs_2_bf16) {
 static double rel_l2(const float *a, const float *ref, size_t n) {
     double d = 0, r = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = a[i], y = ref[i];
+        double x = (double)a[i], y = (double)ref[i];
         d += (x - y) * (x - y);
         r += y * y;
     }

@@ -585,7 +585,7 @@ static float *bf16_rounded(const float *x, size_t n) {
 static double rel_l2_f(const float *a, const float *ref, size_t n) {
     double d = 0, r = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = a[i], y = ref[i];
+        double x = (double)a[i], y = (double)ref[i];
         d += (x - y) * (x - y);
         r += y * y;
     }
