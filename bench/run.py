@@ -5,7 +5,8 @@
 
 For each benchmark model (the cifar10 preset at batch 32 and the small Fashion-MNIST model of
 configs/bench-fmnist-small.conf at batch 64), runs `rin bench` (train and sampling steps, each
-thread count, SGEMM ceiling) and bench/torch_peer.py under every PyTorch it finds: Debian's
+thread count, SGEMM ceiling, fp32 FMA peak), the train step again with `precision = bf16`
+(its ratio is against rin's own fp32 step), and bench/torch_peer.py under every PyTorch it finds: Debian's
 python3-torch (/usr/bin/python3) and the interpreters in $TORCH_PYTHON (colon-separated; by
 default bench/.venv/bin/python when it exists, made by `make bench-torch`). Prints one table
 with the ratios rin/PyTorch and writes runs/bench/summary.json and summary.md.
@@ -157,11 +158,13 @@ def main():
                 continue
             f32 = [q for q in m["rin"]["runs"]
                    if q.get("phase") == "train" and q["threads"] == r["threads"]]
-            lines.append("| %s (B=%d) | %d | train, bf16 | %.2f | %.1f | %.0f | %s |" % (
+            # the ratio column holds bf16 against rin's own fp32 train step
+            lines.append("| %s (B=%d) | %d | train, bf16 | %.2f | %.1f | %.0f |" % (
                 m["name"], m["batch"], r["threads"], r["img_per_s"], r["gflops"],
-                r["peak_rss_mb"],
-                "**%.2fx** rin's fp32 train" % (r["img_per_s"] / f32[0]["img_per_s"])
-                if f32 else "-") + " - | - | - |" * max(len(pythons) - 1, 0))
+                r["peak_rss_mb"]) + "".join(
+                " - | %s | - |" % ("**%.2fx** rin fp32" % (r["img_per_s"] / f32[0]["img_per_s"])
+                                   if f32 and i == 0 else "-")
+                for i in range(max(len(pythons), 1))))
         ceil = sorted({(r["threads"], r["sgemm_gflops"]) for r in m["rin"]["runs"]
                        if "sgemm_gflops" in r})
         lines.append("")
