@@ -17,6 +17,16 @@ double gc_dot(const float *out, const float *R, size_t n) {
     return s;
 }
 
+double gc_rel_l2(const float *a, const float *ref, size_t n) {
+    double d = 0.0, r = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)a[i], y = (double)ref[i];
+        d += (x - y) * (x - y);
+        r += y * y;
+    }
+    return sqrt(d / (r > 0.0 ? r : 1.0));
+}
+
 int gc_finite_at(const char *file, int line, const char *what, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(g[i])) {

@@ -35,6 +35,8 @@ typedef struct gc_stats {
 
 /* sum_i out[i] * R[i] in double. */
 double gc_dot(const float *out, const float *R, size_t n);
+/* ||a - ref|| / ||ref|| in double (the difference's norm alone when ref is 0). */
+double gc_rel_l2(const float *a, const float *ref, size_t n);
 
 /* Returns 1 when every g[i] is finite; otherwise records a failure naming the first bad
  * element and returns 0. */

@@ -865,16 +865,6 @@ TEST(model_threads_1_vs_2_bf16) {
     }
 }
 
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        double x = (double)a[i], y = (double)ref[i];
-        d += (x - y) * (x - y);
-        r += y * y;
-    }
-    return sqrt(d / (r > 0 ? r : 1));
-}
-
 /* The bf16 model against the fp32 one on the same inputs: every output and gradient within the
  * bf16 tolerance (relative L2 error below 2^-5, about 8 of bf16's rounding steps 2^-8 through
  * the depth of the model), and not equal to it (the products were rounded). */
@@ -893,8 +883,8 @@ static void bf16_vs_fp32_case(const rin_config *c, int B, uint64_t seed, const c
     rin_ctx_set_precision(p.ctx, RIN_PRECISION_BF16);
     problem_grad(&p);
     double tol = 1.0 / 32;
-    double e[4] = {rel_l2(p.pred, pred32, p.npix), rel_l2(p.z, z32, p.nz),
-                   rel_l2(rin_ctx_grads(p.ctx), g32, nf), rel_l2(p.dx, dx32, p.npix)};
+    double e[4] = {gc_rel_l2(p.pred, pred32, p.npix), gc_rel_l2(p.z, z32, p.nz),
+                   gc_rel_l2(rin_ctx_grads(p.ctx), g32, nf), gc_rel_l2(p.dx, dx32, p.npix)};
     /* the worst single tensor of the parameter gradient; not the key biases, whose exact
      * gradient is 0 (adding q.bk to a whole row of logits leaves the softmax unchanged), so
      * that what both precisions compute there is rounding noise */
@@ -905,7 +895,7 @@ static void bf16_vs_fp32_case(const rin_config *c, int B, uint64_t seed, const c
         size_t len = strlen(ti->name);
         if (len >= 3 && !strcmp(ti->name + len - 3, "_bk"))
             continue;
-        double r = rel_l2(rin_ctx_grads(p.ctx) + ti->offset, g32 + ti->offset, ti->numel);
+        double r = gc_rel_l2(rin_ctx_grads(p.ctx) + ti->offset, g32 + ti->offset, ti->numel);
         if (r > worst)
             worst = r, worst_name = ti->name;
     }

@@ -582,16 +582,6 @@ static float *bf16_rounded(const float *x, size_t n) {
     return r;
 }
 
-static double rel_l2_f(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        double x = (double)a[i], y = (double)ref[i];
-        d += (x - y) * (x - y);
-        r += y * y;
-    }
-    return sqrt(d / r);
-}
-
 /* The linear op in bf16 is the fp32 op on bf16-rounded operands (the products of bf16 values
  * are exact in fp32; only the order of the fp32 sums differs), the bias unrounded. */
 TEST(ops_linear_bf16) {
@@ -606,7 +596,7 @@ TEST(ops_linear_bf16) {
     rin_linear_forward(o32, in, w, b, N, I, O, RIN_PRECISION_FP32);
     GC_COMPARE_F32("linear bf16 out vs fp32 on rounded operands", o16, oref, nout, T0_ATOL,
                    T0_RTOL);
-    double e = rel_l2_f(o16, o32, nout);
+    double e = gc_rel_l2(o16, o32, nout);
     printf("  linear bf16 vs fp32 out: relative L2 %.2e\n", e);
     CHECK(e > 1e-5 && e < 1.0 / 64); /* rounded, by about bf16's step */
     float *din16 = gc_uniform(nin, 805, -1.0f, 1.0f), *dw16 = gc_uniform(nw, 806, -1.0f, 1.0f);
@@ -644,8 +634,8 @@ TEST(ops_attention_bf16) {
                            RIN_PRECISION_BF16);
     rin_attention_backward(d32[0], d32[1], d32[2], scratch, g, q, k, v, a32, B, Nq, Nk, A, NH,
                            RIN_PRECISION_FP32);
-    double e[5] = {rel_l2_f(o16, o32, nq), rel_l2_f(a16, a32, na), rel_l2_f(d16[0], d32[0], nq),
-                   rel_l2_f(d16[1], d32[1], nk), rel_l2_f(d16[2], d32[2], nk)};
+    double e[5] = {gc_rel_l2(o16, o32, nq), gc_rel_l2(a16, a32, na), gc_rel_l2(d16[0], d32[0], nq),
+                   gc_rel_l2(d16[1], d32[1], nk), gc_rel_l2(d16[2], d32[2], nk)};
     printf("  attention bf16 vs fp32 relative L2: out %.2e att %.2e dq %.2e dk %.2e dv %.2e\n",
            e[0], e[1], e[2], e[3], e[4]);
     for (int i = 0; i < 5; i++)

@@ -48,34 +48,44 @@ static rin_train_config train_config(int B, long steps) {
     return t;
 }
 
-TEST(train_overfits_a_few_images) {
+/* Mean losses of steps [0, 40) and [steps - 40, steps) of the overfitting run in `precision`. */
+static void overfit_losses(const char *precision, int steps, double *first, double *last,
+                           double *step1) {
     rin_config c = small_config();
-    rin_train_config tc = train_config(8, 400);
+    rin_train_config tc = train_config(8, steps);
+    snprintf(tc.precision, sizeof tc.precision, "%s", precision);
     rin_model *m;
     rin_trainer *tr;
     char err[512];
-    CHECK(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
+    RIN_ASSERT(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
     rin_model_init_params(m, 1);
-    CHECK(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
+    RIN_ASSERT(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
     float x0[8 * 64];
     int labels[8];
     make_images(x0, 8);
     for (int i = 0; i < 8; i++)
         labels[i] = i % 4;
-    double first = 0, last = 0;
-    for (int s = 0; s < 400; s++) {
+    *first = *last = 0;
+    for (int s = 0; s < steps; s++) {
         rin_step_stats st;
-        CHECK(rin_trainer_step(tr, x0, labels, &st) == RIN_STATUS_OK);
+        RIN_ASSERT(rin_trainer_step(tr, x0, labels, &st) == RIN_STATUS_OK);
+        if (s == 0)
+            *step1 = st.loss;
         if (s < 40)
-            first += st.loss / 40;
-        if (s >= 360)
-            last += st.loss / 40;
+            *first += st.loss / 40;
+        if (s >= steps - 40)
+            *last += st.loss / 40;
     }
+    rin_trainer_free(tr);
+    rin_model_free(m);
+}
+
+TEST(train_overfits_a_few_images) {
+    double first, last, step1;
+    overfit_losses("fp32", 400, &first, &last, &step1);
     printf("  mean loss of steps 1-40: %.4f; of steps 361-400: %.4f (ratio %.1f)\n", first, last,
            first / last);
     CHECK(last < first / 4);
-    rin_trainer_free(tr);
-    rin_model_free(m);
 }
 
 TEST(train_resume_is_bit_exact) {
@@ -624,38 +634,6 @@ TEST(train_frame_noise_independent) {
 }
 
 /* ---- precision = bf16 (rin's, docs/performance.md "bf16") ----------------------------------- */
-
-/* Mean losses of steps [0, 40) and [steps - 40, steps) of the overfitting run in `precision`. */
-static void overfit_losses(const char *precision, int steps, double *first, double *last,
-                           double *step1) {
-    rin_config c = small_config();
-    rin_train_config tc = train_config(8, steps);
-    snprintf(tc.precision, sizeof tc.precision, "%s", precision);
-    rin_model *m;
-    rin_trainer *tr;
-    char err[512];
-    RIN_ASSERT(rin_model_create(&m, &c, err, sizeof err) == RIN_STATUS_OK);
-    rin_model_init_params(m, 1);
-    RIN_ASSERT(rin_trainer_create(&tr, m, &tc, err, sizeof err) == RIN_STATUS_OK);
-    float x0[8 * 64];
-    int labels[8];
-    make_images(x0, 8);
-    for (int i = 0; i < 8; i++)
-        labels[i] = i % 4;
-    *first = *last = 0;
-    for (int s = 0; s < steps; s++) {
-        rin_step_stats st;
-        RIN_ASSERT(rin_trainer_step(tr, x0, labels, &st) == RIN_STATUS_OK);
-        if (s == 0)
-            *step1 = st.loss;
-        if (s < 40)
-            *first += st.loss / 40;
-        if (s >= steps - 40)
-            *last += st.loss / 40;
-    }
-    rin_trainer_free(tr);
-    rin_model_free(m);
-}
 
 /* The overfitting run in bf16 learns as the fp32 one does: the same first-step loss to bf16's
  * rounding (not bitwise: the products were rounded), and a final loss as far below the start. */
