@@ -396,14 +396,26 @@ static void frame_metrics_01(const float *pred, const float *truth, const rin_co
     free(p);
 }
 
-/* The mean of the non-NaN values of x (n), NaN when there are none. */
+/* The mean of the finite values of x (n); +inf when all the values there are +inf (PSNRs of
+ * frames equal to the truth), NaN when there are none. */
 static double mean_of(const double *x, int n) {
     double s = 0;
-    int k = 0;
+    int k = 0, ninf = 0;
     for (int i = 0; i < n; i++)
-        if (!isnan(x[i]))
+        if (isinf(x[i]))
+            ninf++;
+        else if (!isnan(x[i]))
             s += x[i], k++;
-    return k ? s / k : (double)NAN;
+    return k ? s / k : ninf ? (double)INFINITY : (double)NAN;
+}
+
+/* Adds v to a per-frame average (sum, count): NaN (a CoM without a value) is left out, and so is
+ * +inf (a PSNR of a frame equal to the truth), counted in *ninf. */
+static void average_in(double *sum, double *cnt, double *ninf, double v) {
+    if (isinf(v))
+        *ninf += 1;
+    else if (!isnan(v))
+        *sum += v, *cnt += 1;
 }
 
 /* Is v a better score than w for metric q? NaN is worse than any number. */
@@ -444,11 +456,15 @@ int cmd_eval_video(int argc, char **argv) {
     enum { GROUPS = 4 };
     size_t per = (size_t)METRICS * F;
     double *acc = calloc(GROUPS * per, sizeof *acc), *cnt = calloc(GROUPS * per, sizeof *cnt);
+    /* values of +inf (a PSNR of a frame equal to the truth: copy-last when the items did not
+     * move) are counted here and left out of the averages, which they would make infinite; a
+     * cell whose every value is +inf shows inf */
+    double *icnt = calloc(GROUPS * per, sizeof *icnt);
     double *m = malloc(per * sizeof *m);
     float *base = malloc(nx * sizeof *base);
     float *preds = malloc((size_t)N * nx * sizeof *preds);
     double *all = malloc((size_t)o.k * N * per * sizeof *all);
-    if (!acc || !cnt || !m || !base || !preds || !all)
+    if (!acc || !cnt || !icnt || !m || !base || !preds || !all)
         die("out of memory");
     double t0 = rin_time_seconds();
     for (int k = 0; k < o.k; k++) {
@@ -478,8 +494,7 @@ int cmd_eval_video(int argc, char **argv) {
             }
             frame_metrics_01(base, r.truth + (size_t)i * nx, c, F, b, m);
             for (size_t j = 0; j < per; j++)
-                if (!isnan(m[j]))
-                    acc[g * per + j] += m[j], cnt[g * per + j] += 1;
+                average_in(acc + g * per + j, cnt + g * per + j, icnt + g * per + j, m[j]);
         }
         for (int q = 0; q < METRICS; q++) { /* the best of K per metric */
             int bk = 0;
@@ -492,14 +507,13 @@ int cmd_eval_video(int argc, char **argv) {
             rows[0] = all + ((size_t)bk * N + i) * per;
             for (int g = 0; g < 2; g++)
                 for (int f = 0; f < F; f++) {
-                    double v = rows[g][(size_t)q * F + f];
-                    if (!isnan(v))
-                        acc[g * per + (size_t)q * F + f] += v, cnt[g * per + (size_t)q * F + f]++;
+                    size_t j = g * per + (size_t)q * F + f;
+                    average_in(acc + j, cnt + j, icnt + j, rows[g][(size_t)q * F + f]);
                 }
         }
     }
     for (size_t j = 0; j < GROUPS * per; j++)
-        acc[j] = cnt[j] > 0 ? acc[j] / cnt[j] : (double)NAN;
+        acc[j] = cnt[j] > 0 ? acc[j] / cnt[j] : icnt[j] > 0 ? (double)INFINITY : (double)NAN;
     /* the table is built in memory and written atomically at the end */
     char *csv_text = NULL;
     size_t csv_len = 0;
@@ -552,6 +566,17 @@ int cmd_eval_video(int argc, char **argv) {
         print_group(v);
     }
     printf("\n");
+    static const char *const group_titles[GROUPS] = {
+        "the model's best of K", "the model's first sample", "copy-last", "all-black"};
+    for (int g = 0; g < GROUPS; g++) {
+        double n = 0;
+        for (int f = 0; f < F; f++)
+            n += icnt[g * per + (size_t)M_PSNR * F + f];
+        if (n > 0)
+            printf("PSNR: %.0f of %s's %ld frames equal the truth exactly (+inf dB); they are left "
+                   "out of its PSNR averages (inf where every frame is)\n",
+                   n, group_titles[g], (long)N * F);
+    }
     if (N > 1 && Nc > 0) {
         /* Does the model use its conditioning frames? The first sample again, same noise,
          * with clip i + 1's conditioning frames (the whole roll-out from them): a model that
@@ -584,7 +609,7 @@ int cmd_eval_video(int argc, char **argv) {
             die("--csv: %s", err);
         free(csv_text);
     }
-    free(acc), free(cnt), free(m), free(base), free(preds), free(all);
+    free(acc), free(cnt), free(icnt), free(m), free(base), free(preds), free(all);
     video_run_close(&r);
     return 0;
 }

@@ -927,6 +927,36 @@ TEST(cli_video_channels_train_sample_eval) {
                            &other[1], &other[2], &own[0], &own[1], &own[2]) == 6);
         CHECK(other[0] != own[0]);
     }
+    /* the static copy probe: copy-last equals the truth in every frame, so its per-frame PSNR
+     * is +inf; those frames are counted and left out of the averages, not averaged into inf */
+    st = run(out, sizeof out, "eval --model %s --data mmnist,speed=0:idx:%s --n 3 --k 1 --steps 2",
+             mo, img);
+    printf("%s", out);
+    CHECK(st == 0);
+    CHECK(strstr(out, "PSNR: 9 of copy-last's 9 frames equal the truth exactly (+inf dB)") != NULL);
+    CHECK(strstr(out, "nan") == NULL); /* every copy-last cell is inf, not an empty average */
+    const char *row = strstr(out, "\nmean ");
+    double cm[4];
+    CHECK(row &&
+          sscanf(strstr(row + 1, "|") + 1, "%*f %*f %*f %*f | %*f %*f %*f %*f | %lf %lf", &cm[0],
+                 &cm[1]) == 2 &&
+          cm[0] == 0 && isinf(cm[1]));
+    /* slow items (0.2-0.4 px a frame, integer positions): some copy-last frames equal the truth
+     * and some do not; the equal ones are left out, so the averages stay finite */
+    st = run(out, sizeof out,
+             "eval --model %s --data mmnist,items=1,speed=0.2-0.4:idx:%s --n 4 --k 1 --steps 2", mo,
+             img);
+    printf("%s", out);
+    const char *note = strstr(out, "PSNR: ");
+    int k = 0;
+    CHECK(st == 0 && note && sscanf(note, "PSNR: %d of copy-last's 12 frames", &k) == 1);
+    CHECK(k > 0 && k < 12);
+    row = strstr(out, "\nmean ");
+    CHECK(row &&
+          sscanf(strstr(row + 1, "|") + 1, "%*f %*f %*f %*f | %*f %*f %*f %*f | %lf %lf", &cm[0],
+                 &cm[1]) == 2 &&
+          isfinite(cm[1]) && cm[1] > 0);
+    CHECK(!strstr(out, "nan"));
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
