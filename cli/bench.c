@@ -240,14 +240,11 @@ done:
     free(out), free(labels), free(dt), free(cond);
 }
 
-/* rin_sgemm on a 2048^3 product (NT, as the linear layers), over rin's threads, best of 5. */
 /* The ceiling's product, C = A B^T on 2048 x 2048 operands, through gemm (rin_sgemm's
  * signature): the best of 5 timed calls after one that warms the library's buffers; seconds,
  * or a negative number with res->err set when the memory is not there. */
-typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int,
-                        float, float *, int);
 #define SQUARE_N 2048
-static double time_square(gemm_fn gemm, bench_result *res) {
+static double time_square(rin_gemm_fn gemm, bench_result *res) {
     const int N = SQUARE_N;
     float *a = malloc((size_t)N * N * sizeof *a), *b = malloc((size_t)N * N * sizeof *b);
     float *c = malloc((size_t)N * N * sizeof *c);
@@ -272,6 +269,7 @@ static double time_square(gemm_fn gemm, bench_result *res) {
     return best;
 }
 
+/* rin_sgemm on a 2048^3 product (NT, as the linear layers), over rin's threads, best of 5. */
 static void bench_sgemm(bench_result *res) {
 #ifdef RIN_BLAS
     double best = time_square(rin_sgemm, res);
