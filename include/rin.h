@@ -115,6 +115,12 @@ typedef struct rin_config {
      * gets its gamma (rin_batch.gamma_tok, or the example's gamma), a conditioning token
      * gamma = 1. 0 (every checkpoint without the key) is the spec's model. */
     int token_gamma;
+    /* rin's own, not in the spec (docs/video.md): with video_cond = channels, h > 0 gives every
+     * noisy token the clean frames' (p + 2h) x (p + 2h) window centred on its patch (zero past
+     * the frame's edge) instead of the patch's own pixels, so content moving up to h pixels per
+     * frame across a patch border is in the token's stem input. 0 (every checkpoint without the
+     * key): the same pixels only. */
+    int video_cond_halo;
 } rin_config;
 
 /* Fills c with a named preset: "cifar10", "imagenet64", "fmnist", "tiny" or "video". */

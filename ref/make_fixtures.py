@@ -70,6 +70,10 @@ FIXTURES.append(dict(FIXTURES[-1], name="model_video_sincos", draw_seed=1005,
 FIXTURES.append(dict(FIXTURES[3], name="model_video_channels", draw_seed=1006,
                      meta=dict(FIXTURES[3]["meta"], seq_len="6", cond_frames="3",
                                video_cond="channels", video_cond_frames="2")))
+# video_cond_halo = 1 (rin's, docs/video.md): model_video_channels with each token's last 2 clean
+# frames as 4 x 4 windows around its 2 x 2 patch (zero past the 4 x 6 frame's edge)
+FIXTURES.append(dict(FIXTURES[-1], name="model_video_halo", draw_seed=1008,
+                     meta=dict(FIXTURES[-1]["meta"], video_cond_halo="1")))
 # token_gamma (rin's, docs/video.md): model_video's 3 noisy frames in 2 slots of s = 2, each slot
 # its own gamma (in.gamma_tok), the conditioning tokens at gamma = 1, time_tape_w in the table
 FIXTURES.append(dict(FIXTURES[3], name="model_video_token_gamma", draw_seed=1007,
@@ -209,6 +213,21 @@ def check_ops():
                      swk.reshape(E, s, p, p, C * (1 + k)).permute(0, 4, 1, 2, 3), stride=(s, p, p))
     errs["patchify3d_stack"] = (R.linear(R.patchify3d_stack(clip, cond, Nc, k, s, p), swk, None)
                                 - convk.permute(0, 2, 3, 4, 1).reshape(Bi, -1, E)).abs().max()
+    # the halo layout + linear == Conv3D over the noisy frames plus, per clean frame m, a Conv2D
+    # with kernel p + 2h, stride p and zero padding h, the same in every time slot
+    hl = 1
+    wk = p + 2 * hl
+    Pn = s * p * p * C
+    swh = torch.randn(E, Pn + k * wk * wk * C, dtype=torch.float64, generator=g)
+    convn = F.conv3d(padded, swh[:, :Pn].reshape(E, s, p, p, C).permute(0, 4, 1, 2, 3),
+                     stride=(s, p, p))  # (B, E, slots, H/p, W/p)
+    for m in range(k):
+        km = swh[:, Pn + m * wk * wk * C:Pn + (m + 1) * wk * wk * C].reshape(E, wk, wk, C)
+        convn = convn + F.conv2d(cond[:, Nc - k + m].permute(0, 3, 1, 2), km.permute(0, 3, 1, 2),
+                                 stride=p, padding=hl).unsqueeze(2)
+    errs["patchify3d_stack_halo"] = (
+        R.linear(R.patchify3d_stack(clip, cond, Nc, k, s, p, hl), swh, None)
+        - convn.permute(0, 2, 3, 4, 1).reshape(Bi, -1, E)).abs().max()
     # gamma code: direct formula on one example
     d, gm = 8, 0.37
     k = np.arange(d // 2)
@@ -231,6 +250,8 @@ def fd_check(params64, cfg, inp64, training, seed, grads, rng):
     if cfg.get("video_cond") == "channels":  # a stem_w column of a clean frame's channel
         C = cfg["image_channels"]
         col = C + int(rng.integers(0, C * cfg["video_cond_frames"]))
+        if cfg.get("video_cond_halo", 0):  # a column of the clean windows
+            col = cfg["Pin"] - 1 - int(rng.integers(0, cfg["Pin"] - cfg["P"]))
         picks.append(("stem_w", int(rng.integers(0, cfg["tape_dim"])) * cfg["Pin"] + col))
     if cfg.get("token_gamma"):  # the per-token noise-level embedding
         picks.append(("time_tape_w", None))

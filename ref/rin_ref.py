@@ -196,15 +196,26 @@ def unpatchify3d(patches, H, W, C, s, p):
     return x.reshape(B, nt * s, H, W, C)
 
 
-def patchify3d_stack(clip, cond, Nc, k, s, p):
+def patchify3d_stack(clip, cond, Nc, k, s, p, halo=0):
     """rin_patchify3d_stack (video_cond = channels; rin's own, not in the spec): the noisy frames
     clip (B,F,H,W,C) with every pixel's channels widened to C (1 + k), the noisy frame's C, then
     the same pixel of the clean frames cond[:, Nc-k:] (oldest first) in every frame, then cut as
-    patchify3d (padding frames are zero in all channels) -> (B, n, s*p*p*C*(1+k))."""
+    patchify3d (padding frames are zero in all channels) -> (B, n, s*p*p*C*(1+k)).
+    halo h > 0 (video_cond_halo): each token's row is instead its patchify3d patch followed by
+    the k clean frames' (p+2h) x (p+2h) x C windows centred on its patch (zero past the frame's
+    edge), the same in every time slot -> (B, n, s*p*p*C + k*(p+2h)^2*C)."""
     B, F_, H, W, C = clip.shape
-    assert cond.shape[1] == Nc and 1 <= k <= Nc
-    last = cond[:, Nc - k:].permute(0, 2, 3, 1, 4).reshape(B, 1, H, W, k * C)
-    return patchify3d(torch.cat([clip, last.expand(B, F_, H, W, k * C)], dim=-1), s, p)
+    assert cond.shape[1] == Nc and 1 <= k <= Nc and halo >= 0
+    if halo == 0:
+        last = cond[:, Nc - k:].permute(0, 2, 3, 1, 4).reshape(B, 1, H, W, k * C)
+        return patchify3d(torch.cat([clip, last.expand(B, F_, H, W, k * C)], dim=-1), s, p)
+    noisy = patchify3d(clip, s, p)
+    w, grid = p + 2 * halo, (H // p) * (W // p)
+    padded = torch.nn.functional.pad(cond[:, Nc - k:], (0, 0, halo, halo, halo, halo))
+    win = padded.unfold(2, w, p).unfold(3, w, p)  # (B, k, H/p, W/p, C, w, w)
+    win = win.permute(0, 2, 3, 1, 5, 6, 4).reshape(B, grid, k * w * w * C)
+    slots = noisy.shape[1] // grid
+    return torch.cat([noisy, win.repeat(1, slots, 1)], dim=-1)
 
 
 def add_rows(x, t):
@@ -390,7 +401,8 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     Video (cfg seq_len > 0, spec 6): x_t (B, T-Nc, H, W, C) noisy frames, cond (B, Nc, H, W, C)
     clean frames; pred (B, T-Nc, H, W, C). cfg video_cond "tokens" (the spec's) tokenises cond
     after the noisy frames; "channels" (rin's) stacks its last video_cond_frames frames onto every
-    noisy pixel instead (patchify3d_stack) and has no conditioning tokens.
+    noisy pixel instead (patchify3d_stack; with video_cond_halo h > 0 their windows around each
+    patch) and has no conditioning tokens.
     cfg token_gamma (rin's): every interface token also gets token_gamma_rows of its noise level,
     gamma_tok (B, noisy time slots) or None (gamma for every slot).
     acts: optional dict that receives the intermediates (names as in the C rin_acts where there
@@ -402,7 +414,7 @@ def forward(params, cfg, x_t, gamma, labels, z_prev, training, seed, acts=None, 
     video = cfg["seq_len"] > 0
     if video and cfg["video_cond"] == "channels":  # rin's: the last k clean frames as channels
         patches = patchify3d_stack(x_t, cond, cfg["cond_frames"], cfg["video_cond_frames"],
-                                   cfg["seq_stride"], p)
+                                   cfg["seq_stride"], p, cfg["video_cond_halo"])
     elif video:  # spec 6.1: noisy tokens, then the conditioning frames' through the same stem
         s = cfg["seq_stride"]
         patches = patchify3d(x_t, s, p)
@@ -459,6 +471,7 @@ CONFIG_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "t
 VIDEO_KEYS = ["seq_len", "seq_stride", "cond_frames"]
 
 VIDEO_COND_KEYS = ["video_cond", "video_cond_frames"]  # absent: "tokens", 0 (the spec's)
+# rin's halo (absent: 0), written only when nonzero, after token_gamma as in the C key table
 
 _INT_KEYS = ["image_height", "image_width", "image_channels", "patch_size", "tape_dim",
              "latent_dim", "latent_slots", "latent_num_heads", "rw_num_heads",
@@ -511,6 +524,9 @@ def config_from_meta(meta):
         cfg[k] = int(meta.get(k, "0"))
     cfg["video_cond"] = meta.get("video_cond", "tokens")
     cfg["video_cond_frames"] = int(meta.get("video_cond_frames", "0"))
+    cfg["video_cond_halo"] = int(meta.get("video_cond_halo", "0"))
+    if cfg["video_cond_halo"] < 0 or (cfg["video_cond_halo"] and cfg["video_cond"] != "channels"):
+        raise ValueError("video_cond_halo must be 0, or > 0 with video_cond = channels")
     if cfg["video_cond"] not in ("tokens", "channels"):
         raise ValueError("video_cond must be tokens or channels, not %r" % cfg["video_cond"])
     if cfg["video_cond"] == "channels" and not (
@@ -549,6 +565,9 @@ def config_to_meta(cfg):
     if cfg.get("token_gamma"):
         keys.append("token_gamma")
         m["token_gamma"] = "1"
+    if cfg.get("video_cond_halo", 0):
+        keys.append("video_cond_halo")
+        m["video_cond_halo"] = str(cfg["video_cond_halo"])
     return {k: m[k] for k in keys}
 
 
@@ -585,9 +604,13 @@ def derive_dims(cfg):
         c["nx"] = grid * -(-Tx // s)
         c["ns"] = -(-Tx // s)
     c["ng"] = c["ns"] + (1 if c["n"] > c["nx"] else 0)  # token_gamma rows: + gamma = 1
-    # the stem's input width: P, or P (1 + k) with video_cond = channels
-    c["Pin"] = c["P"] * (1 + c["video_cond_frames"]) if c.get("video_cond") == "channels" \
-        else c["P"]
+    # the stem's input width: P, or P (1 + k) with video_cond = channels, or P + k (p + 2h)^2 C
+    # with a halo h
+    c["Pin"] = c["P"]
+    if c.get("video_cond") == "channels":
+        h, w = c.get("video_cond_halo", 0), p + 2 * c.get("video_cond_halo", 0)
+        c["Pin"] = (c["P"] + c["video_cond_frames"] * w * w * c["image_channels"] if h
+                    else c["P"] * (1 + c["video_cond_frames"]))
     return c
 
 

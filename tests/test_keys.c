@@ -224,19 +224,16 @@ TEST(keys_apply_preset_text) {
 
 /* ---- the library's tables ------------------------------------------------------------------ */
 
-static const char *const model_order[] = {"image_height",     "image_width",
-                                          "image_channels",   "patch_size",
-                                          "tape_dim",         "latent_dim",
-                                          "latent_slots",     "num_layers",
-                                          "latent_num_heads", "rw_num_heads",
-                                          "latent_mlp_ratio", "tape_mlp_ratio",
-                                          "drop_units",       "drop_path",
-                                          "num_classes",      "time_on_latent",
-                                          "cond_on_latent",   "self_cond",
-                                          "seq_len",          "seq_stride",
-                                          "cond_frames",      "tape_pos_encoding",
-                                          "video_cond",       "video_cond_frames",
-                                          "token_gamma",      NULL};
+static const char *const model_order[] = {
+    "image_height",      "image_width",      "image_channels",
+    "patch_size",        "tape_dim",         "latent_dim",
+    "latent_slots",      "num_layers",       "latent_num_heads",
+    "rw_num_heads",      "latent_mlp_ratio", "tape_mlp_ratio",
+    "drop_units",        "drop_path",        "num_classes",
+    "time_on_latent",    "cond_on_latent",   "self_cond",
+    "seq_len",           "seq_stride",       "cond_frames",
+    "tape_pos_encoding", "video_cond",       "video_cond_frames",
+    "token_gamma",       "video_cond_halo",  NULL};
 static const char *const train_order[] = {"batch_size",
                                           "total_steps",
                                           "seed",
@@ -440,7 +437,24 @@ TEST(keys_config_messages_unchanged) {
     CHECK(rin_config_set(&c, "video_cond", "channels", NULL, 0) == 0 && c.video_cond_frames == 1);
     CHECK(rin_config_set(&c, "video_cond_frames", "3", NULL, 0) == 0);
     CHECK(rin_config_set(&c, "video_cond", "channels", NULL, 0) == 0 && c.video_cond_frames == 3);
-    CHECK(rin_config_set(&c, "video_cond", "tokens", NULL, 0) == 0 && c.video_cond_frames == 0);
+    CHECK(rin_config_set(&c, "video_cond_halo", "4", NULL, 0) == 0 && c.video_cond_halo == 4);
+    CHECK(rin_config_validate(&c, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_config_set(&c, "video_cond", "tokens", NULL, 0) == 0 && c.video_cond_frames == 0 &&
+          c.video_cond_halo == 0);
+    /* a halo is for channels only, and no wider than the frame */
+    char herr[256] = "";
+    c.video_cond_halo = 2;
+    CHECK(rin_config_validate(&c, herr, sizeof herr) == RIN_STATUS_CONFIG);
+    CHECK_MSG(!strcmp(herr, "video_cond_halo: 2 applies to video_cond = channels only (the clean "
+                            "frames' context around each noisy patch); set video_cond = channels "
+                            "or leave it 0"),
+              "%s", herr);
+    CHECK(rin_config_set(&c, "video_cond", "channels", NULL, 0) == 0);
+    c.video_cond_halo = 33;
+    CHECK(rin_config_validate(&c, herr, sizeof herr) == RIN_STATUS_CONFIG);
+    CHECK_MSG(!strcmp(herr, "video_cond_halo: 33 is out of range [0, max(image_height, "
+                            "image_width) = 32] (a wider window sees only zeros past the frame)"),
+              "%s", herr);
     /* rin_config_validate's range checks name the key */
     rin_config_preset(&c, "tiny", NULL, 0);
     c.tape_pos_encoding = 3;

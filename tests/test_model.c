@@ -435,6 +435,40 @@ TEST(model_fd_video_channels) {
     problem_free(&p);
 }
 
+TEST(model_fd_video_halo) {
+    /* video_cond_halo = 1 (rin's, docs/video.md): model_fd_video_channels' clean frames as
+     * (p + 2) x (p + 2) windows around each patch, zero past the 4 x 4 frame. Every stem_w column
+     * (the windows' included) and x_t by finite differences. */
+    const char *const extra[][2] = {
+        {"video_cond", "channels"}, {"video_cond_frames", "2"}, {"video_cond_halo", "1"}};
+    rin_config c = micro_video_config("6", "3", extra, 3);
+    problem p;
+    problem_init(&p, &c, 2, 18);
+    int w = c.patch + 2;
+    printf("  micro video model, channels k=2, halo 1: %d tokens, stem input %d, %zu parameters\n",
+           rin_config_num_tokens(&c), p.m->dims.Pin, rin_config_num_params(&c));
+    CHECK(rin_config_num_tokens(&c) == 8 && p.m->dims.P == 8 &&
+          p.m->dims.Pin == 8 + 2 * w * w * c.C);
+    fd_whole_model(&p);
+    /* the last k clean frames reach the prediction through the windows; an earlier one does not */
+    size_t frame = (size_t)c.H * c.W * c.C;
+    float *pred0 = malloc(p.npix * 4);
+    problem_loss(&p);
+    memcpy(pred0, p.pred, p.npix * 4);
+    p.cond[0 * frame + 5] += 0.5f;
+    problem_loss(&p);
+    CHECK(memcmp(pred0, p.pred, p.npix * 4) == 0);
+    p.cond[0 * frame + 5] -= 0.5f;
+    for (int f = 1; f < 3; f++) {
+        p.cond[(size_t)f * frame + 5] += 0.5f;
+        problem_loss(&p);
+        CHECK_MSG(memcmp(pred0, p.pred, p.npix * 4) != 0, "clean frame %d ignored", f);
+        p.cond[(size_t)f * frame + 5] -= 0.5f;
+    }
+    free(pred0);
+    problem_free(&p);
+}
+
 TEST(model_fd_token_gamma) {
     /* token_gamma (rin's, docs/video.md): every interface token gets time_tape_w @ code(gamma)
      * of its time slot. Video with conditioning tokens (gamma = 1) and a level per noisy slot
@@ -781,6 +815,9 @@ TEST(model_threads_1_vs_2_video_channels) {
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         CHECK(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
     threads_check(&c, 5, 32);
+    /* and with a 3-pixel halo (14 x 14 windows around the 8 x 8 patches) */
+    CHECK(rin_config_set(&c, "video_cond_halo", "3", NULL, 0) == RIN_STATUS_OK);
+    threads_check(&c, 5, 33);
 }
 
 /* T5 per GEMM path: the tiny model, and one whose layers are large enough for rin_sgemm to cut

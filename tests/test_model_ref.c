@@ -9,7 +9,8 @@
  * without self-conditioning (model_readonly), and a video model (model_video, spec 6: 3-D
  * patches with time padding on the noisy and the conditioning frames, readout cropped), also
  * with rin's video_cond = channels (model_video_channels: the last 2 of 3 clean frames stacked
- * onto every noisy pixel through a stem 3x as wide, no conditioning tokens) and with rin's
+ * onto every noisy pixel through a stem 3x as wide, no conditioning tokens; model_video_halo:
+ * the same frames as 4 x 4 windows around each 2 x 2 patch, video_cond_halo = 1) and with rin's
  * token_gamma (model_video_token_gamma: each noisy time slot's own gamma and the conditioning
  * tokens' gamma = 1 embedded by time_tape_w into every interface token).
  *
@@ -203,6 +204,9 @@ TEST(model_ref_video_sin_cos_positions) {
 }
 TEST(model_ref_video_channels) {
     run_fixture("model_video_channels.safetensors");
+}
+TEST(model_ref_video_halo) {
+    run_fixture("model_video_halo.safetensors");
 }
 TEST(model_ref_video_token_gamma) {
     run_fixture("model_video_token_gamma.safetensors");

@@ -566,7 +566,7 @@ TEST(video_patch3d_stack) {
     float *pat = gc_uniform(npat, 13, 5, 6), *y = gc_uniform(npat, 14, -1, 1);
     float *zero = gc_zeros((size_t)B * Nc * frame), *dx = gc_uniform(nclip, 15, -1, 1);
     float *dx0 = malloc(nclip * sizeof *dx0);
-    rin_patchify3d_stack(pat, x, cond, Nc, k, &v, B);
+    rin_patchify3d_stack(pat, x, cond, Nc, k, 0, &v, B);
     /* entry (((f%s) p + row%p) p + col%p) Ct + ch' of token (f/s, row/p, col/p): ch' < C the
      * noisy frame f, then clean frame Nc-k+m at the same pixel; zero in padding frames */
     int bad = 0;
@@ -589,16 +589,68 @@ TEST(video_patch3d_stack) {
     /* the backward adds the noisy channels only: <stack(x, 0), y> = <x, back(y)>, and it
      * accumulates */
     memcpy(dx0, dx, nclip * sizeof *dx);
-    rin_patchify3d_stack_backward(dx, y, k, &v, B);
-    rin_patchify3d_stack(pat, x, zero, Nc, k, &v, B);
+    rin_patchify3d_stack_backward(dx, y, k, 0, &v, B);
+    rin_patchify3d_stack(pat, x, zero, Nc, k, 0, &v, B);
     double lhs = gc_dot(pat, y, npat), rhs = gc_dot(x, dx, nclip) - gc_dot(x, dx0, nclip);
     CHECK_CLOSE(lhs, rhs, 1e-9, 1e-6);
     /* k = 1 is the last clean frame alone */
     int P1 = s * p * p * 2 * C;
     float *pat1 = gc_zeros((size_t)B * n * P1);
-    rin_patchify3d_stack(pat1, x, cond, Nc, 1, &v, B);
+    rin_patchify3d_stack(pat1, x, cond, Nc, 1, 0, &v, B);
     CHECK(pat1[C] == cond[(size_t)(Nc - 1) * frame] && pat1[0] == x[0]);
     free(x), free(cond), free(pat), free(y), free(zero), free(dx), free(dx0), free(pat1);
+}
+
+TEST(video_patch3d_stack_halo) {
+    /* video_cond_halo = 3 on 2-pixel patches: every token holds its noisy s p p C patch, then k = 2
+     * clean 8 x 8 windows centred on the patch (zero past the frame), the same in every slot */
+    int B = 2, F = 3, Nc = 3, k = 2, h = 3, H = 4, W = 6, C = 2, s = 2, p = 2, grid = 6;
+    int w = p + 2 * h, Pn = s * p * p * C, P = Pn + k * w * w * C, n = 2 * grid;
+    rin_video_patch v = {.F = F, .H = H, .W = W, .C = C, .s = s, .p = p, .n = n, .tok0 = 0};
+    size_t frame = (size_t)H * W * C, nclip = (size_t)B * F * frame, npat = (size_t)B * n * P;
+    float *x = gc_uniform(nclip, 21, -1, 1), *cond = gc_uniform((size_t)B * Nc * frame, 22, -1, 1);
+    float *pat = gc_uniform(npat, 23, 5, 6), *y = gc_uniform(npat, 24, -1, 1);
+    float *zero = gc_zeros((size_t)B * Nc * frame), *dx = gc_uniform(nclip, 25, -1, 1);
+    float *dx0 = malloc(nclip * sizeof *dx0), *plain = gc_zeros((size_t)B * n * Pn);
+    rin_patchify3d_stack(pat, x, cond, Nc, k, h, &v, B);
+    /* the noisy part is rin_patchify3d's patch, padding frame included */
+    rin_patchify3d(plain, x, &v, B);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < n; t++)
+            bad += memcmp(pat + ((size_t)b * n + t) * P, plain + ((size_t)b * n + t) * Pn,
+                          (size_t)Pn * sizeof(float)) != 0;
+    CHECK_MSG(bad == 0, "%d noisy patches differ from rin_patchify3d's", bad);
+    /* window entry ((m w + i) w + j) C + ch of token (u, r, c): clean frame Nc-k+m at row
+     * r p - h + i, column c p - h + j, or zero outside the frame */
+    bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < n; t++)
+            for (int m = 0; m < k; m++)
+                for (int i = 0; i < w; i++)
+                    for (int j = 0; j < w; j++)
+                        for (int ch = 0; ch < C; ch++) {
+                            int r = (t % grid) / (W / p), c = t % (W / p);
+                            int yy = r * p - h + i, xx = c * p - h + j;
+                            float want = 0.0f;
+                            if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                                want = cond[((size_t)b * Nc + Nc - k + m) * frame +
+                                            ((size_t)yy * W + xx) * C + ch];
+                            size_t e = Pn + (((size_t)m * w + i) * w + j) * C + ch;
+                            bad += pat[((size_t)b * n + t) * P + e] != want;
+                        }
+    CHECK_MSG(bad == 0, "%d window entries misplaced", bad);
+    /* spelled out once: token (slot 0, row 1, column 2) has its window origin at
+     * (r p - h, c p - h) = (-1, 1), so its last window's entry (1, 0) is clean pixel (0, 1) */
+    CHECK(pat[(size_t)(1 * (W / p) + 2) * P + Pn + (size_t)w * w * C + ((size_t)1 * w + 0) * C] ==
+          cond[(size_t)(Nc - 1) * frame + ((size_t)0 * W + 1) * C]);
+    /* adjoint on the noisy part; the clean windows get no gradient; it accumulates */
+    memcpy(dx0, dx, nclip * sizeof *dx);
+    rin_patchify3d_stack_backward(dx, y, k, h, &v, B);
+    rin_patchify3d_stack(pat, x, zero, Nc, k, h, &v, B);
+    double lhs = gc_dot(pat, y, npat), rhs = gc_dot(x, dx, nclip) - gc_dot(x, dx0, nclip);
+    CHECK_CLOSE(lhs, rhs, 1e-9, 1e-6);
+    free(x), free(cond), free(pat), free(y), free(zero), free(dx), free(dx0), free(plain);
 }
 
 TEST(video_config_channels) {

@@ -75,6 +75,8 @@ static const rin_key keys[] = {
                           .help = "video: last clean frames stacked as channels (channels mode)"},
     {"token_gamma",       RIN_KEY_BOOL, F(token_gamma), .flags = NEW,
                           .help = "each token gets an embedding of its noise level (rin's)"},
+    {"video_cond_halo",   RIN_KEY_INT,  F(video_cond_halo), .lo = 0, .hi = 4096, .flags = NEW,
+                          .help = "video: pixels of clean context around each patch (channels)"},
 };
 // clang-format on
 #undef NEW
@@ -162,10 +164,10 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
     rin_status s = rin_key_set(&keys[i], c, value, err, errlen);
     /* video_cond_frames follows the mode: 'channels' takes 1 unless it was set before, 'tokens'
-     * has none (so a checkpoint's or a file's keys apply in table order) */
+     * has none (nor a halo) (so a checkpoint's or a file's keys apply in table order) */
     if (!s && keys[i].offset == offsetof(rin_config, video_cond)) {
         if (!c->video_cond)
-            c->video_cond_frames = 0;
+            c->video_cond_frames = c->video_cond_halo = 0;
         else if (c->video_cond_frames == 0)
             c->video_cond_frames = 1;
     }
@@ -218,8 +220,14 @@ void rin_dims_compute(rin_dims *d, const rin_config *c) {
         d->nx = (c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0) *
                 time_slots(d->Tx, c->seq_stride);
     }
-    /* video_cond = channels: each pixel of a noisy patch also carries k clean frames' C */
-    d->Pin = c->seq_len > 0 && c->video_cond ? d->P * (1 + c->video_cond_frames) : d->P;
+    /* video_cond = channels: each pixel of a noisy patch also carries k clean frames' C; with a
+     * halo h, the token carries k clean (p + 2h)^2 windows after its noisy pixels instead */
+    d->Pin = d->P;
+    if (c->seq_len > 0 && c->video_cond) {
+        int w = c->patch + 2 * c->video_cond_halo;
+        d->Pin = c->video_cond_halo > 0 ? d->P + c->video_cond_frames * w * w * c->C
+                                        : d->P * (1 + c->video_cond_frames);
+    }
     /* token_gamma: one noise level per noisy time slot, and gamma = 1 for conditioning tokens */
     d->grid = c->patch > 0 ? (c->H / c->patch) * (c->W / c->patch) : 0;
     d->ns = c->seq_len > 0 ? time_slots(d->Tx, c->seq_stride) : 1;
@@ -295,6 +303,17 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
                           "feeds every conditioning frame as tokens); set video_cond = channels "
                           "or leave it 0",
                           c->video_cond_frames);
+    if (!c->video_cond && c->video_cond_halo != 0)
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond_halo: %d applies to video_cond = channels only (the "
+                          "clean frames' context around each noisy patch); set video_cond = "
+                          "channels or leave it 0",
+                          c->video_cond_halo);
+    if (c->video_cond_halo > (c->H > c->W ? c->H : c->W))
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "video_cond_halo: %d is out of range [0, max(image_height, "
+                          "image_width) = %d] (a wider window sees only zeros past the frame)",
+                          c->video_cond_halo, c->H > c->W ? c->H : c->W);
     if (c->tape_pos_encoding == 2 && (c->seq_len == 0 || c->E % 16))
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "tape_pos_encoding: sin_cos_3d_plus_learned is for video models "

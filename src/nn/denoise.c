@@ -368,7 +368,8 @@ static void tokenise(const rin_ctx *ctx, float *patches, const float *x_t, int B
     const rin_config *c = &ctx->model->cfg;
     rin_video_patch v = patch_part(ctx, 0);
     if (c->seq_len > 0 && c->video_cond) {
-        rin_patchify3d_stack(patches, x_t, ctx->cond, c->cond_frames, c->video_cond_frames, &v, B);
+        rin_patchify3d_stack(patches, x_t, ctx->cond, c->cond_frames, c->video_cond_frames,
+                             c->video_cond_halo, &v, B);
         return;
     }
     rin_patchify3d(patches, x_t, &v, B);
@@ -792,7 +793,8 @@ rin_status rin_backward(rin_ctx *ctx, const float *dpred, const float *dz_out, f
     if (dx_t) { /* conditioning frames (tokens or channels) are data: no gradient */
         memset(dx_t, 0, (size_t)B * rin_config_input_floats(c) * sizeof(float));
         if (c->seq_len > 0 && c->video_cond)
-            rin_patchify3d_stack_backward(dx_t, s->dpatch, c->video_cond_frames, &pp, B);
+            rin_patchify3d_stack_backward(dx_t, s->dpatch, c->video_cond_frames, c->video_cond_halo,
+                                          &pp, B);
         else
             rin_patchify3d_backward(dx_t, s->dpatch, &pp, B);
     }

@@ -23,12 +23,14 @@
 typedef struct geom {
     int B, F, H, W, C, s, p;
     int n, tok0; /* tokens per example in the patch array; the first one this clip fills */
+    size_t row;  /* floats per token row; 0: s p p C (a halo layout's rows are wider) */
 } geom;
 
 /* dir 0: patches <- clip; dir 1: clip <- patches; accumulate: += instead of =. */
 static void permute(float *patches, float *clip, const geom *g, int dir, int accumulate) {
     int H = g->H, W = g->W, C = g->C, s = g->s, p = g->p, gw = W / p;
-    int grid = (H / p) * gw, slots = (g->F + s - 1) / s, nt = slots * grid, P = s * p * p * C;
+    int grid = (H / p) * gw, slots = (g->F + s - 1) / s, nt = slots * grid;
+    size_t P = g->row ? g->row : (size_t)s * p * p * C;
     double prof_t0 = RIN_PROF_BEGIN();
 #pragma omp parallel for
     for (int bt = 0; bt < g->B * nt; bt++) {
@@ -160,14 +162,63 @@ static void stack_permute(float *patches, float *clip, const float *cond, int Nc
     RIN_PROF_END(PATCH, prof_t0, 0);
 }
 
-void rin_patchify3d_stack(float *patches, const float *clip, const float *cond, int Nc, int k,
-                          const rin_video_patch *v, int B) {
-    RIN_ASSERT(k >= 1 && k <= Nc && cond);
-    stack_permute(patches, (float *)(uintptr_t)clip, cond, Nc, k, v, B, 0);
+/* Floats per token row of a halo layout: the noisy patch, then k windows of (p + 2h)^2 pixels. */
+static size_t halo_row(const rin_video_patch *v, int k, int h) {
+    size_t w = (size_t)v->p + 2 * (size_t)h;
+    return (size_t)v->s * v->p * v->p * v->C + (size_t)k * w * w * v->C;
 }
 
-void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k,
+/* With a halo h > 0: each token's row is its noisy patch (s p p C, as rin_patchify3d cuts it)
+ * followed by the k clean windows, written here (dir 0 only: the clean frames get no gradient). */
+static void halo_windows(float *patches, const float *cond, int Nc, int k, int h,
+                         const rin_video_patch *v, int B) {
+    int F = v->F, H = v->H, W = v->W, C = v->C, s = v->s, p = v->p, gw = W / p, w = p + 2 * h;
+    int grid = (H / p) * gw, nt = ((F + s - 1) / s) * grid;
+    size_t Pn = (size_t)s * p * p * C, Pin = halo_row(v, k, h);
+    size_t frame = (size_t)H * W * C;
+    double prof_t0 = RIN_PROF_BEGIN();
+#pragma omp parallel for
+    for (int bt = 0; bt < B * nt; bt++) {
+        int b = bt / nt, t = bt % nt, r = (t % grid) / gw, c = t % gw;
+        float *e = patches + ((size_t)b * v->n + v->tok0 + t) * Pin + Pn;
+        for (int m = 0; m < k; m++) {
+            const float *cf = cond + ((size_t)b * Nc + (Nc - k + m)) * frame;
+            for (int i = 0; i < w; i++) {
+                int y = r * p - h + i;
+                for (int j = 0; j < w; j++, e += C) {
+                    int x = c * p - h + j;
+                    if (y < 0 || y >= H || x < 0 || x >= W)
+                        memset(e, 0, (size_t)C * sizeof(float));
+                    else
+                        memcpy(e, cf + ((size_t)y * W + x) * C, (size_t)C * sizeof(float));
+                }
+            }
+        }
+    }
+    RIN_PROF_END(PATCH, prof_t0, 0);
+}
+
+void rin_patchify3d_stack(float *patches, const float *clip, const float *cond, int Nc, int k,
+                          int halo, const rin_video_patch *v, int B) {
+    RIN_ASSERT(k >= 1 && k <= Nc && cond && halo >= 0);
+    if (halo == 0) {
+        stack_permute(patches, (float *)(uintptr_t)clip, cond, Nc, k, v, B, 0);
+        return;
+    }
+    geom g = video_geom(v, B);
+    g.row = halo_row(v, k, halo);
+    permute(patches, (float *)(uintptr_t)clip, &g, 0, 0);
+    halo_windows(patches, cond, Nc, k, halo, v, B);
+}
+
+void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k, int halo,
                                    const rin_video_patch *v, int B) {
-    RIN_ASSERT(k >= 1);
-    stack_permute((float *)(uintptr_t)dpatches, dclip, NULL, 0, k, v, B, 1);
+    RIN_ASSERT(k >= 1 && halo >= 0);
+    if (halo == 0) {
+        stack_permute((float *)(uintptr_t)dpatches, dclip, NULL, 0, k, v, B, 1);
+        return;
+    }
+    geom g = video_geom(v, B);
+    g.row = halo_row(v, k, halo);
+    permute((float *)(uintptr_t)dpatches, dclip, &g, 1, 1);
 }

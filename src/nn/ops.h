@@ -122,10 +122,17 @@ void rin_unpatchify3d_backward(float *dpatches, const float *dclip, const rin_vi
  * SAME padding of the stacked input). patches (B,n,s p p C (1+k)), clip (B,F,H,W,C),
  * cond (B,Nc,H,W,C), 1 <= k <= Nc. PyTorch: patchify3d(torch.cat([clip,
  * cond[:, Nc-k:].permute(0,2,3,1,4).reshape(B,1,H,W,k C).expand(B,F,H,W,k C)], -1), s, p). */
+/* halo h > 0 (video_cond_halo, rin's own) lays each token out differently: its noisy patch
+ * (s p p C, rin_patchify3d's order), then for each clean frame cond[Nc-k .. Nc-1] the
+ * (p + 2h) x (p + 2h) x C window whose rows are r p - h .. r p + p + h - 1 and columns
+ * c p - h .. c p + p + h - 1 of the token's patch row r and column c, zero past the frame's
+ * edge; the same windows in every time slot. Rows are s p p C + k (p + 2h)^2 C wide. PyTorch:
+ * torch.cat([patchify3d(clip), F.unfold(cond frame, p + 2h, padding=h, stride=p)
+ * in (row, column, channel) order, per frame], -1). h = 0 is the per-pixel layout above. */
 void rin_patchify3d_stack(float *patches, const float *clip, const float *cond, int Nc, int k,
-                          const rin_video_patch *v, int B);
+                          int halo, const rin_video_patch *v, int B);
 /* dclip += the noisy channels of dpatches (the clean frames are data and get no gradient). */
-void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k,
+void rin_patchify3d_stack_backward(float *dclip, const float *dpatches, int k, int halo,
                                    const rin_video_patch *v, int B);
 
 /* ---- rows broadcast (op_pointwise.c) --------------------------------------------------------
