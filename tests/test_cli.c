@@ -876,6 +876,54 @@ TEST(cli_video_train_sample_eval) {
     CHECK(system(p) == 0);
 }
 
+TEST(cli_video_halo_short_blocks) {
+    /* rin's video_cond_halo through the commands: a short-block model (1 frame from the last 2)
+     * whose tokens see the clean frames' 12 x 12 windows around their 8 x 8 patches; the key
+     * reaches config.txt and the checkpoint, the stem is as wide as the windows, and sample and
+     * eval roll it out to 4 frames */
+    char p[900], out[16384];
+    micro_video mv;
+    micro_video_setup(&mv, "vhalo",
+                      "--set seq_len=3 --set cond_frames=2 --set video_cond=channels "
+                      "--set video_cond_frames=2 --set video_cond_halo=2",
+                      2);
+    const char *dir = mv.dir, *img = mv.img, *run_dir = mv.run_dir, *common = mv.common;
+    int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
+    printf("%s", out);
+    CHECK(st == 0);
+    snprintf(p, sizeof p, "%s/config.txt", run_dir);
+    char cfg[4096];
+    read_text(p, cfg, sizeof cfg);
+    CHECK(strstr(cfg, "video_cond_halo=2\n") != NULL);
+    char mo[600], strip[600], err[512];
+    snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
+    rin_model *m = NULL;
+    CHECK(rin_model_load(&m, mo, err, sizeof err) == RIN_STATUS_OK);
+    if (m) {
+        CHECK(rin_model_config(m)->video_cond_halo == 2);
+        /* the noisy 8 x 8 patch, then 2 clean 12 x 12 windows */
+        CHECK(rin_model_find_tensor(m, "stem_w")->shape[1] == 8 * 8 + 2 * 12 * 12);
+        rin_model_free(m);
+    }
+    snprintf(strip, sizeof strip, "%s/strip.png", dir);
+    st = run(out, sizeof out,
+             "sample --model %s --data mmnist:idx:%s --n 2 --steps 2 --frames 4 --strip %s", mo,
+             img, strip);
+    printf("%s", out);
+    CHECK(st == 0 && file_size(strip) > 0 && strstr(out, "roll-out: 4 rounds of 1"));
+    st = run(out, sizeof out,
+             "eval --model %s --data mmnist:idx:%s --n 2 --k 1 --steps 2 --frames 4", mo, img);
+    printf("%s", out);
+    CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "conditioning check:"));
+    /* a halo without channels is refused, naming the key */
+    st = run(out, sizeof out,
+             "train --run %s/r2 %s --set video_cond=tokens --set video_cond_halo=2", dir, common);
+    CHECK_MSG(st != 0 && strstr(out, "video_cond_halo: 2 applies to video_cond = channels only"),
+              "%s", out);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
+
 TEST(cli_video_channels_train_sample_eval) {
     /* rin's video_cond = channels through the same commands with no new option: train a micro
      * model whose noisy pixels also carry the last 2 clean frames, sample a strip and a GIF,
