@@ -26,7 +26,7 @@ RIN=${RIN:-build/rin}
 ONE="mmnist,items=1,speed=1-3"
 STATIC="mmnist,speed=0"
 TWO="mmnist"
-ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps short2 short1 short2_x0 short1_x0 static_tokens static_channels static_channels_x0 two_tokens two_channels_x0 short1_halo4 short1_halo8 short2_halo8 short1_halo8_deep"
+ALL_ARMS="tokens channels channels_tg channels_df channels_x0 channels_eps short2 short1 short2_x0 short1_x0 static_tokens static_channels static_channels_x0 two_tokens two_channels_x0 short1_halo4 short1_halo8 short2_halo8 short1_halo8_deep short1_halo8_e256 short1_p4_halo4"
 ARMS=${ARMS:-$ALL_ARMS}
 
 # arm -> "data|what changes|--set overrides"
@@ -47,6 +47,8 @@ arm_spec() {
     short1_halo8) echo "$ONE|short blocks: 1 frame from 2, channels with an 8-pixel halo, x0, rolled out|seq_len=3 cond_frames=2 $ch pred_type=x0 video_cond_halo=8" ;;
     short2_halo8) echo "$ONE|short blocks: 2 frames from 2, channels with an 8-pixel halo, x0, rolled out|seq_len=4 cond_frames=2 $ch pred_type=x0 video_cond_halo=8" ;;
     short1_halo8_deep) echo "$ONE|short1_halo8 with 3 blocks and a 4x write MLP (more per-token depth)|seq_len=3 cond_frames=2 $ch pred_type=x0 video_cond_halo=8 num_layers=2,2,2 tape_mlp_ratio=4" ;;
+    short1_halo8_e256) echo "$ONE|short1_halo8 with tape_dim 256 (a wider token for the window)|seq_len=3 cond_frames=2 $ch pred_type=x0 video_cond_halo=8 tape_dim=256" ;;
+    short1_p4_halo4) echo "$ONE|short blocks: 1 frame from 2, 4x4 patches with a 4-pixel halo, x0, rolled out|seq_len=3 cond_frames=2 $ch pred_type=x0 video_cond_halo=4 patch_size=4" ;;
     static_tokens) echo "$STATIC|static copy probe, tokens|" ;;
     static_channels) echo "$STATIC|static copy probe, channels, k = 2|$ch" ;;
     static_channels_x0) echo "$STATIC|static copy probe, channels, k = 2, x0 target|$ch pred_type=x0" ;;

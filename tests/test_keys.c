@@ -455,6 +455,15 @@ TEST(keys_config_messages_unchanged) {
     CHECK_MSG(!strcmp(herr, "video_cond_halo: 33 is out of range [0, max(image_height, "
                             "image_width) = 32] (a wider window sees only zeros past the frame)"),
               "%s", herr);
+    /* a window so wide that the stem input would not fit the model's int sizes */
+    CHECK(rin_config_set(&c, "image_height", "4096", NULL, 0) == 0 &&
+          rin_config_set(&c, "image_width", "4096", NULL, 0) == 0 &&
+          rin_config_set(&c, "video_cond_frames", "5", NULL, 0) == 0);
+    c.video_cond_halo = 4096;
+    CHECK(rin_config_validate(&c, herr, sizeof herr) == RIN_STATUS_CONFIG);
+    CHECK_MSG(!strcmp(herr, "video_cond_halo: 4096 makes each token's stem input 336200064 floats "
+                            "wide (at most 10,000,000)"),
+              "%s", herr);
     /* rin_config_validate's range checks name the key */
     rin_config_preset(&c, "tiny", NULL, 0);
     c.tape_pos_encoding = 3;

@@ -314,6 +314,16 @@ rin_status rin_config_validate(const rin_config *c, char *err, size_t errlen) {
                           "video_cond_halo: %d is out of range [0, max(image_height, "
                           "image_width) = %d] (a wider window sees only zeros past the frame)",
                           c->video_cond_halo, c->H > c->W ? c->H : c->W);
+    if (c->video_cond_halo > 0) { /* the windows' width, before rin_dims_compute's int sizes */
+        double w = (double)c->patch + 2.0 * c->video_cond_halo;
+        double pin = (double)c->patch * c->patch * c->C * (c->seq_stride > 0 ? c->seq_stride : 1) +
+                     (double)c->video_cond_frames * w * w * c->C;
+        if (pin > 1e7)
+            return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                              "video_cond_halo: %d makes each token's stem input %.0f floats "
+                              "wide (at most 10,000,000)",
+                              c->video_cond_halo, pin);
+    }
     if (c->tape_pos_encoding == 2 && (c->seq_len == 0 || c->E % 16))
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
                           "tape_pos_encoding: sin_cos_3d_plus_learned is for video models "
