@@ -173,9 +173,11 @@ void video_preview(const char *path, rin_ctx *ctx, const rin_video_source *src,
 
 typedef struct video_opts {
     const char *model, *weights, *data, *strip, *gif, *csv;
-    long first; /* first clip index of the source */
+    char gif_default[1100]; /* the strip's path with .gif for .png, when --gif is not given */
+    long first;             /* first clip index of the source */
     int n, k, steps, batch, scale;
     int frames;           /* predicted frames per clip, by roll-out (0: seq_len - cond_frames) */
+    int no_check;         /* rin eval --no-check: skip the conditioning check */
     rin_sample_config sc; /* sampler, spacing, schedule, latent carry (SAMPLING_OPTIONS) */
     uint64_t seed, data_seed;
 } video_opts;
@@ -206,10 +208,13 @@ static void video_usage(FILE *f, int eval) {
             eval ? "eval" : "sample", eval ? 100 : 4,
             eval ? "  --csv FILE        per-frame table (frame; model, copy-last and all-black\n"
                    "                    MSE, PSNR, SSIM)\n"
+                   "  --no-check        skip the conditioning check (the first sample again with\n"
+                   "                    the next clip's conditioning frames), which doubles the\n"
+                   "                    time of an eval\n"
                  : "  --strip FILE      PNG strip, per clip truth row then prediction row\n"
                    "                    (default video_strip.png)\n"
-                   "  --gif FILE        animated GIF, truth beside prediction (default "
-                   "video.gif)\n"
+                   "  --gif FILE        animated GIF, truth beside prediction (default: the\n"
+                   "                    strip's path with .gif for .png)\n"
                    "  --scale N         enlarge the strip and GIF N times, nearest neighbour\n"
                    "                    (default auto: frames of at least 84 pixels; 1 = none)\n"
                    "The strip records the checkpoint's SHA-256 and step, sampler, steps and seed\n"
@@ -233,6 +238,7 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
                                          {"csv", required_argument, 0, 'C'},
                                          {"scale", required_argument, 0, 'Z'},
                                          {"frames", required_argument, 0, 'F'},
+                                         {"no-check", no_argument, 0, 'N'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     *o = (video_opts){.weights = "ema",
@@ -242,8 +248,7 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
                       .steps = 50,
                       .batch = 16,
                       .data_seed = 1,
-                      .strip = "video_strip.png",
-                      .gif = "video.gif"};
+                      .strip = "video_strip.png"};
     rin_sample_config_default(&o->sc);
     snprintf(o->sc.sampler, sizeof o->sc.sampler, "ddim");
     int c;
@@ -265,6 +270,11 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         case 'C': o->csv = optarg; break;
         case 'Z': o->scale = parse_scale("--scale", optarg); break;
         case 'F': o->frames = (int)parse_long("--frames", optarg, 1, RIN_VIDEO_MAX_FRAMES); break;
+        case 'N':
+            if (!eval)
+                die("--no-check is an option of rin eval");
+            o->no_check = 1;
+            break;
         case 'h': video_usage(stdout, eval); exit(0);
         default:
             if (sampling_option(&o->sc, c, optarg))
@@ -277,6 +287,15 @@ static void video_parse(video_opts *o, int argc, char **argv, int eval) {
         die("unexpected argument '%s'", argv[optind]);
     if (!o->model)
         die("--model is required");
+    if (!o->gif) { /* beside the strip, not wherever the command ran */
+        size_t n = strlen(o->strip);
+        if (n >= 4 && !strcmp(o->strip + n - 4, ".png"))
+            n -= 4;
+        if (n + 5 > sizeof o->gif_default)
+            die("--strip: path too long (%zu bytes)", strlen(o->strip));
+        snprintf(o->gif_default, sizeof o->gif_default, "%.*s.gif", (int)n, o->strip);
+        o->gif = o->gif_default;
+    }
 }
 
 /* The model, a ctx and the sampling config of a video checkpoint. */
@@ -577,7 +596,7 @@ int cmd_eval_video(int argc, char **argv) {
                    "out of its PSNR averages (inf where every frame is)\n",
                    n, group_titles[g], (long)N * F);
     }
-    if (N > 1 && Nc > 0) {
+    if (N > 1 && Nc > 0 && !o.no_check) {
         /* Does the model use its conditioning frames? The first sample again, same noise,
          * with clip i + 1's conditioning frames (the whole roll-out from them): a model that
          * reads them does worse here. */

@@ -911,10 +911,21 @@ TEST(cli_video_halo_short_blocks) {
              img, strip);
     printf("%s", out);
     CHECK(st == 0 && file_size(strip) > 0 && strstr(out, "roll-out: 4 rounds of 1"));
+    /* without --gif the GIF goes beside the strip, not into the working directory */
+    snprintf(p, sizeof p, "%s/strip.gif", dir);
+    CHECK_MSG(file_size(p) > 0 && strstr(out, "gif /tmp/"), "%s", out);
     st = run(out, sizeof out,
              "eval --model %s --data mmnist:idx:%s --n 2 --k 1 --steps 2 --frames 4", mo, img);
     printf("%s", out);
     CHECK(st == 0 && strstr(out, "copy-last") && strstr(out, "conditioning check:"));
+    /* --no-check leaves the conditioning check out, and only it */
+    st = run(out, sizeof out,
+             "eval --model %s --data mmnist:idx:%s --n 2 --k 1 --steps 2 --frames 4 --no-check", mo,
+             img);
+    CHECK_MSG(st == 0 && strstr(out, "copy-last") && !strstr(out, "conditioning check:"), "%s",
+              out);
+    st = run(out, sizeof out, "sample --model %s --no-check", mo);
+    CHECK_MSG(st != 0 && strstr(out, "--no-check is an option of rin eval"), "%s", out);
     /* a halo without channels is refused, naming the key */
     st = run(out, sizeof out,
              "train --run %s/r2 %s --set video_cond=tokens --set video_cond_halo=2", dir, common);
