@@ -1233,3 +1233,112 @@ TEST(cli_video_token_gamma_frame_noise) {
     snprintf(p, sizeof p, "rm -rf %s", dir);
     CHECK(system(p) == 0);
 }
+
+/* Does `key=value` of a config file hold in a resolved config.txt? Numbers compare as numbers
+ * ("2e-3" is "0.002"), anything else as text. */
+static int config_txt_has(const char *cfg, const char *key, const char *value) {
+    char pat[200];
+    snprintf(pat, sizeof pat, "\n%s=", key);
+    const char *at = strstr(cfg, pat);
+    if (!at)
+        return 0;
+    at += strlen(pat);
+    char got[200];
+    size_t n = strcspn(at, "\n");
+    snprintf(got, sizeof got, "%.*s", (int)n, at);
+    char *e1, *e2;
+    double a = strtod(got, &e1), b = strtod(value, &e2);
+    if (*got && *value && !*e1 && !*e2)
+        return a == b;
+    return !strcmp(got, value);
+}
+
+TEST(cli_configs_every_file_trains) {
+    /* Every file in configs/ is a recipe a user runs as its header says: it must parse, and
+     * every key it sets must reach the run's config.txt (the later file winning). One step of
+     * each on synthetic data; the keys this test overrides to keep it short are not checked. */
+    static const struct {
+        const char *preset, *files[2];
+    } recipes[] = {
+        {"fmnist", {"fmnist.conf", NULL}},
+        {"fmnist", {"fmnist.conf", "fmnist-long.conf"}},
+        {"fmnist", {"bench-fmnist-small.conf", NULL}},
+        {"video", {"video.conf", NULL}},
+        {"video", {"video.conf", "video-short.conf"}},
+    };
+    static const char *const overridden[] = {
+        "data",       "total_steps",  "batch_size",  "sample_every", "sample_count", "sample_steps",
+        "time_limit", "image_height", "image_width", "warmup_steps", "ckpt_every",   NULL};
+    const int R = (int)(sizeof recipes / sizeof recipes[0]);
+    /* a new file in configs/ needs a recipe here */
+    char out[16384];
+    CHECK(test_shell(out, sizeof out, "ls configs/*.conf") == 0);
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *name = strrchr(line, '/') ? strrchr(line, '/') + 1 : line;
+        int found = 0;
+        for (int r = 0; r < R; r++)
+            for (int f = 0; f < 2; f++)
+                found |= recipes[r].files[f] && !strcmp(recipes[r].files[f], name);
+        CHECK_MSG(found, "configs/%s has no recipe in cli_configs_every_file_trains", name);
+    }
+    char dir[256], img[300], lab[300], p[900];
+    snprintf(dir, sizeof dir, "/tmp/rin_cli_configs_%d", (int)getpid());
+    snprintf(img, sizeof img, "%s/img.idx", dir);
+    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    write_idx(img, lab, 8);
+    for (int r = 0; r < R; r++) {
+        char cfgs[300] = "", run_dir[400], data[800];
+        for (int f = 0; f < 2 && recipes[r].files[f]; f++) {
+            size_t n = strlen(cfgs);
+            snprintf(cfgs + n, sizeof cfgs - n, " --config configs/%s", recipes[r].files[f]);
+        }
+        snprintf(run_dir, sizeof run_dir, "%s/run%d", dir, r);
+        if (!strcmp(recipes[r].preset, "video"))
+            snprintf(data, sizeof data, "--data mmnist:idx:%s", img);
+        else
+            snprintf(data, sizeof data, "--data idx:%s,%s --set image_height=8 --set image_width=8",
+                     img, lab);
+        int st = run(out, sizeof out,
+                     "train --run %s --preset %s%s %s --steps 1 --set batch_size=2 "
+                     "--set sample_every=0 --set sample_count=1 --set sample_steps=1 "
+                     "--set time_limit=0 --set warmup_steps=1 --set ckpt_every=1",
+                     run_dir, recipes[r].preset, cfgs, data);
+        CHECK_MSG(st == 0, "%s:%s\n%s", recipes[r].preset, cfgs, out);
+        char cfg[8192];
+        cfg[0] = '\n';
+        snprintf(p, sizeof p, "%s/config.txt", run_dir);
+        read_text(p, cfg + 1, sizeof cfg - 1);
+        /* every key of every file, the later file's value where both set it */
+        for (int f = 1; f >= 0; f--) {
+            if (!recipes[r].files[f])
+                continue;
+            char path[300], text[8192];
+            snprintf(path, sizeof path, "configs/%s", recipes[r].files[f]);
+            CHECK(read_text(path, text, sizeof text) > 0);
+            char *save = NULL;
+            for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char key[100], value[200];
+                if (l[0] == '#' || sscanf(l, " %99[a-z_0-9] = %199s", key, value) != 2)
+                    continue;
+                int skip = 0;
+                for (int o = 0; overridden[o]; o++)
+                    skip |= !strcmp(key, overridden[o]);
+                if (f == 0 && recipes[r].files[1]) { /* the later file wins */
+                    char p2[300], t2[8192], pat[120];
+                    snprintf(p2, sizeof p2, "configs/%s", recipes[r].files[1]);
+                    t2[0] = '\n';
+                    read_text(p2, t2 + 1, sizeof t2 - 1);
+                    snprintf(pat, sizeof pat, "\n%s =", key);
+                    skip |= strstr(t2, pat) != NULL;
+                }
+                if (!skip)
+                    CHECK_MSG(config_txt_has(cfg, key, value), "%s: %s = %s not in %s",
+                              recipes[r].files[f], key, value, p);
+            }
+        }
+    }
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    CHECK(system(p) == 0);
+}
