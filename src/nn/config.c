@@ -163,8 +163,9 @@ rin_status rin_config_set(rin_config *c, const char *key, const char *value, cha
     if (i < 0)
         return rin_errorf(err, errlen, RIN_STATUS_CONFIG, "unknown config key '%s'", key);
     rin_status s = rin_key_set(&keys[i], c, value, err, errlen);
-    /* video_cond_frames follows the mode: 'channels' takes 1 unless it was set before, 'tokens'
-     * has none (nor a halo) (so a checkpoint's or a file's keys apply in table order) */
+    /* video_cond_frames follows the mode: 'channels' takes 1 unless it was set before; 'tokens'
+     * has no frames and no halo. A checkpoint's or a file's keys apply in table order, so the
+     * keys after video_cond still set their own values. */
     if (!s && keys[i].offset == offsetof(rin_config, video_cond)) {
         if (!c->video_cond)
             c->video_cond_frames = c->video_cond_halo = 0;
