@@ -89,9 +89,10 @@ int sampling_option(rin_sample_config *sc, int opt, const char *v);
 
 /* ---- video (cli/video.c, docs/video.md) ---- */
 typedef struct rin_video_source rin_video_source;
-/* Opens the clip source of a video model's run; an image dataset source such as "fmnist" means
- * moving items of it ("mmnist:fmnist"). Dies on failure. */
-rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed);
+/* Opens the clip source of a video model's run, clips of seq_len + extra frames (roll-out
+ * training reads one block more; rin_video_batch reads whole clips); an image dataset source such
+ * as "fmnist" means moving items of it ("mmnist:fmnist"). Dies on failure. */
+rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed, int extra);
 /* 1 when `path` is a checkpoint of a video model (seq_len > 0 in its metadata). */
 int video_model_file(const char *path);
 /* 1 when argv has --model naming a video checkpoint (sample and eval dispatch on it). */

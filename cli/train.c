@@ -275,7 +275,7 @@ typedef struct run {
     rin_dataset *data;
     rin_batcher batcher;
     rin_ctx *sctx;           /* sampling from the EMA weights */
-    rin_video_source *video; /* video models: clips instead of data/batcher */
+    rin_video_source *video; /* video models: clips of seq_len frames instead of data/batcher */
     float *cond;             /* video: the batch's conditioning frames */
     metrics met;
     char last_grid[1200];
@@ -723,7 +723,7 @@ int cmd_train(int argc, char **argv) {
 
     /* data before anything is written: a missing dataset must not leave a half-made run */
     if (c->seq_len > 0)
-        r->video = video_open_for(c, r->s.run.data, tc->seed);
+        r->video = video_open_for(c, r->s.run.data, tc->seed, 0);
     else if (rin_dataset_load(&r->data, r->s.run.data, c->H, c->W, c->C, err, sizeof err))
         die("%s", err);
     if (c->num_classes > 0 && (!r->data || !r->data->labels))
@@ -803,7 +803,15 @@ int cmd_train(int argc, char **argv) {
     float *x0 = malloc((size_t)b * per * sizeof *x0);
     r->cond = malloc(((size_t)b * rin_config_cond_floats(c) + 1) * sizeof *r->cond);
     int *labels = malloc((size_t)b * sizeof *labels);
-    if (!x0 || !labels || !r->cond)
+    /* roll-out training: the clip's first frames and its two blocks (rin_trainer_rollout_batch) */
+    int rollout = r->video && tc->rollout_rate > 0;
+    /* the same clips one block longer (the previews keep r->video's clips of seq_len frames) */
+    rin_video_source *longer =
+        rollout ? video_open_for(c, r->s.run.data, tc->seed, c->seq_len - c->cond_frames) : NULL;
+    float *cond0 =
+        rollout ? malloc(((size_t)b * rin_config_cond_floats(c) + 1) * sizeof *cond0) : NULL;
+    float *blocks = rollout ? malloc((size_t)b * 2 * per * sizeof *blocks) : NULL;
+    if (!x0 || !labels || !r->cond || (rollout && (!cond0 || !blocks)))
         die("out of memory (batch)");
     char ranks[64] = "";
     if (r->nranks > 1)
@@ -811,6 +819,9 @@ int cmd_train(int argc, char **argv) {
     char source[64]; /* a video source generates or holds clips; an image source counts them */
     if (r->data)
         snprintf(source, sizeof source, "%d images", r->data->n);
+    else if (rollout)
+        snprintf(source, sizeof source, "clips of %d frames, roll-out rate %g",
+                 2 * c->seq_len - c->cond_frames, tc->rollout_rate);
     else
         snprintf(source, sizeof source, "clips of %d frames", c->seq_len);
     if (r->rank == 0)
@@ -836,7 +847,15 @@ int cmd_train(int argc, char **argv) {
             interrupted = stop == 2;
             break;
         }
-        if (r->video) { /* clip i of the stream is clip step * B + i of the source */
+        if (rollout) { /* the same clips, one block longer */
+            rin_video_batch(longer, rin_trainer_step_count(r->tr) * B + (long)r->rank * b, b,
+                            c->cond_frames, (float)tc->b_scale, cond0, blocks);
+            rin_status s = rin_trainer_rollout_batch(r->tr, cond0, blocks, r->cond, x0, NULL);
+            if (s)
+                die("step %ld: %s", rin_trainer_step_count(r->tr) + 1,
+                    rin_trainer_last_error(r->tr)[0] ? rin_trainer_last_error(r->tr)
+                                                     : rin_status_str(s));
+        } else if (r->video) { /* clip i of the stream is clip step * B + i of the source */
             rin_video_batch(r->video, rin_trainer_step_count(r->tr) * B + (long)r->rank * b, b,
                             c->cond_frames, (float)tc->b_scale, r->cond, x0);
             rin_trainer_set_cond(r->tr, r->cond);
@@ -921,7 +940,8 @@ int cmd_train(int argc, char **argv) {
         if (step < tc->total_steps)
             fprintf(stderr, "rin train: continue with `rin train --resume %s`\n", r->dir);
     }
-    free(x0);
+    free(x0), free(cond0), free(blocks);
+    rin_video_free(longer);
     free(labels);
     free(r->met.step), free(r->met.loss), free(r->met.lr);
     rin_ctx_free(r->sctx);

@@ -36,9 +36,9 @@ static rin_video_source *open_source(const rin_config *c, const char *data, uint
     return v;
 }
 
-rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed) {
+rin_video_source *video_open_for(const rin_config *c, const char *data, uint64_t seed, int extra) {
     char err[1024];
-    rin_video_source *v = open_source(c, data, seed, c->seq_len, err, sizeof err);
+    rin_video_source *v = open_source(c, data, seed, c->seq_len + extra, err, sizeof err);
     if (!v)
         die("%s", err);
     return v;

@@ -299,6 +299,10 @@ typedef struct rin_train_config {
     /* rin's own: "fp32" (the spec; every checkpoint without the key) or "bf16", the matrix
      * products of the training step's forward and backward (rin_ctx_set_precision) */
     char precision[8];
+    /* rin's own, video models (docs/video.md, "Roll-out training"): the chance that a training
+     * clip is conditioned on the model's own prediction of its last block of frames
+     * (rin_trainer_rollout_batch); 0 (every checkpoint without the key) never. */
+    double rollout_rate;
 } rin_train_config;
 
 /* Defaults of the released CIFAR-10 sweep where they apply (LAMB, lr 3e-3, cosine@0.8,
@@ -348,6 +352,19 @@ RIN_API long rin_trainer_step_count(const rin_trainer *t);
  * rin_trainer_step calls, whose x0 is then (batch_size, seq_len - cond_frames, H, W, C).
  * Referenced, not copied. */
 RIN_API void rin_trainer_set_cond(rin_trainer *t, const float *cond);
+/* Roll-out training (rollout_rate > 0; rin's own): the next step's example from a clip of
+ * cond_frames + 2 bf frames, bf = seq_len - cond_frames, given as cond0 (batch, cond_frames,
+ * H, W, C), its first frames, and frames (batch, 2 bf, H, W, C), the rest. With probability
+ * rollout_rate per clip the first block of bf frames is replaced by the model's own one-pass
+ * x0 prediction of it from cond0, at a noise level from the training schedule. Writes cond
+ * (batch, cond_frames, ...), the last cond_frames frames of [cond0 ; that block], and x0
+ * (batch, bf, ...), the second block, makes cond the next step's conditioning
+ * (rin_trainer_set_cond), and sets rolled[i] (may be NULL) to 1 where clip i's block was
+ * predicted. Drawn from (seed, step, example) like the step; call it before each
+ * rin_trainer_step. Data parallel: this rank's examples. */
+RIN_API rin_status rin_trainer_rollout_batch(rin_trainer *t, const float *cond0,
+                                             const float *frames, float *cond, float *x0,
+                                             int *rolled);
 /* Why the last rin_trainer_step failed, naming the step ("step 12: the loss is not finite");
  * with check_numerics on, also the first non-finite tensor and the op that wrote it. */
 RIN_API const char *rin_trainer_last_error(const rin_trainer *t);

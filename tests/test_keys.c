@@ -257,6 +257,7 @@ static const char *const train_order[] = {"batch_size",
                                           "cond_dropout",
                                           "frame_noise",
                                           "precision",
+                                          "rollout_rate",
                                           NULL};
 static const char *const run_order[] = {"data",         "random_flip",    "log_every",
                                         "sample_every", "ckpt_every",     "sample_count",

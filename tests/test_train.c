@@ -657,3 +657,157 @@ TEST(train_precision_bf16) {
     CHECK_MSG(strstr(err, "precision: 'fp16' is not supported (expected fp32 or bf16)") != NULL,
               "%s", err);
 }
+
+/* ---- rollout_rate (rin's, docs/video.md "Roll-out training") -------------------------------- */
+
+/* A video model of Nc conditioning and bf predicted 8 x 8 frames, with self-conditioning. */
+static rin_config rollout_model(int Nc, int bf) {
+    rin_config c;
+    rin_config_preset(&c, "tiny", NULL, 0);
+    char sl[16], cf[16];
+    snprintf(sl, sizeof sl, "%d", Nc + bf);
+    snprintf(cf, sizeof cf, "%d", Nc);
+    const char *sets[][2] = {{"image_channels", "1"},  {"num_classes", "0"},
+                             {"seq_len", sl},          {"seq_stride", "1"},
+                             {"cond_frames", cf},      {"video_cond", "channels"},
+                             {"video_cond_frames", cf}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        RIN_ASSERT(rin_config_set(&c, sets[i][0], sets[i][1], NULL, 0) == RIN_STATUS_OK);
+    return c;
+}
+
+/* Checks one rin_trainer_rollout_batch against a hand-written one: per global example two
+ * uniforms from the "ROLT" stream of (seed, step) (rolled when the first < rate; the second the
+ * level), then the rolled examples' noise; x0_hat by an inference pass over the whole shard. */
+static void check_rollout(int Nc, int bf, const char *pred, double rate, int B, int rank,
+                          int nranks, int *nrolled) {
+    rin_config c = rollout_model(Nc, bf);
+    rin_train_config tc = train_config(B, 40);
+    snprintf(tc.pred_type, sizeof tc.pred_type, "%s", pred);
+    tc.rollout_rate = rate;
+    char err[512];
+    rin_model *m;
+    rin_trainer *tr;
+    if (rin_model_create(&m, &c, err, sizeof err)) {
+        CHECK_MSG(0, "%s", err);
+        return;
+    }
+    rin_model_init_params(m, 3);
+    RIN_ASSERT(rin_trainer_create_shard(&tr, m, &tc, rank, nranks, err, sizeof err) ==
+               RIN_STATUS_OK);
+    int b = B / nranks, e0 = rank * b;
+    size_t frame = 64, per = (size_t)bf * frame, nc = (size_t)Nc * frame;
+    float *cond0 = malloc(b * nc * 4), *frames = malloc(b * 2 * per * 4);
+    float *cond = malloc(b * nc * 4), *x0 = malloc(b * per * 4);
+    float *xt = malloc(b * per * 4), *out = malloc(b * per * 4), *xh = malloc(b * per * 4);
+    int *rolled = malloc(b * sizeof(int));
+    /* the shard's clips are the global batch's examples e0.. */
+    float *gc = malloc((size_t)B * nc * 4), *gf = malloc((size_t)B * 2 * per * 4);
+    test_fill_uniform(gc, (size_t)B * nc, 11, -1, 1);
+    test_fill_uniform(gf, (size_t)B * 2 * per, 12, -1, 1);
+    memcpy(cond0, gc + e0 * nc, b * nc * 4);
+    memcpy(frames, gf + e0 * 2 * per, b * 2 * per * 4);
+    CHECK(rin_trainer_rollout_batch(tr, cond0, frames, cond, x0, rolled) == RIN_STATUS_OK);
+
+    rin_schedule sch;
+    RIN_ASSERT(rin_schedule_parse(&sch, tc.train_schedule, NULL, 0) == RIN_STATUS_OK);
+    rin_rng rng;
+    rin_rng_seed(&rng, rin_hash64(tc.seed, 0x524F4C54ull /* ROLT */, 0));
+    int want[64] = {0}, any = 0;
+    float gam[64];
+    for (int g = 0; g < B; g++) {
+        double u = rin_rng_uniform(&rng), v = rin_rng_uniform(&rng);
+        if (g >= e0 && g < e0 + b) {
+            want[g - e0] = u < rate;
+            gam[g - e0] = (float)rin_schedule_gamma(&sch, v);
+            any |= want[g - e0];
+        }
+    }
+    rin_pred_type pt;
+    RIN_ASSERT(rin_pred_type_parse(&pt, pred, NULL, 0) == RIN_STATUS_OK);
+    if (any) {
+        rin_rng_discard(&rng, 2 * (uint64_t)e0 * per);
+        float *eps = malloc(b * per * 4);
+        for (size_t k = 0; k < b * per; k++)
+            eps[k] = (float)rin_rng_normal(&rng);
+        for (int i = 0; i < b; i++)
+            for (size_t k = 0; k < per; k++) {
+                double g = (double)gam[i];
+                xt[i * per + k] = (float)(sqrt(g) * (double)frames[i * 2 * per + k] +
+                                          sqrt(1 - g) * (double)eps[i * per + k]);
+            }
+        rin_ctx *ctx;
+        RIN_ASSERT(rin_ctx_create(&ctx, m, b, RIN_CTX_INFER, NULL, 0) == RIN_STATUS_OK);
+        rin_ctx_set_cond(ctx, cond0);
+        rin_batch in = {.B = b, .x_t = xt, .gamma = gam, .example0 = (uint64_t)e0};
+        CHECK(rin_forward(ctx, &in, out, NULL) == RIN_STATUS_OK);
+        rin_diffusion_x0_eps(xh, NULL, out, xt, gam, b, per, pt, 1.0f);
+        rin_ctx_free(ctx);
+        free(eps);
+    }
+    int bad_cond = 0, bad_x0 = 0, bad_flag = 0, differs = 0;
+    for (int i = 0; i < b; i++) {
+        bad_flag += rolled[i] != want[i];
+        *nrolled += want[i];
+        for (int j = 0; j < Nc; j++) {
+            int g = bf + j;
+            const float *exp = g < Nc    ? cond0 + (i * Nc + g) * frame
+                               : want[i] ? xh + i * per + (g - Nc) * frame
+                                         : frames + i * 2 * per + (g - Nc) * frame;
+            bad_cond += memcmp(cond + (i * Nc + j) * frame, exp, frame * 4) != 0;
+            if (g >= Nc && want[i])
+                differs += memcmp(exp, frames + i * 2 * per + (g - Nc) * frame, frame * 4) != 0;
+        }
+        bad_x0 += memcmp(x0 + i * per, frames + i * 2 * per + per, per * 4) != 0;
+    }
+    CHECK_MSG(!bad_cond && !bad_x0 && !bad_flag,
+              "Nc %d bf %d %s rate %g rank %d/%d: %d conditioning frames, %d targets, %d flags "
+              "differ from the hand-written roll-out",
+              Nc, bf, pred, rate, rank, nranks, bad_cond, bad_x0, bad_flag);
+    if (any) /* the prediction is not the truth it was made from */
+        CHECK(differs > 0);
+    /* the step that follows trains on them */
+    if (nranks == 1) {
+        rin_step_stats st;
+        CHECK(rin_trainer_step(tr, x0, NULL, &st) == RIN_STATUS_OK && isfinite(st.loss));
+    }
+    rin_trainer_free(tr);
+    rin_model_free(m);
+    free(cond0), free(frames), free(cond), free(x0), free(xt), free(out), free(xh), free(rolled);
+    free(gc), free(gf);
+}
+
+TEST(train_rollout_batch) {
+    /* the conditioning of a roll-out training step: the last Nc frames of [first frames ; the
+     * first block], that block the model's own x0_hat where drawn, bit for bit as by hand; for
+     * a mixed (Nc 3, bf 1) and an all-predicted (Nc 2, bf 2) window, x0 and v targets, every
+     * rate, and each rank of a 2-rank shard drawing what one process would */
+    int n = 0;
+    check_rollout(3, 1, "x0", 1.0, 4, 0, 1, &n);
+    CHECK(n == 4);
+    check_rollout(2, 2, "v", 1.0, 4, 0, 1, &n);
+    n = 0;
+    check_rollout(3, 1, "eps", 0.0, 4, 0, 1, &n);
+    CHECK(n == 0);
+    check_rollout(3, 1, "x0", 0.5, 16, 0, 1, &n);
+    CHECK_MSG(n > 2 && n < 14, "%d of 16 clips rolled at rate 0.5", n);
+    n = 0;
+    check_rollout(3, 1, "x0", 0.5, 8, 0, 2, &n);
+    check_rollout(3, 1, "x0", 0.5, 8, 1, 2, &n);
+    CHECK(n > 0 && n < 8);
+
+    /* errors: out of range, an image model */
+    rin_train_config tc = train_config(4, 40);
+    char err[512];
+    CHECK(rin_train_config_set(&tc, "rollout_rate", "1.5", err, sizeof err) != RIN_STATUS_OK);
+    CHECK_MSG(strstr(err, "rollout_rate") != NULL, "%s", err);
+    CHECK(rin_train_config_set(&tc, "rollout_rate", "0.5", err, sizeof err) == RIN_STATUS_OK);
+    rin_config ci = small_config();
+    rin_model *mi;
+    rin_trainer *tr;
+    RIN_ASSERT(rin_model_create(&mi, &ci, NULL, 0) == RIN_STATUS_OK);
+    CHECK(rin_trainer_create(&tr, mi, &tc, err, sizeof err) == RIN_STATUS_CONFIG);
+    CHECK_MSG(strstr(err, "rollout_rate: 0.5") && strstr(err, "seq_len 0"), "%s", err);
+    printf("  %s\n", err);
+    rin_model_free(mi);
+}

@@ -40,6 +40,7 @@
 #define STREAM_STEP  0x53544550ull /* "STEP" */
 #define STREAM_DROP1 0x44525031ull /* "DRP1": first (no-gradient) pass */
 #define STREAM_DROP2 0x44525032ull /* "DRP2": gradient pass */
+#define STREAM_ROLL  0x524F4C54ull /* "ROLT": roll-out training's choices, levels and noise */
 
 /* ---- the training configuration ------------------------------------------------------------ */
 
@@ -95,6 +96,10 @@ static const rin_key tkeys[] = {
                        .help = "video: shared or independent (rin's)"},
     {"precision",      RIN_KEY_STRING, F(precision),      .def = "fp32",
                        .help = "matrix products: fp32 or bf16 (rin's)"},
+    {"rollout_rate",   RIN_KEY_DOUBLE, F(rollout_rate),   .lo = 0, .hi = 1, .flags = FIN,
+                       .def = "0",
+                       .help = "video: chance a clip is conditioned on the model's own "
+                               "prediction (rin's)"},
 };
 // clang-format on
 #undef F
@@ -226,7 +231,9 @@ struct rin_trainer {
     rin_schedule sched;
     rin_pred_type pred;
     rin_ctx *ctx;  /* gradient pass */
-    rin_ctx *ictx; /* the self-conditioning pass: inference arena, training-mode dropout */
+    rin_ctx *ictx; /* the self-conditioning pass (inference arena, training-mode dropout) and
+                    * roll-out training's prediction */
+    int sc_pass;   /* self_cond and self_cond_rate > 0: the step's first pass */
     float *m1, *v1, *ema;
     float *xt, *xin, *eps, *target, *out, *dout, *zt, *gamma; /* this rank's b examples */
     int frame_indep;                                          /* frame_noise = independent */
@@ -292,8 +299,17 @@ rin_status rin_trainer_create_shard(rin_trainer **out, rin_model *m, const rin_t
                           "seq_len > 0 and token_gamma = 1 (got seq_len %d, token_gamma %d)",
                           c->seq_len, c->token_gamma);
     }
+    if (tc->rollout_rate > 0 && (c->seq_len == 0 || c->cond_frames < 1)) {
+        free(t);
+        return rin_errorf(err, errlen, RIN_STATUS_CONFIG,
+                          "rollout_rate: %g conditions a video model on its own prediction of "
+                          "frames it was given: it needs seq_len > 0 and cond_frames >= 1 (got "
+                          "seq_len %d, cond_frames %d)",
+                          tc->rollout_rate, c->seq_len, c->cond_frames);
+    }
+    t->sc_pass = c->self_cond && tc->self_cond_rate > 0;
     s = rin_ctx_create(&t->ctx, m, B, RIN_CTX_TRAIN, err, errlen);
-    if (!s && c->self_cond && tc->self_cond_rate > 0)
+    if (!s && (t->sc_pass || tc->rollout_rate > 0))
         s = rin_ctx_create(&t->ictx, m, B, RIN_CTX_INFER, err, errlen);
     if (s) {
         rin_trainer_free(t);
@@ -379,6 +395,78 @@ static int all_finite(const float *x, size_t n) {
 
 /* Phase 1 of a step on this rank's shard x0 (b examples): noise, the self-conditioning pass and
  * the gradient pass's forward; *loss = the shard's mean squared error. */
+/* Roll-out training (rin's own, docs/video.md): the clip is Nc + 2 bf frames; the training
+ * example predicts the second block of bf frames from the last Nc frames before it, where the
+ * first block is, with probability rollout_rate, the model's own x0_hat of it: one inference
+ * pass (no dropout, no self-conditioning latents) at a level gamma drawn from the training
+ * schedule, from the true frames noised, clipped to [-b, b] as the samplers clip. Randomness
+ * comes from (seed, step, global example), like the step's, so a resumed or data-parallel run
+ * draws the same. */
+rin_status rin_trainer_rollout_batch(rin_trainer *t, const float *cond0, const float *frames,
+                                     float *cond, float *x0, int *rolled) {
+    const rin_config *c = &t->m->cfg;
+    const rin_train_config *tc = &t->tc;
+    int B = t->b, Bg = tc->batch_size, e0 = t->rank * t->b, Nc = c->cond_frames;
+    size_t frame = (size_t)c->H * c->W * c->C, per = rin_config_input_floats(c);
+    int bf = (int)(per / frame);
+    t->last_error[0] = 0;
+    if (c->seq_len == 0 || Nc < 1)
+        return RIN_STATUS_ARG;
+    rin_rng rng;
+    rin_rng_seed(&rng, rin_hash64(tc->seed, STREAM_ROLL, (uint64_t)t->step));
+    int any = 0;
+    for (int g = 0; g < Bg; g++) {
+        double u = rin_rng_uniform(&rng), v = rin_rng_uniform(&rng);
+        if (g >= e0 && g < e0 + B) {
+            int r = u < tc->rollout_rate;
+            t->labels[g - e0] = r; /* scratch: the step draws its labels afresh */
+            t->gamma[g - e0] = (float)rin_schedule_gamma(&t->sched, v);
+            any |= r;
+        }
+    }
+    /* the first block of every example: the truth, replaced below where rolled */
+    for (int i = 0; i < B; i++)
+        memcpy(t->target + (size_t)i * per, frames + (size_t)i * 2 * per, per * sizeof(float));
+    if (any) {
+        rin_rng_discard(&rng, 2 * (uint64_t)e0 * per);
+        for (size_t k = 0; k < (size_t)B * per; k++)
+            t->eps[k] = (float)rin_rng_normal(&rng);
+        rin_diffusion_add_noise(t->xt, t->target, t->eps, t->gamma, B, per);
+        const float *xin = t->xt;
+        if (tc->normalize_noisy_input) {
+            memcpy(t->xin, t->xt, (size_t)B * per * sizeof(float));
+            rin_diffusion_normalize(t->xin, B, per);
+            xin = t->xin;
+        }
+        rin_ctx_set_cond(t->ictx, cond0);
+        rin_batch in = {.B = B, .x_t = xin, .gamma = t->gamma, .example0 = (uint64_t)e0};
+        rin_status s = rin_forward(t->ictx, &in, t->out, NULL);
+        if (s)
+            return step_failed(t, s, t->ictx,
+                               s == RIN_STATUS_NONFINITE ? "the roll-out prediction is not finite"
+                                                         : rin_status_str(s));
+        rin_diffusion_x0_eps(t->dout, NULL, t->out, t->xt, t->gamma, B, per, t->pred,
+                             (float)tc->b_scale);
+        for (int i = 0; i < B; i++)
+            if (t->labels[i])
+                memcpy(t->target + (size_t)i * per, t->dout + (size_t)i * per, per * sizeof(float));
+    }
+    /* cond: the last Nc frames of [cond0 ; first block]; x0: the second block */
+    for (int i = 0; i < B; i++) {
+        for (int j = 0; j < Nc; j++) {
+            int g = bf + j; /* frame g of the clip, counting cond0's from 0 */
+            const float *src = g < Nc ? cond0 + ((size_t)i * Nc + g) * frame
+                                      : t->target + (size_t)i * per + (size_t)(g - Nc) * frame;
+            memcpy(cond + ((size_t)i * Nc + j) * frame, src, frame * sizeof(float));
+        }
+        memcpy(x0 + (size_t)i * per, frames + (size_t)i * 2 * per + per, per * sizeof(float));
+        if (rolled)
+            rolled[i] = any && t->labels[i];
+    }
+    rin_trainer_set_cond(t, cond);
+    return RIN_STATUS_OK;
+}
+
 rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int *labels,
                                      double *loss) {
     const rin_config *c = &t->m->cfg;
@@ -445,7 +533,7 @@ rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int 
 
     /* 2. self-conditioning: the first pass's latents, kept with probability rate */
     const float *zprev = NULL;
-    if (t->ictx) {
+    if (t->sc_pass) {
         rin_batch first = {.B = B,
                            .x_t = xin,
                            .gamma = t->gamma,
