@@ -503,8 +503,8 @@ TEST(optim_threads_bitwise) {
 
 TEST(optim_simd_matches_scalar) {
     /* the AVX2 paths of LAMB, AdamW and the EMA against the scalar loops, bit for bit: a model
-     * with odd-sized tensors (image_channels 3, tape_dim 21 in 3 heads: tails of 1 to 3 elements), two
-     * steps of each optimizer, decayed and excluded tensors, then an EMA step over a length
+     * with odd-sized tensors (image_channels 3, tape_dim 21 in 3 heads: tails of 1 to 3 elements),
+     * two steps of each optimizer, decayed and excluded tensors, then an EMA step over a length
      * with a partial block and a tail */
 #ifdef RIN_X86_SIMD
     int prev = rin_simd_set(1);

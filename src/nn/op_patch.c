@@ -183,15 +183,18 @@ static void halo_windows(float *patches, const float *cond, int Nc, int k, int h
         float *e = patches + ((size_t)b * v->n + v->tok0 + t) * Pin + Pn;
         for (int m = 0; m < k; m++) {
             const float *cf = cond + ((size_t)b * Nc + (Nc - k + m)) * frame;
-            for (int i = 0; i < w; i++) {
+            /* columns x0 .. x0 + w - 1 of the frame; [lo, hi) of them are inside it */
+            int x0 = c * p - h, lo = x0 < 0 ? -x0 : 0, hi = x0 + w > W ? W - x0 : w;
+            for (int i = 0; i < w; i++, e += (size_t)w * C) {
                 int y = r * p - h + i;
-                for (int j = 0; j < w; j++, e += C) {
-                    int x = c * p - h + j;
-                    if (y < 0 || y >= H || x < 0 || x >= W)
-                        memset(e, 0, (size_t)C * sizeof(float));
-                    else
-                        memcpy(e, cf + ((size_t)y * W + x) * C, (size_t)C * sizeof(float));
+                if (y < 0 || y >= H || hi <= lo) {
+                    memset(e, 0, (size_t)w * C * sizeof(float));
+                    continue;
                 }
+                memset(e, 0, (size_t)lo * C * sizeof(float));
+                memcpy(e + (size_t)lo * C, cf + ((size_t)y * W + x0 + lo) * C,
+                       (size_t)(hi - lo) * C * sizeof(float));
+                memset(e + (size_t)hi * C, 0, (size_t)(w - hi) * C * sizeof(float));
             }
         }
     }
