@@ -22,6 +22,7 @@
 #include "gradcheck.h"
 #include "internal.h"
 #include "ops.h"
+#include "parallel.h"
 #include "simd.h"
 #include "test.h"
 
@@ -1007,4 +1008,45 @@ TEST(ops_mse) {
     double want2 = ((double)p2[0] * (double)p2[0] + (double)p2[1] * (double)p2[1]) / 2.0;
     printf("  mse(0.1, -0.3) = %.17g (want %.17g)\n", l2, want2);
     CHECK_CLOSE(l2, want2, 0.0, 1e-15);
+}
+
+TEST(layernorm_simd_dwdb_matches_scalar) {
+    /* the AVX2 weight and bias gradients of LayerNorm against the scalar loop, bit for bit,
+     * with channel counts that leave 32-, 8- and scalar-wide parts in each thread's range, on
+     * 1 and 2 threads, accumulating into nonzero sums */
+    int had = rin_simd_set(1), have = rin_simd_avx2();
+    rin_simd_set(had);
+    if (!have) {
+        test_skip("this CPU has no AVX2+FMA: only the scalar LayerNorm gradient runs here");
+        return;
+    }
+    static const int Cs[] = {8, 37, 64, 100, 129};
+    for (int ci = 0; ci < 5; ci++)
+        for (int threads = 1; threads <= 2; threads++) {
+            int N = 23, C = Cs[ci];
+            size_t n = (size_t)N * C;
+            float *x = gc_uniform(n, 40 + ci, -2, 3), *g = gc_uniform(n, 50 + ci, -1, 1);
+            float *w = gc_uniform((size_t)C, 60 + ci, 0.5f, 1.5f), *b = gc_zeros((size_t)C);
+            float *y = gc_zeros(n), *mean = gc_zeros((size_t)N), *rstd = gc_zeros((size_t)N);
+            float *dw[2], *db[2];
+            rin_layernorm_forward(y, mean, rstd, x, w, b, N, C);
+#ifdef _OPENMP
+            int saved = omp_get_max_threads();
+            omp_set_num_threads(threads);
+#endif
+            for (int p = 0; p < 2; p++) {
+                dw[p] = gc_uniform((size_t)C, 70, -1, 1), db[p] = gc_uniform((size_t)C, 71, -1, 1);
+                int prev = rin_simd_set(p);
+                rin_layernorm_backward(NULL, dw[p], db[p], g, x, mean, rstd, w, N, C);
+                rin_simd_set(prev);
+            }
+#ifdef _OPENMP
+            omp_set_num_threads(saved);
+#endif
+            CHECK_MSG(!memcmp(dw[0], dw[1], (size_t)C * sizeof(float)) &&
+                          !memcmp(db[0], db[1], (size_t)C * sizeof(float)),
+                      "C %d, %d threads: the AVX2 dw/db differ from the scalar loop's", C, threads);
+            free(x), free(g), free(w), free(b), free(y), free(mean), free(rstd);
+            free(dw[0]), free(dw[1]), free(db[0]), free(db[1]);
+        }
 }

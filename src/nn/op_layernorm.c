@@ -1,7 +1,9 @@
 /* op_layernorm.c -- LayerNorm over the last axis, eps 1e-6, biased variance (spec section 0).
  *
  * Forward saves mean and rstd per row. Backward: dx over rows, then dw/db over channels in a
- * second loop (each thread owns a channel range), so no atomics and no thread-dependent sums.
+ * second loop (each thread owns a channel range), so no atomics and no thread-dependent sums;
+ * its AVX2 form keeps 32 channels' sums in registers over the rows, the scalar loop's
+ * operations per channel, so the same bits (layernorm_simd_dwdb_matches_scalar).
  * Statistics accumulate in double. PyTorch: F.layer_norm(x, (C,), w, b, eps=1e-6).
  */
 #include <math.h>
@@ -112,6 +114,51 @@ RIN_AVX2 static void ln_backward_dx_avx2(float *dx, const float *dout, const flo
         d[c] += rs * (g[c] * w[c] - a - xh * bb);
     }
 }
+
+/* dw, db over channels [lo, hi) and all N rows, 32 then 8 channels at a time in registers, rows
+ * in order: per channel the scalar loop's float operations in its order, so the same bits.
+ * Returns the first channel left to the scalar loop. */
+RIN_AVX2 static long ln_backward_dwdb_avx2(float *dw, float *db, const float *dout, const float *x,
+                                           const float *mean, const float *rstd, int N, int C,
+                                           long lo, long hi) {
+    long c = lo;
+    for (; c + 32 <= hi; c += 32) {
+        __m256 w0 = _mm256_loadu_ps(dw + c), w1 = _mm256_loadu_ps(dw + c + 8);
+        __m256 w2 = _mm256_loadu_ps(dw + c + 16), w3 = _mm256_loadu_ps(dw + c + 24);
+        __m256 b0 = _mm256_loadu_ps(db + c), b1 = _mm256_loadu_ps(db + c + 8);
+        __m256 b2 = _mm256_loadu_ps(db + c + 16), b3 = _mm256_loadu_ps(db + c + 24);
+        for (int r = 0; r < N; r++) {
+            const float *xr = x + (size_t)r * C + c, *g = dout + (size_t)r * C + c;
+            __m256 vm = _mm256_set1_ps(mean[r]), vr = _mm256_set1_ps(rstd[r]);
+#define LN_DWDB(k, W, Bv)                                                                          \
+    do {                                                                                           \
+        __m256 gk = _mm256_loadu_ps(g + 8 * (k));                                                  \
+        __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + 8 * (k)), vm), vr);           \
+        W = _mm256_add_ps(W, _mm256_mul_ps(gk, xh));                                               \
+        Bv = _mm256_add_ps(Bv, gk);                                                                \
+    } while (0)
+            LN_DWDB(0, w0, b0);
+            LN_DWDB(1, w1, b1);
+            LN_DWDB(2, w2, b2);
+            LN_DWDB(3, w3, b3);
+        }
+        _mm256_storeu_ps(dw + c, w0), _mm256_storeu_ps(dw + c + 8, w1);
+        _mm256_storeu_ps(dw + c + 16, w2), _mm256_storeu_ps(dw + c + 24, w3);
+        _mm256_storeu_ps(db + c, b0), _mm256_storeu_ps(db + c + 8, b1);
+        _mm256_storeu_ps(db + c + 16, b2), _mm256_storeu_ps(db + c + 24, b3);
+    }
+    for (; c + 8 <= hi; c += 8) {
+        __m256 w0 = _mm256_loadu_ps(dw + c), b0 = _mm256_loadu_ps(db + c);
+        for (int r = 0; r < N; r++) {
+            const float *xr = x + (size_t)r * C + c, *g = dout + (size_t)r * C + c;
+            __m256 vm = _mm256_set1_ps(mean[r]), vr = _mm256_set1_ps(rstd[r]);
+            LN_DWDB(0, w0, b0);
+        }
+#undef LN_DWDB
+        _mm256_storeu_ps(dw + c, w0), _mm256_storeu_ps(db + c, b0);
+    }
+    return c;
+}
 #endif
 
 void rin_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *w,
@@ -185,6 +232,10 @@ void rin_layernorm_backward(float *dx, float *dw, float *db, const float *dout, 
     {
         long lo, hi;
         rin_thread_range(C, &lo, &hi);
+#ifdef RIN_X86_SIMD
+        if (rin_simd_avx2())
+            lo = ln_backward_dwdb_avx2(dw, db, dout, x, mean, rstd, N, C, lo, hi);
+#endif
         for (int r = 0; r < N; r++) {
             const float *xr = x + (size_t)r * C, *g = dout + (size_t)r * C;
             float m = mean[r], rs = rstd[r];
