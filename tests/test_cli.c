@@ -190,6 +190,17 @@ void write_idx(const char *img, const char *lab, int n) {
     fclose(g);
 }
 
+/* A fresh directory /tmp/rin_cli_TAG_PID holding img.idx and lab.idx of n images (write_idx). */
+static void idx_fixture(char dir[256], char img[300], char lab[300], const char *tag, int n) {
+    char cmd[300];
+    snprintf(dir, 256, "/tmp/rin_cli_%s_%d", tag, (int)getpid());
+    snprintf(img, 300, "%s/img.idx", dir);
+    snprintf(lab, 300, "%s/lab.idx", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    RIN_ASSERT(system(cmd) == 0);
+    write_idx(img, lab, n);
+}
+
 /* The first len - 1 bytes of a text file into buf, NUL-terminated; "" when it cannot be read. */
 static size_t read_text(const char *path, char *buf, size_t len) {
     FILE *f = fopen(path, "r");
@@ -394,13 +405,8 @@ static void check_train_grids(const char *run_dir, const char *model) {
 
 TEST(cli_train_resume_sample) {
     char dir[256], img[300], lab[300], run_dir[300], p[900], out[16384], common[1200];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_train_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    idx_fixture(dir, img, lab, "train", 24);
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 24);
     snprintf(common, sizeof common,
              "--preset tiny --set image_channels=1 --set num_classes=4 --data idx:%s,%s "
              "--set batch_size=4 --set warmup_steps=2 --set log_every=1 --set sample_every=3 "
@@ -472,14 +478,9 @@ TEST(cli_train_resume_sample) {
  * the model keys cannot change. */
 TEST(cli_train_init_from) {
     char dir[256], img[300], lab[300], a[300], b[300], p[900], out[16384];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_initfrom_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    idx_fixture(dir, img, lab, "initfrom", 24);
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 24);
     int st = run(out, sizeof out,
                  "train --run %s --preset tiny --set image_channels=1 --set num_classes=4 "
                  "--data idx:%s,%s --set batch_size=4 --set warmup_steps=2 --set log_every=1 "
@@ -525,12 +526,7 @@ TEST(cli_train_init_from) {
  * always, oldest first. */
 TEST(cli_train_report_history) {
     char dir[256], img[300], lab[300], p[900], out[16384];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_history_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 8);
+    idx_fixture(dir, img, lab, "history", 8);
     int st = run(out, sizeof out,
                  "train --run %s/run --preset tiny --set image_channels=1 --set num_classes=4 "
                  "--data idx:%s,%s --set batch_size=2 --set warmup_steps=1 --set log_every=10 "
@@ -591,16 +587,11 @@ TEST(cli_train_fmnist_when_installed) {
 
 TEST(cli_train_ctrl_c_saves_and_resumes) {
     char dir[256], img[300], lab[300], run_dir[300], metrics_csv[400], ck[400], out[16384];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_sigint_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    idx_fixture(dir, img, lab, "sigint", 16);
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
     snprintf(metrics_csv, sizeof metrics_csv, "%s/metrics.csv", run_dir);
     snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run_dir);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-    CHECK(system(cmd) == 0);
-    write_idx(img, lab, 16);
     char data[700];
     snprintf(data, sizeof data, "data=idx:%s,%s", img, lab);
     pid_t pid = fork();
@@ -774,14 +765,8 @@ typedef struct micro_video {
 } micro_video;
 
 static void micro_video_setup(micro_video *mv, const char *tag, const char *keys, int every) {
-    char p[600];
-    snprintf(mv->dir, sizeof mv->dir, "/tmp/rin_cli_%s_%d", tag, (int)getpid());
-    snprintf(mv->img, sizeof mv->img, "%s/img.idx", mv->dir);
-    snprintf(mv->lab, sizeof mv->lab, "%s/lab.idx", mv->dir);
+    idx_fixture(mv->dir, mv->img, mv->lab, tag, 6);
     snprintf(mv->run_dir, sizeof mv->run_dir, "%s/run", mv->dir);
-    snprintf(p, sizeof p, "mkdir -p %s", mv->dir);
-    CHECK(system(p) == 0);
-    write_idx(mv->img, mv->lab, 6);
     snprintf(mv->common, sizeof mv->common,
              "--preset video --data mmnist:idx:%s --set image_height=16 --set image_width=16 "
              "--set seq_len=6 %s --set tape_dim=16 --set latent_dim=16 "
@@ -1061,14 +1046,9 @@ TEST(cli_video_rollout) {
      * clips file is named with its frame count and what was needed. An initialised (untrained)
      * micro model: 2 conditioning + b = 3 predicted frames of 16 x 16. */
     char dir[256], img[300], lab[300], p[900], out[16384], mo[600], clips[600];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_vroll_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
+    idx_fixture(dir, img, lab, "vroll", 6);
     snprintf(mo, sizeof mo, "%s/model.safetensors", dir);
     snprintf(clips, sizeof clips, "%s/clips.safetensors", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 6);
     int st = run(out, sizeof out,
                  "init --preset video --set image_height=16 --set image_width=16 --set seq_len=5 "
                  "--set cond_frames=2 --set tape_dim=16 --set latent_dim=16 --set latent_slots=4 "
@@ -1282,12 +1262,7 @@ TEST(cli_configs_every_file_trains) {
         CHECK_MSG(found, "configs/%s has no recipe in cli_configs_every_file_trains", name);
     }
     char dir[256], img[300], lab[300], p[900];
-    snprintf(dir, sizeof dir, "/tmp/rin_cli_configs_%d", (int)getpid());
-    snprintf(img, sizeof img, "%s/img.idx", dir);
-    snprintf(lab, sizeof lab, "%s/lab.idx", dir);
-    snprintf(p, sizeof p, "mkdir -p %s", dir);
-    CHECK(system(p) == 0);
-    write_idx(img, lab, 8);
+    idx_fixture(dir, img, lab, "configs", 8);
     for (int r = 0; r < R; r++) {
         char cfgs[300] = "", run_dir[400], data[800];
         for (int f = 0; f < 2 && recipes[r].files[f]; f++) {
@@ -1362,7 +1337,7 @@ TEST(cli_video_rollout_training) {
      * longer clips from the same source indices), and it changes what is trained */
     char p[900], a[700], out[16384];
     micro_video mv;
-    micro_video_setup(&mv, "vroll",
+    micro_video_setup(&mv, "vrolltrain",
                       "--set seq_len=3 --set cond_frames=2 --set video_cond=channels "
                       "--set video_cond_frames=2",
                       2);
