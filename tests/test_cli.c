@@ -220,6 +220,14 @@ static void write_text(const char *path, const char *text) {
     }
 }
 
+/* Does the config.txt of run directory dir hold text (e.g. "key=value\n")? */
+static int run_config_has(const char *dir, const char *text) {
+    char p[600], cfg[8192];
+    snprintf(p, sizeof p, "%s/config.txt", dir);
+    read_text(p, cfg, sizeof cfg);
+    return strstr(cfg, text) != NULL;
+}
+
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
     if (!f)
@@ -788,10 +796,8 @@ TEST(cli_video_train_sample_eval) {
     CHECK(st == 0);
     snprintf(p, sizeof p, "%s/samples/step_0000002.png", run_dir);
     CHECK_MSG(file_size(p) > 0, "%s missing", p);
-    snprintf(p, sizeof p, "%s/config.txt", run_dir); /* the preset's positions */
-    char cfg[4096];
-    read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "tape_pos_encoding=sin_cos_3d_plus_learned\n") != NULL);
+    /* the preset's positions */
+    CHECK(run_config_has(run_dir, "tape_pos_encoding=sin_cos_3d_plus_learned\n"));
     st = run(out, sizeof out, "train --resume %s --set total_steps=3", run_dir);
     CHECK(st == 0 && strstr(out, "steps 2 -> 3") != NULL);
     char mo[600], strip[600], gif[600];
@@ -876,10 +882,7 @@ TEST(cli_video_halo_short_blocks) {
     int st = run(out, sizeof out, "train --run %s %s --steps 2", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
-    snprintf(p, sizeof p, "%s/config.txt", run_dir);
-    char cfg[4096];
-    read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "video_cond_halo=2\n") != NULL);
+    CHECK(run_config_has(run_dir, "video_cond_halo=2\n"));
     char mo[600], strip[600], err[512];
     snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
     rin_model *m = NULL;
@@ -934,10 +937,7 @@ TEST(cli_video_channels_train_sample_eval) {
     CHECK(st == 0);
     snprintf(p, sizeof p, "%s/samples/step_0000003.png", run_dir);
     CHECK_MSG(file_size(p) > 0, "%s missing", p);
-    snprintf(p, sizeof p, "%s/config.txt", run_dir);
-    char cfg[4096];
-    read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "video_cond=channels\nvideo_cond_frames=2\n") != NULL);
+    CHECK(run_config_has(run_dir, "video_cond=channels\nvideo_cond_frames=2\n"));
     /* the checkpoint carries the keys, and the stem is C (1 + k) = 3 channels wide per pixel */
     char mo[600], strip[600], gif[600], err[512];
     snprintf(mo, sizeof mo, "%s/model.safetensors", run_dir);
@@ -1182,11 +1182,8 @@ TEST(cli_video_token_gamma_frame_noise) {
     int st = run(out, sizeof out, "train --run %s %s --steps 3", run_dir, common);
     printf("%s", out);
     CHECK(st == 0);
-    snprintf(p, sizeof p, "%s/config.txt", run_dir);
-    char cfg[4096];
-    read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "token_gamma=1\n") != NULL);
-    CHECK(strstr(cfg, "frame_noise=independent\n") != NULL);
+    CHECK(run_config_has(run_dir, "token_gamma=1\n"));
+    CHECK(run_config_has(run_dir, "frame_noise=independent\n"));
     char ck[600], mo[600], strip[600], gif[600], err[512];
     snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run_dir);
     rin_train_config tc;
@@ -1346,10 +1343,9 @@ TEST(cli_video_rollout_training) {
         run(out, sizeof out, "train --run %s/a %s --set rollout_rate=0.5 --steps 4", dir, common);
     printf("%s", out);
     CHECK(st == 0);
-    snprintf(p, sizeof p, "%s/a/config.txt", dir);
-    char cfg[4096];
-    read_text(p, cfg, sizeof cfg);
-    CHECK(strstr(cfg, "rollout_rate=0.5\n") != NULL);
+    char a_dir[300];
+    snprintf(a_dir, sizeof a_dir, "%s/a", dir);
+    CHECK(run_config_has(a_dir, "rollout_rate=0.5\n"));
     st = run(out, sizeof out, "train --run %s/b %s --set rollout_rate=0.5 --steps 2", dir, common);
     CHECK(st == 0);
     st = run(out, sizeof out, "train --resume %s/b --set total_steps=4", dir);
