@@ -67,6 +67,15 @@ static inline double adam_dir(float m, float v, const adam_consts *a) {
 }
 
 #ifdef RIN_X86_SIMD
+/* adam_dir for 4 stored (float) moments. */
+RIN_AVX2 static inline __m256d adam_dir4(__m128 mf, __m128 vf, const adam_consts *a) {
+    __m256d num = _mm256_div_pd(_mm256_cvtps_pd(mf), _mm256_set1_pd(a->bc1));
+    __m256d den =
+        _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(vf), _mm256_set1_pd(a->bc2))),
+                      _mm256_set1_pd(a->eps));
+    return _mm256_div_pd(num, den);
+}
+
 /* adam_moments for 4 elements at i: stores m and v, returns the direction. */
 RIN_AVX2 static inline __m256d adam_moments4(float *m, float *v, const float *g, size_t i,
                                              const adam_consts *a) {
@@ -80,21 +89,7 @@ RIN_AVX2 static inline __m256d adam_moments4(float *m, float *v, const float *g,
     __m128 mf = _mm256_cvtpd_ps(md), vf = _mm256_cvtpd_ps(vd);
     _mm_storeu_ps(m + i, mf);
     _mm_storeu_ps(v + i, vf);
-    __m256d num = _mm256_div_pd(_mm256_cvtps_pd(mf), _mm256_set1_pd(a->bc1));
-    __m256d den =
-        _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(vf), _mm256_set1_pd(a->bc2))),
-                      _mm256_set1_pd(a->eps));
-    return _mm256_div_pd(num, den);
-}
-
-/* adam_dir for 4 elements at i. */
-RIN_AVX2 static inline __m256d adam_dir4(const float *m, const float *v, size_t i,
-                                         const adam_consts *a) {
-    __m256d num = _mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(m + i)), _mm256_set1_pd(a->bc1));
-    __m256d den = _mm256_add_pd(
-        _mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(v + i)), _mm256_set1_pd(a->bc2))),
-        _mm256_set1_pd(a->eps));
-    return _mm256_div_pd(num, den);
+    return adam_dir4(mf, vf, a);
 }
 
 /* lamb_tensor's first pass over the first n & ~3 elements; the sums in element order. */
@@ -124,7 +119,8 @@ RIN_AVX2 static size_t lamb_pass2_avx2(float *w, const float *m, const float *v,
     size_t n4 = n & ~(size_t)3;
     for (size_t i = 0; i < n4; i += 4) {
         __m256d wi = _mm256_cvtps_pd(_mm_loadu_ps(w + i));
-        __m256d u = _mm256_add_pd(adam_dir4(m, v, i, a), _mm256_mul_pd(_mm256_set1_pd(wdt), wi));
+        __m256d u = _mm256_add_pd(adam_dir4(_mm_loadu_ps(m + i), _mm_loadu_ps(v + i), a),
+                                  _mm256_mul_pd(_mm256_set1_pd(wdt), wi));
         _mm_storeu_ps(w + i,
                       _mm256_cvtpd_ps(_mm256_sub_pd(wi, _mm256_mul_pd(_mm256_set1_pd(step), u))));
     }

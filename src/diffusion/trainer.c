@@ -393,8 +393,6 @@ static int all_finite(const float *x, size_t n) {
     return ok;
 }
 
-/* Phase 1 of a step on this rank's shard x0 (b examples): noise, the self-conditioning pass and
- * the gradient pass's forward; *loss = the shard's mean squared error. */
 /* Roll-out training (rin's own, docs/video.md): the clip is Nc + 2 bf frames; the training
  * example predicts the second block of bf frames from the last Nc frames before it, where the
  * first block is, with probability rollout_rate, the model's own x0_hat of it: one inference
@@ -461,12 +459,14 @@ rin_status rin_trainer_rollout_batch(rin_trainer *t, const float *cond0, const f
         }
         memcpy(x0 + (size_t)i * per, frames + (size_t)i * 2 * per + per, per * sizeof(float));
         if (rolled)
-            rolled[i] = any && t->labels[i];
+            rolled[i] = t->labels[i];
     }
     rin_trainer_set_cond(t, cond);
     return RIN_STATUS_OK;
 }
 
+/* Phase 1 of a step on this rank's shard x0 (b examples): noise, the self-conditioning pass and
+ * the gradient pass's forward; *loss = the shard's mean squared error. */
 rin_status rin_trainer_shard_forward(rin_trainer *t, const float *x0, const int *labels,
                                      double *loss) {
     const rin_config *c = &t->m->cfg;
